@@ -1,0 +1,113 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigErrors, RunbookError, ErrorSink } from '../errors.js';
+import { loadInventory } from '../inventory/index.js';
+import { InventoryBuilder } from '../inventory/builder.js';
+import type { Inventory } from '../inventory/index.js';
+import { PlaybookLoader } from '../playbook/loader.js';
+import type { Playbook } from '../playbook/model.js';
+import { Executor } from '../executor/run.js';
+import { EventBus, type RunEvent } from '../executor/events.js';
+import { preflight } from '../executor/preflight.js';
+import { parseExtraVars } from './extra-vars.js';
+import { PlainReporter } from '../report/plain.js';
+import { JsonReporter } from '../report/json.js';
+import { LiveReporter } from '../report/live.js';
+import { ReportFile } from '../report/report-file.js';
+
+export interface CommonFlags {
+  inventory: string;
+  check: boolean;
+  diff: boolean;
+  limit?: string;
+  extraVars: string[];
+  forks: number;
+  format?: 'tty' | 'plain' | 'json';
+  report?: string;
+  hostKeyChecking: boolean;
+}
+
+export interface ApplyFlags extends CommonFlags {
+  tags: string[];
+  skipTags: string[];
+  syntaxCheck: boolean;
+}
+
+export function openInventory(p: string, explicit: boolean): Inventory {
+  if (!fs.existsSync(p)) {
+    if (explicit) throw new ConfigErrors([new RunbookError('missing_file', `inventory not found: ${p}`)]);
+    return new InventoryBuilder().finish();
+  }
+  return loadInventory(p);
+}
+
+export function chooseFormat(f?: string): 'tty' | 'plain' | 'json' {
+  if (f === 'tty' || f === 'plain' || f === 'json') return f;
+  const cols = process.stdout.columns ?? 0;
+  return process.stdout.isTTY && cols > 0 && !process.env['CI'] ? 'tty' : 'plain';
+}
+
+export function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean): void {
+  if (format === 'json') bus.on(new JsonReporter().on);
+  else if (format === 'tty') bus.on(new LiveReporter(diff).on);
+  else bus.on(new PlainReporter(undefined, diff).on);
+}
+
+/** Runs a loaded playbook with signal handling; shared by apply, role and run. */
+export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>): Promise<number> {
+  const bus = new EventBus();
+  const format = chooseFormat(flags.format);
+  attachReporter(bus, format, flags.diff);
+  const reportFile = flags.report ? new ReportFile(flags.report) : undefined;
+  if (reportFile) bus.on(reportFile.on);
+  const tags = (flags.tags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const skipTags = (flags.skipTags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const ex = new Executor(pb, inv, {
+    check: flags.check,
+    diff: flags.diff,
+    limit: flags.limit,
+    tags,
+    skipTags,
+    extraVars,
+    forks: Math.max(1, flags.forks || 10),
+    hostKeyChecking: flags.hostKeyChecking === false ? false : undefined,
+    loader,
+  }, bus);
+  let signalled: number | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalled = sig === 'SIGINT' ? 130 : 143;
+    process.stderr.write(`\nrunbook: ${sig} received, closing connections (a write in flight finishes or leaves the old file; no partial files)\n`);
+    void ex.closeAll().finally(() => {
+      process.exit(signalled);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const { exitCode } = await ex.run();
+    reportFile?.write();
+    return signalled ?? exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export async function applyCommand(playbook: string, flags: ApplyFlags): Promise<number> {
+  const sink = new ErrorSink();
+  const extraVars = sink.guard(() => parseExtraVars(flags.extraVars)) ?? {};
+  const inv = sink.guard(() => openInventory(flags.inventory, flags.inventory !== 'inventory'));
+  const loader = new PlaybookLoader();
+  let pb: Playbook | undefined;
+  if (!fs.existsSync(playbook)) sink.add(new RunbookError('missing_file', `playbook not found: ${playbook}`));
+  else pb = sink.guard(() => loader.loadPlaybook(path.resolve(playbook)));
+  if (pb && inv) sink.guard(() => preflight(pb!, inv, loader, extraVars, flags.limit));
+  sink.throwIfAny();
+  if (flags.syntaxCheck) {
+    process.stdout.write(`playbook: ${playbook}: syntax OK (${pb!.plays.length} plays)\n`);
+    return 0;
+  }
+  return execute(pb!, inv!, flags, loader, extraVars);
+}
+
+export type { RunEvent };

@@ -1,0 +1,81 @@
+/**
+ * flags -> options; errors -> exit codes. The only place that calls process.exit.
+ * Exit codes as ansible-playbook: 0 all ok, 1 usage or configuration error, 2 a task failed, 4 a host was
+ * unreachable; 130/143 when interrupted by SIGINT/SIGTERM.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option, CommanderError } from 'commander';
+import { ConfigErrors, RunbookError } from '../errors.js';
+import { makeChalk } from '../report/style.js';
+import { applyCommand, type ApplyFlags } from './apply.js';
+import { VERSION } from './version.js';
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('runbook')
+    .description('Agentless, Ansible-style playbook runner: inventories, roles and idempotent tasks over SSH, with an exact check mode.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const common = (c: Command) =>
+    c
+      .option('-i, --inventory <path>', 'inventory file or directory', 'inventory')
+      .option('-C, --check', 'dry run: probe and plan, report exactly what would change, change nothing', false)
+      .option('-D, --diff', 'show unified diffs of files and before/after of other state', false)
+      .option('-l, --limit <pattern>', 'further limit the hosts (Ansible host pattern)')
+      .option('-e, --extra-vars <kv>', 'set variables: key=value ..., YAML/JSON, or @file (repeatable)', collect, [])
+      .option('-f, --forks <n>', 'hosts to run at once', (v) => parseInt(v, 10), 10)
+      .addOption(new Option('--format <format>', 'output: tty (live view), plain lines, or json (one object per event)').choices(['tty', 'plain', 'json']))
+      .option('--report <file>', 'write a JSON run summary (per host, per task) to this file')
+      .option('--no-host-key-checking', 'accept unknown or changed host keys (explicit opt-out)');
+
+  common(
+    program
+      .command('apply')
+      .description('converge the hosts of a playbook')
+      .argument('<playbook>', 'playbook file')
+      .option('-t, --tags <tags>', 'only run tasks with these tags (comma separated)', collect, [])
+      .option('--skip-tags <tags>', 'skip tasks with these tags (comma separated)', collect, [])
+      .option('--syntax-check', 'load and validate everything the playbook reaches, contact no host', false),
+  ).action(async (playbook: string, flags: ApplyFlags) => {
+    process.exitCode = await applyCommand(playbook, flags);
+  });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const err = makeChalk(process.stderr);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 1;
+    }
+    if (e instanceof ConfigErrors) {
+      for (const x of e.errors) process.stderr.write(`${err.red('error')}: ${x.format()}\n`);
+      process.stderr.write(`${e.errors.length} configuration error${e.errors.length === 1 ? '' : 's'}; no host was contacted\n`);
+      return 1;
+    }
+    if (e instanceof RunbookError) {
+      process.stderr.write(`${err.red('error')}: ${e.format()}\n`);
+      return 1;
+    }
+    process.stderr.write(`${err.red('internal error')}: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 3;
+  }
+}
+
+export function readFileArg(p: string): string {
+  return fs.readFileSync(path.resolve(p), 'utf8');
+}

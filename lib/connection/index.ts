@@ -1,0 +1,38 @@
+/** Facade: create the connection a host's spec asks for. */
+import { RunbookError } from '../errors.js';
+import { LocalConnection } from './local.js';
+import { SshConnection } from './ssh.js';
+import type { Connection, ConnectionSpec } from './types.js';
+
+export function createConnection(spec: ConnectionSpec): Connection {
+  switch (spec.type) {
+    case 'ssh':
+      if (spec.jumpHosts?.length) {
+        throw new RunbookError('config', `host ${spec.host}: jump hosts (ansible_ssh_common_args ProxyJump) are not supported yet`, { host: spec.host });
+      }
+      return new SshConnection(spec);
+    case 'local':
+      return new LocalConnection(spec.host);
+    case 'pct':
+      throw new RunbookError('config', `host ${spec.host}: connection type 'pct' is not supported yet`, { host: spec.host });
+    default:
+      throw new RunbookError('config', `host ${spec.host}: unknown connection type ${JSON.stringify((spec as { type: unknown }).type)}`, {
+        host: spec.host,
+      });
+  }
+}
+
+export { LocalConnection } from './local.js';
+export { SshConnection, type SshTuning } from './ssh.js';
+export { q, argvScript, envScript, atomicWriteScript, assertNoNul, type AtomicWriteOptions } from './scripts.js';
+export {
+  checkHostKey,
+  fingerprint,
+  hostMatches,
+  knownHostName,
+  loadKnownHosts,
+  parseKnownHosts,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+} from './known-hosts.js';
+export type { Connection, ConnectionSpec, ExecResult, RunOptions, Become } from './types.js';

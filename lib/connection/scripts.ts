@@ -1,0 +1,122 @@
+/**
+ * Builders for POSIX sh scripts. Every interpolated value goes through q() (shlex's quote, the same rules as
+ * Python's shlex.quote that Ansible uses). Values containing a NUL byte cannot be passed to a process at all (argv
+ * and environment strings are C strings), so they are refused here with a clear error instead of being truncated.
+ */
+import { quote } from 'shlex';
+import { RunbookError } from '../errors.js';
+
+function describe(s: string): string {
+  const shown = s.length > 40 ? `${s.slice(0, 40)}...` : s;
+  return JSON.stringify(shown);
+}
+
+/** Throws a 'bad_argument' RunbookError when s contains a NUL byte. */
+export function assertNoNul(s: string, what = 'value'): void {
+  if (s.includes('\0')) {
+    throw new RunbookError('bad_argument', `${what} contains a NUL byte, which no shell command can carry: ${describe(s)}`);
+  }
+}
+
+/** Quote one value for sh. */
+export function q(s: string): string {
+  if (typeof s !== 'string') throw new RunbookError('internal', `q(): expected a string, got ${typeof s}`);
+  assertNoNul(s);
+  return quote(s);
+}
+
+/** An argv array as one sh command line, every word quoted. */
+export function argvScript(argv: string[]): string {
+  if (argv.length === 0) throw new RunbookError('internal', 'argvScript(): empty argv');
+  return argv.map((a) => q(a)).join(' ');
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `export NAME=value` lines (values quoted); names must be valid sh identifiers. */
+export function envScript(env: Record<string, string> | undefined): string {
+  if (!env) return '';
+  let out = '';
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) throw new RunbookError('bad_argument', `invalid environment variable name ${describe(name)}`);
+    assertNoNul(value, `environment variable ${name}`);
+    out += `export ${name}=${q(String(value))}\n`;
+  }
+  return out;
+}
+
+const OCTAL_MODE = /^0?[0-7]{3,4}$/;
+const SYMBOLIC_MODE = /^[ugoa]*[-+=][rwxXst]*([-+=][rwxXst]*)*(,[ugoa]*[-+=][rwxXst]*([-+=][rwxXst]*)*)*$/;
+
+export interface AtomicWriteOptions {
+  /** octal string such as '0644' (or a chmod symbolic mode). Absent: keep the existing file's mode, else 0644. */
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+/**
+ * A script that reads the file content from stdin and puts it at `path` atomically: the content goes to a temp
+ * file made by mktemp in the same directory (so the final mv is a rename(2) on one filesystem), mode/owner/group
+ * are applied to the temp file, then `mv -f` replaces the target. A trap removes the temp file on any failure, so
+ * the target is either the old file or the complete new one. Exits non-zero with a `runbook:` reason on stderr.
+ *
+ * Without owner/group, an existing target's owner and group are kept when the remote user may set them (root).
+ * A symlink at the target is replaced by a regular file (it is not followed).
+ */
+export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): string {
+  assertNoNul(path, 'path');
+  if (path === '' || path.endsWith('/')) throw new RunbookError('bad_argument', `atomicWriteScript: not a file path: ${describe(path)}`);
+  if (opts.mode !== undefined && !(OCTAL_MODE.test(opts.mode) || SYMBOLIC_MODE.test(opts.mode))) {
+    throw new RunbookError('bad_argument', `invalid file mode ${describe(opts.mode)} (expected an octal string such as '0644')`);
+  }
+  const slash = path.lastIndexOf('/');
+  const dir = slash < 0 ? '.' : slash === 0 ? '/' : path.slice(0, slash);
+  const lines = [
+    `target=${q(path)}`,
+    `dir=${q(dir)}`,
+    `fail() { printf 'runbook: %s\\n' "$*" >&2; exit 1; }`,
+    `[ -d "$dir" ] || fail "cannot write $target: directory $dir does not exist"`,
+    `[ -d "$target" ] && fail "cannot write $target: it is a directory"`,
+    `tmp=$(mktemp "$dir/.runbook-tmp.XXXXXXXXXX") || fail "cannot create a temp file in $dir"`,
+    `trap 'rm -f -- "$tmp"' EXIT`,
+    `trap 'exit 129' HUP`,
+    `trap 'exit 130' INT`,
+    `trap 'exit 143' TERM`,
+    `cat > "$tmp" || fail "cannot write $target: write to temp file failed (disk full?)"`,
+  ];
+  if (opts.mode !== undefined) {
+    // the mode passed the regexes above: digits and [ugoarwxXst,+=-] only, safe inside double quotes
+    lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
+  } else {
+    lines.push(
+      `if [ -e "$target" ]; then`,
+      `  m=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`,
+      `  chmod "$m" "$tmp" || fail "cannot set mode $m on $target"`,
+      `else`,
+      `  chmod 0644 "$tmp" || fail "cannot set mode 0644 on $target"`,
+      `fi`,
+    );
+  }
+  if (opts.owner !== undefined || opts.group !== undefined) {
+    if (opts.owner !== undefined) {
+      assertNoNul(opts.owner, 'owner');
+      if (opts.owner === '') throw new RunbookError('bad_argument', 'atomicWriteScript: empty owner');
+      lines.push(`chown -- ${q(opts.owner)} "$tmp" || fail "cannot set owner of $target"`);
+    }
+    if (opts.group !== undefined) {
+      assertNoNul(opts.group, 'group');
+      if (opts.group === '') throw new RunbookError('bad_argument', 'atomicWriteScript: empty group');
+      lines.push(`chgrp -- ${q(opts.group)} "$tmp" || fail "cannot set group of $target"`);
+    }
+  } else {
+    // keep the existing owner/group when we are allowed to (root); a plain user keeps its own
+    lines.push(
+      `if [ -e "$target" ] && [ "$(id -u)" = 0 ]; then`,
+      `  og=$(stat -c %u:%g -- "$target" 2>/dev/null || stat -f %u:%g -- "$target" 2>/dev/null) && chown -- "$og" "$tmp" 2>/dev/null`,
+      `fi`,
+    );
+  }
+  lines.push(`mv -f -- "$tmp" "$target" || fail "cannot rename the temp file over $target"`, `trap - EXIT`, `exit 0`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,402 @@
+/**
+ * SSH transport: ONE persistent ssh2 connection per host (via node-ssh), reused by every run; each run is one exec
+ * channel running `exec /bin/sh -c <quoted script>` (see exec-core.ts for become and stdin).
+ *
+ * - We open the TCP socket ourselves to set TCP_NODELAY (an exec round trip drops from ~45 ms to a few ms) and TCP
+ *   keepalive; ssh2 keepalives (keepaliveInterval x keepaliveCountMax) detect a dead link in bounded time.
+ * - The whole connect (TCP + SSH handshake + auth) is bounded by spec.connectTimeoutMs.
+ * - Host keys are verified against known_hosts (known-hosts.ts) unless spec.hostKeyChecking is false.
+ * - At most `maxChannels` (default 8) channels are open at once, below OpenSSH's default MaxSessions of 10.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import type { Client, ClientChannel } from 'ssh2';
+import { NodeSSH } from 'node-ssh';
+import { RunbookError } from '../errors.js';
+import { Semaphore, StdioDriver, commandLine, prepare, timeoutError, toBuffer } from './exec-core.js';
+import {
+  checkHostKey,
+  defaultKnownHostsFiles,
+  fingerprint,
+  keyTypeOf,
+  knownHostName,
+  loadKnownHosts,
+  preferredHostKeyAlgorithms,
+  type KnownHostEntry,
+} from './known-hosts.js';
+import type { Connection, ConnectionSpec, ExecResult, RunOptions } from './types.js';
+
+export interface SshTuning {
+  /** ssh2 keepalive interval (ms); default 5000 */
+  keepaliveIntervalMs?: number;
+  /** unanswered keepalives before the link is declared dead; default 3 (so ~15-20 s) */
+  keepaliveCountMax?: number;
+  /** concurrent channels on the connection; default 8 (OpenSSH MaxSessions defaults to 10) */
+  maxChannels?: number;
+}
+
+function errText(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
+  }
+  return String(e);
+}
+
+export class SshConnection implements Connection {
+  readonly host: string;
+  private _commandCount = 0;
+  private ssh: NodeSSH | undefined;
+  private client: Client | undefined;
+  private opening: Promise<void> | undefined;
+  /** why the connection is gone (set once it died after being ready) */
+  private lost: string | undefined;
+  private lastError: string | undefined;
+  private closing = false;
+  private readonly sem: Semaphore;
+  private readonly inflight = new Set<(e: RunbookError) => void>();
+  private readonly tuning: Required<SshTuning>;
+
+  constructor(
+    readonly spec: ConnectionSpec,
+    tuning: SshTuning = {},
+  ) {
+    this.host = spec.host;
+    this.tuning = { keepaliveIntervalMs: 5000, keepaliveCountMax: 3, maxChannels: 8, ...tuning };
+    this.sem = new Semaphore(this.tuning.maxChannels);
+  }
+
+  get commandCount(): number {
+    return this._commandCount;
+  }
+
+  private where(): string {
+    const s = this.spec;
+    return s.address === s.host ? `host ${s.host}` : `host ${s.host} (${s.address})`;
+  }
+
+  private unreachable(msg: string, cause?: unknown): RunbookError {
+    return new RunbookError('unreachable', `${this.where()}: ${msg}`, { host: this.host, cause });
+  }
+
+  open(): Promise<void> {
+    if (this.client && !this.lost) return Promise.resolve();
+    if (!this.opening) {
+      this.opening = this.doOpen().finally(() => {
+        this.opening = undefined;
+      });
+    }
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    const s = this.spec;
+    const started = Date.now();
+    const deadline = started + s.connectTimeoutMs;
+    this.closing = false;
+    if (this.ssh) {
+      // reconnecting after a loss: drop the dead client
+      this.ssh.dispose();
+      this.ssh = undefined;
+      this.client = undefined;
+    }
+
+    // credentials first: a config error should not cost a connection attempt
+    let privateKey: string | undefined;
+    if (s.privateKeyFile) {
+      try {
+        privateKey = readFileSync(s.privateKeyFile, 'utf8');
+      } catch (e) {
+        throw new RunbookError('config', `${this.where()}: cannot read private key file ${s.privateKeyFile}: ${errText(e)}`, {
+          host: this.host,
+          cause: e,
+        });
+      }
+    }
+    const agent = !privateKey && process.env.SSH_AUTH_SOCK ? process.env.SSH_AUTH_SOCK : undefined;
+
+    const name = knownHostName(s.address, s.port);
+    const knownFiles = s.knownHostsFile ? [s.knownHostsFile] : defaultKnownHostsFiles();
+    let entries: KnownHostEntry[] = [];
+    if (s.hostKeyChecking) {
+      try {
+        entries = await loadKnownHosts(knownFiles);
+      } catch (e) {
+        throw new RunbookError('config', `${this.where()}: cannot read known_hosts: ${errText(e)}`, { host: this.host, cause: e });
+      }
+    }
+
+    const sock = await this.connectTcp(deadline);
+    let hostKeyError: RunbookError | undefined;
+    const hostVerifier = (key: Buffer): boolean => {
+      if (!s.hostKeyChecking) return true;
+      const v = checkHostKey(entries, name, key);
+      if (v.status === 'ok') return true;
+      const fp = fingerprint(key);
+      const type = keyTypeOf(key) ?? 'unknown type';
+      const file = knownFiles[0]!;
+      if (v.status === 'unknown') {
+        const other = v.otherTypes.length ? ` (known_hosts has only ${v.otherTypes.join(', ')} keys for ${name})` : '';
+        hostKeyError = new RunbookError(
+          'host_key',
+          `${this.where()}: host key unknown, ${fp} (${type})${other}; add it to ${file} or set ansible_host_key_checking=false`,
+          { host: this.host },
+        );
+      } else if (v.status === 'changed') {
+        const at = v.entries.map((e) => `${e.file}:${e.line}`).join(', ');
+        hostKeyError = new RunbookError(
+          'host_key',
+          `${this.where()}: host key CHANGED, server presented ${fp} (${type}) but ${at} has ${fingerprint(v.entries[0]!.key)}; possible man-in-the-middle attack (or the host was reinstalled: remove the old entry)`,
+          { host: this.host },
+        );
+      } else {
+        hostKeyError = new RunbookError(
+          'host_key',
+          `${this.where()}: host key ${fp} (${type}) is REVOKED at ${v.entry.file}:${v.entry.line}`,
+          { host: this.host },
+        );
+      }
+      return false;
+    };
+
+    const algs = s.hostKeyChecking ? preferredHostKeyAlgorithms(entries, name) : [];
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        sock,
+        username: s.user,
+        ...(privateKey !== undefined ? { privateKey } : {}),
+        ...(agent !== undefined ? { agent } : {}),
+        ...(s.password !== undefined ? { password: s.password, tryKeyboard: true } : {}),
+        readyTimeout: Math.max(1, deadline - Date.now()),
+        keepaliveInterval: this.tuning.keepaliveIntervalMs,
+        keepaliveCountMax: this.tuning.keepaliveCountMax,
+        hostVerifier,
+        ...(algs.length ? { algorithms: { serverHostKey: { prepend: algs } as never } } : {}),
+      });
+    } catch (e) {
+      sock.destroy();
+      ssh.dispose();
+      if (hostKeyError) throw hostKeyError;
+      const level = (e as { level?: string }).level;
+      const elapsed = Date.now() - started;
+      if (level === 'client-authentication') {
+        const how = [privateKey ? `key ${s.privateKeyFile}` : '', agent ? 'ssh-agent' : '', s.password !== undefined ? 'password' : '']
+          .filter(Boolean)
+          .join(', ');
+        throw this.unreachable(`authentication failed for user ${s.user} (tried: ${how || 'no credentials given'})`, e);
+      }
+      if (level === 'client-timeout' || /timed out/i.test(errText(e))) {
+        throw this.unreachable(
+          `SSH handshake timed out after ${elapsed} ms (port ${s.port} accepts TCP but the SSH exchange did not complete)`,
+          e,
+        );
+      }
+      throw this.unreachable(`SSH connection to ${s.address}:${s.port} failed: ${errText(e)}`, e);
+    }
+
+    const client = ssh.connection!;
+    this.ssh = ssh;
+    this.client = client;
+    this.lost = undefined;
+    this.lastError = undefined;
+    client.on('error', (e: Error) => {
+      this.lastError = errText(e);
+    });
+    const onGone = () => {
+      if (this.client !== client) return;
+      if (!this.lost) this.lost = this.closing ? 'connection closed' : `connection lost (${this.lastError ?? 'closed by the remote side'})`;
+      const err = this.unreachable(this.lost);
+      for (const reject of [...this.inflight]) reject(err);
+    };
+    client.on('close', onGone);
+    client.on('end', onGone);
+  }
+
+  private connectTcp(deadline: number): Promise<net.Socket> {
+    const s = this.spec;
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: s.address, port: s.port });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(this.unreachable(`TCP connect to ${s.address}:${s.port} timed out after ${s.connectTimeoutMs} ms`));
+      }, Math.max(1, deadline - Date.now()));
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.removeAllListeners('error');
+        sock.setNoDelay(true);
+        sock.setKeepAlive(true, 10_000);
+        // ssh2 attaches its own error handler; this one keeps a late error from crashing the process meanwhile
+        sock.on('error', () => {});
+        resolve(sock);
+      });
+      sock.once('error', (e) => {
+        clearTimeout(timer);
+        sock.destroy();
+        reject(this.unreachable(`cannot connect to ${s.address}:${s.port}: ${errText(e)}`, e));
+      });
+    });
+  }
+
+  async run(script: string, opts: RunOptions = {}): Promise<ExecResult> {
+    return this.runInternal(script, opts, true);
+  }
+
+  private async runInternal(script: string, opts: RunOptions, killOnTimeout: boolean): Promise<ExecResult> {
+    const prep = prepare(this.host, script, opts, this.spec.user);
+    const timeoutMs = opts.timeoutMs !== undefined && opts.timeoutMs > 0 ? opts.timeoutMs : undefined;
+    const pidMarker = timeoutMs !== undefined && killOnTimeout ? `RUNBOOK-PID-${randomBytes(8).toString('hex')}` : undefined;
+    const cmd = commandLine(this.host, prep, pidMarker);
+    const input = toBuffer(opts.input);
+    if (!this.client) await this.open();
+    else if (this.lost) throw this.unreachable(this.lost);
+    let timedOut: { error: RunbookError; pid: number | undefined } | undefined;
+    await this.sem.acquire();
+    try {
+      if (this.lost) throw this.unreachable(this.lost);
+      this._commandCount++;
+      return await this.execOnce(this.client!, cmd, prep, input, timeoutMs, pidMarker, (error, pid) => {
+        timedOut = { error, pid };
+      });
+    } catch (e) {
+      if (!timedOut || e !== timedOut.error) throw e;
+    } finally {
+      this.sem.release();
+    }
+    // Timed out (our channel slot is free again). The `signal` request only works for non-root logins
+    // (OpenSSH refuses it without privilege separation), so also kill the session's process group with a
+    // second command, with the same become (a sudo'd process belongs to another user).
+    const t = timedOut as { error: RunbookError; pid: number | undefined };
+    if (t.pid !== undefined && !this.lost) {
+      await this.runInternal(`kill -s KILL -- -${t.pid} 2>/dev/null; exit 0`, { become: opts.become, timeoutMs: 10_000 }, false).catch(() => {});
+    }
+    throw t.error;
+  }
+
+  private execOnce(
+    client: Client,
+    cmd: string,
+    prep: ReturnType<typeof prepare>,
+    input: Buffer | undefined,
+    timeoutMs: number | undefined,
+    pidMarker: string | undefined,
+    onTimeout: (e: RunbookError, pid: number | undefined) => void,
+  ): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      let done = false;
+      let channel: ClientChannel | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let driver: StdioDriver | undefined;
+      const finish = (f: () => void) => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        this.inflight.delete(onLost);
+        f();
+      };
+      const onLost = (e: RunbookError) => finish(() => reject(e));
+      this.inflight.add(onLost);
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        timer = setTimeout(() => {
+          const err = timeoutError(this.host, timeoutMs);
+          onTimeout(err, driver?.pid);
+          finish(() => reject(err));
+          if (channel) {
+            sendSignal(client, channel, 'KILL');
+            try {
+              channel.close();
+            } catch {
+              /* ignore */
+            }
+          }
+        }, timeoutMs);
+      }
+      try {
+        client.exec(cmd, (err, ch) => {
+          if (err) {
+            finish(() =>
+              reject(this.lost ? this.unreachable(this.lost, err) : this.unreachable(`cannot open an SSH channel: ${errText(err)}`, err)),
+            );
+            return;
+          }
+          channel = ch;
+          if (done) {
+            // timed out or lost before the channel opened
+            ch.close();
+            return;
+          }
+          const d = (driver = new StdioDriver(prep, input, ch, pidMarker));
+          d.start(ch, ch.stderr);
+          let code: number | null = null;
+          let signal: string | undefined;
+          ch.on('exit', (c: number | null, sig?: string) => {
+            code = c;
+            if (sig) signal = sig;
+          });
+          ch.on('close', () => {
+            // let a simultaneous connection loss be seen first: no exit status + dead link = unreachable
+            setImmediate(() => {
+              if (done) return;
+              if (code === null && signal === undefined) {
+                if (this.lost) return finish(() => reject(this.unreachable(this.lost!)));
+              }
+              const o = d.output();
+              let stderr = o.stderr;
+              let c = code ?? 255;
+              if (code === null) {
+                if (signal) {
+                  c = 128 + (SIGNALS[signal] ?? 0);
+                  stderr += `${stderr && !stderr.endsWith('\n') ? '\n' : ''}runbook: remote process killed by SIG${signal}\n`;
+                } else {
+                  stderr += `${stderr && !stderr.endsWith('\n') ? '\n' : ''}runbook: channel closed without an exit status\n`;
+                }
+              }
+              finish(() => resolve({ code: c, stdout: o.stdout, stderr }));
+            });
+          });
+        });
+      } catch (e) {
+        finish(() => reject(this.unreachable(`cannot start a command: ${errText(e)}`, e)));
+        return;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const client = this.client;
+    if (!client) return;
+    await new Promise<void>((resolve) => {
+      if (this.lost) return resolve();
+      const t = setTimeout(resolve, 2000);
+      client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      client.end();
+    });
+    this.ssh?.dispose();
+    this.client = undefined;
+    this.ssh = undefined;
+    this.lost = undefined; // a later open() or run() connects again
+  }
+}
+
+const SIGNALS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ABRT: 6, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15, USR1: 10, USR2: 12 };
+
+/**
+ * Send a `signal` channel request. ssh2's channel.signal() silently does nothing once our side of the channel is
+ * ended (stdin closed), which is always the case here, so go to the protocol object directly. OpenSSH (>= 7.9)
+ * delivers it with killpg() to the session's process group (sshd makes each session a process group leader).
+ */
+function sendSignal(client: Client, channel: ClientChannel, name: string): void {
+  const ch = channel as unknown as { outgoing?: { id: number; state: string } };
+  const proto = (client as unknown as { _protocol?: { signal(id: number, sig: string): void } })._protocol;
+  try {
+    if (proto && ch.outgoing && (ch.outgoing.state === 'open' || ch.outgoing.state === 'eof')) proto.signal(ch.outgoing.id, name);
+    else channel.signal(name);
+  } catch {
+    /* the channel or connection is already gone */
+  }
+}

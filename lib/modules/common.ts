@@ -1,0 +1,324 @@
+/**
+ * Helpers shared by the core file/command modules: mode normalisation, probe-output framing, stat parsing,
+ * sha1, attribute comparison and the scripts that fix attributes.
+ *
+ * Probe framing: every probe prints lines `key=BASE64(value)` (the value may hold spaces, newlines, binary), and
+ * ends with `end=` + base64('ok'). A missing end line means the probe died half-way: the plan fails instead of
+ * guessing. Values are decoded on the controller, never interpreted by a shell.
+ */
+import { createHash } from 'node:crypto';
+import { quote } from 'shlex';
+import { RunbookError } from '../errors.js';
+import type { ExecResult } from '../connection/types.js';
+import type { FileDiff } from './types.js';
+
+export { quote };
+
+/** Largest file whose content a probe sends back (for diffs and line edits). */
+export const CONTENT_LIMIT = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------------------------
+// schema fragments
+
+export const MODE_SCHEMA = { type: ['string', 'integer'] } as const;
+export const FILE_ATTR_SCHEMA = {
+  mode: MODE_SCHEMA,
+  owner: { type: 'string', minLength: 1 },
+  group: { type: 'string', minLength: 1 },
+} as const;
+
+/** The three names every core module answers to. */
+export function namesFor(short: string): string[] {
+  return [`ansible.builtin.${short}`, `ansible.legacy.${short}`];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// modes
+
+/**
+ * Normalise a `mode:` argument to four octal digits ('0644', '1777').
+ * A number is the value YAML 1.1 gave an octal literal (0644 -> 420), so it is spelled in octal: 420 -> '0644'.
+ * A string is read as octal ('644', '0644', '01777'). Symbolic modes are refused with a clear message.
+ */
+export function normaliseMode(value: unknown, arg = 'mode'): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0 || value > 0o7777) {
+      throw new RunbookError('bad_argument', `${arg}: ${value} is not a valid file mode (0 to 0o7777)`);
+    }
+    return value.toString(8).padStart(4, '0');
+  }
+  if (typeof value === 'string') {
+    const s = value.trim();
+    if (/^0o[0-7]{1,4}$/i.test(s)) return normaliseMode(parseInt(s.slice(2), 8), arg);
+    if (/^[0-7]{1,5}$/.test(s)) {
+      const n = parseInt(s, 8);
+      if (n > 0o7777) throw new RunbookError('bad_argument', `${arg}: '${value}' is not a valid file mode`);
+      return n.toString(8).padStart(4, '0');
+    }
+    if (/^([ugoa]*[-+=][rwxXstugo]*)(,[ugoa]*[-+=][rwxXstugo]*)*$/.test(s)) {
+      throw new RunbookError(
+        'bad_argument',
+        `${arg}: symbolic modes such as '${value}' are not supported yet; give an octal mode as a quoted string, e.g. '0644'`,
+      );
+    }
+    throw new RunbookError('bad_argument', `${arg}: '${value}' is not a valid file mode; give an octal mode such as '0644'`);
+  }
+  throw new RunbookError('bad_argument', `${arg}: expected an octal mode string such as '0644'`);
+}
+
+/** Permission bits of a raw st_mode as four octal digits. */
+export function modeBits(stMode: number): string {
+  return (stMode & 0o7777).toString(8).padStart(4, '0');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// probe framing
+
+/** Shell prelude of every probe: `kv KEY VALUE` prints one framed line. */
+export const PRELUDE = [
+  `kv() { printf '%s=' "$1"; printf '%s' "$2" | base64 | tr -d '\\n'; printf '\\n'; }`,
+  // kvfile KEY FILE: the file's bytes, framed (read from stdin so odd names never reach another tool's output)
+  `kvfile() { printf '%s=' "$1"; base64 < "$2" | tr -d '\\n'; printf '\\n'; }`,
+].join('\n');
+
+export const EPILOGUE = `kv end ok`;
+
+export class Frame {
+  constructor(private readonly raw: Map<string, string>) {}
+  has(key: string): boolean {
+    return this.raw.has(key);
+  }
+  str(key: string): string | undefined {
+    const v = this.raw.get(key);
+    return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+  }
+  buf(key: string): Buffer | undefined {
+    const v = this.raw.get(key);
+    return v === undefined ? undefined : Buffer.from(v, 'base64');
+  }
+}
+
+/** Parse framed probe output; returns an error message when the probe failed or its output is incomplete. */
+export function parseFrame(r: ExecResult | null): Frame | { error: string } {
+  if (!r) return { error: 'internal: the probe did not run' };
+  const raw = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) continue;
+    raw.set(key, line.slice(eq + 1).trim());
+  }
+  const frame = new Frame(raw);
+  if (r.code !== 0 || frame.str('end') !== 'ok') {
+    const why = r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`;
+    return { error: `probe failed (exit ${r.code}): ${why}` };
+  }
+  return frame;
+}
+
+export function isFrameError(f: Frame | { error: string }): f is { error: string } {
+  return !(f instanceof Frame);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// stat
+
+export type FileType = 'absent' | 'file' | 'directory' | 'link' | 'fifo' | 'socket' | 'char' | 'block' | 'other';
+
+export interface FileStat {
+  type: FileType;
+  /** four octal digits ('' when absent) */
+  mode: string;
+  uid: number;
+  gid: number;
+  owner: string;
+  group: string;
+  size: number;
+  mtime: number;
+  atime: number;
+  ctime: number;
+  inode: number;
+  dev: number;
+  nlink: number;
+  /** symlink target (only when type is link) */
+  target?: string;
+}
+
+/**
+ * Shell snippet: stat of the path in variable $VAR, printed under keys PREFIX_*.
+ * follow=true stats what a symlink points to (and a dangling link is absent).
+ */
+export function statShell(prefix: string, variable: string, follow: boolean): string {
+  const L = follow ? '-L ' : '';
+  const v = `"$${variable}"`;
+  const exists = follow ? `[ -e ${v} ]` : `{ [ -e ${v} ] || [ -L ${v} ]; }`;
+  return [
+    `if ${exists}; then`,
+    `  kv ${prefix}_raw "$(stat ${L}-c '%f %u %g %s %Y %X %Z %i %d %h' -- ${v})"`,
+    `  kv ${prefix}_owner "$(stat ${L}-c '%U' -- ${v})"`,
+    `  kv ${prefix}_group "$(stat ${L}-c '%G' -- ${v})"`,
+    follow ? '' : `  if [ -L ${v} ]; then _t=$(readlink -- ${v}; echo x); _t=\${_t%?}; kv ${prefix}_target "\${_t%?}"; fi`,
+    `else`,
+    `  kv ${prefix}_raw absent`,
+    `fi`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+export function typeOf(stMode: number): FileType {
+  switch (stMode & 0o170000) {
+    case 0o100000:
+      return 'file';
+    case 0o040000:
+      return 'directory';
+    case 0o120000:
+      return 'link';
+    case 0o010000:
+      return 'fifo';
+    case 0o140000:
+      return 'socket';
+    case 0o020000:
+      return 'char';
+    case 0o060000:
+      return 'block';
+    default:
+      return 'other';
+  }
+}
+
+export function parseStat(frame: Frame, prefix: string): FileStat {
+  const raw = frame.str(`${prefix}_raw`);
+  if (raw === undefined) throw new RunbookError('internal', `probe output lacks ${prefix}_raw`);
+  const absent: FileStat = {
+    type: 'absent', mode: '', uid: -1, gid: -1, owner: '', group: '', size: 0, mtime: 0, atime: 0, ctime: 0, inode: 0, dev: 0, nlink: 0,
+  };
+  if (raw === 'absent') return absent;
+  const f = raw.trim().split(/\s+/);
+  if (f.length < 10 || !/^[0-9a-fA-F]+$/.test(f[0]!)) throw new RunbookError('internal', `cannot parse stat output: ${raw}`);
+  const stMode = parseInt(f[0]!, 16);
+  const n = (i: number): number => Number(f[i]);
+  const st: FileStat = {
+    type: typeOf(stMode),
+    mode: modeBits(stMode),
+    uid: n(1),
+    gid: n(2),
+    size: n(3),
+    mtime: n(4),
+    atime: n(5),
+    ctime: n(6),
+    inode: n(7),
+    dev: n(8),
+    nlink: n(9),
+    owner: frame.str(`${prefix}_owner`) ?? '',
+    group: frame.str(`${prefix}_group`) ?? '',
+  };
+  const target = frame.str(`${prefix}_target`);
+  if (st.type === 'link' && target !== undefined) st.target = target;
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// attributes
+
+export interface WantedAttrs {
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+/** Does `want` (a name or a numeric id) name the same account as (name, id)? */
+export function sameAccount(want: string, name: string, id: number): boolean {
+  return want === name || (/^\d+$/.test(want) && Number(want) === id);
+}
+
+/**
+ * Compare wanted attributes with a stat; returns the human changes ("mode 0600 -> 0644") and the script that
+ * makes them (null when nothing differs). `noDeref` changes a symlink itself (chown -h).
+ */
+export function attrChanges(path: string, want: WantedAttrs, cur: FileStat, noDeref = false): { changes: string[]; script: string | null } {
+  const changes: string[] = [];
+  const cmds: string[] = [];
+  const q = quote(path);
+  if (want.owner !== undefined && !sameAccount(want.owner, cur.owner, cur.uid)) {
+    changes.push(`owner ${cur.owner || cur.uid} -> ${want.owner}`);
+    cmds.push(`chown ${noDeref ? '-h ' : ''}${quote(want.owner)} -- ${q}`);
+  }
+  if (want.group !== undefined && !sameAccount(want.group, cur.group, cur.gid)) {
+    changes.push(`group ${cur.group || cur.gid} -> ${want.group}`);
+    cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
+  }
+  // chmod after chown: chown may clear setuid/setgid bits
+  if (want.mode !== undefined && want.mode !== cur.mode) {
+    changes.push(`mode ${cur.mode} -> ${want.mode}`);
+    cmds.push(`chmod ${want.mode} -- ${q}`);
+  }
+  return { changes, script: cmds.length ? cmds.join(' && ') : null };
+}
+
+/** Script for the attributes of a path just created (nothing compared: everything given is applied). */
+export function attrScript(path: string, want: WantedAttrs, noDeref = false): string[] {
+  const q = quote(path);
+  const cmds: string[] = [];
+  if (want.owner !== undefined) cmds.push(`chown ${noDeref ? '-h ' : ''}${quote(want.owner)} -- ${q}`);
+  if (want.group !== undefined) cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
+  if (want.mode !== undefined) cmds.push(`chmod ${want.mode} -- ${q}`);
+  return cmds;
+}
+
+/** Pick the file attribute params (mode normalised) out of raw params. */
+export function wantedAttrs(params: Record<string, unknown>): WantedAttrs {
+  const w: WantedAttrs = {};
+  const mode = normaliseMode(params.mode);
+  if (mode !== undefined) w.mode = mode;
+  if (typeof params.owner === 'string') w.owner = params.owner;
+  if (typeof params.group === 'string') w.group = params.group;
+  return w;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// content
+
+export function sha1(data: Buffer | string): string {
+  return createHash('sha1').update(data).digest('hex');
+}
+
+/** Text for a diff side, or a placeholder for binary content. */
+export function diffText(data: Buffer | undefined, sha: string | undefined): string {
+  if (data === undefined) return sha ? `(content not fetched: larger than ${CONTENT_LIMIT} bytes, sha1 ${sha})\n` : '';
+  if (data.includes(0)) return `(binary content, sha1 ${sha1(data)})\n`;
+  const text = data.toString('utf8');
+  if (Buffer.byteLength(text) !== data.length || text.includes('\uFFFD')) return `(binary content, sha1 ${sha1(data)})\n`;
+  return text;
+}
+
+export function contentDiff(label: string, before: Buffer | undefined, beforeSha: string | undefined, after: Buffer): FileDiff {
+  return { label, before: diffText(before, beforeSha), after: diffText(after, sha1(after)) };
+}
+
+export function dirnameOf(path: string): string {
+  const p = path.replace(/\/+$/, '');
+  const i = p.lastIndexOf('/');
+  if (i < 0) return '.';
+  if (i === 0) return '/';
+  return p.slice(0, i);
+}
+
+export function basenameOf(path: string): string {
+  const p = path.replace(/\/+$/, '');
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** Split output into lines like Python's splitlines() for *_lines results. */
+export function splitLines(s: string): string[] {
+  if (s === '') return [];
+  const lines = s.split(/\r\n|\n|\r/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+export function badArg(msg: string): RunbookError {
+  return new RunbookError('bad_argument', msg);
+}

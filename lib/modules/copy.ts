@@ -1,0 +1,202 @@
+/**
+ * copy: put content (from `content:` or a controller file `src:`) at `dest`, with mode/owner/group.
+ * Also the engine of template.ts (which renders first, then behaves as copy with content).
+ *
+ * dest that is a symlink is followed (the file it points to is compared and written, the link stays).
+ * dest ending in '/' or naming an existing directory means dest/basename(src).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { RunbookError } from '../errors.js';
+import type { ExecResult } from '../connection/types.js';
+import type { ModuleContext, ModuleDef, Plan, Step } from './types.js';
+import {
+  CONTENT_LIMIT,
+  EPILOGUE,
+  FILE_ATTR_SCHEMA,
+  PRELUDE,
+  attrChanges,
+  badArg,
+  basenameOf,
+  contentDiff,
+  dirnameOf,
+  isFrameError,
+  namesFor,
+  parseFrame,
+  parseStat,
+  quote,
+  sha1,
+  statShell,
+  wantedAttrs,
+  type WantedAttrs,
+} from './common.js';
+
+export interface ContentParams {
+  /** dest as given (a trailing '/' already resolved into destDir + basename) */
+  dest: string;
+  content: Buffer;
+  /** basename of src, used when dest turns out to be a directory */
+  srcBase?: string;
+  /** dest ended in '/': it is a directory, created when missing */
+  destIsDir: boolean;
+  force: boolean;
+  attrs: WantedAttrs;
+}
+
+export function contentProbe(p: ContentParams): string {
+  return [
+    PRELUDE,
+    `p=${quote(p.dest)}`,
+    `b=${quote(p.srcBase ?? '')}`,
+    `if [ -d "$p" ]; then`,
+    `  if [ -n "$b" ]; then p="\${p%/}/$b"; else kv dest_is_dir 1; fi`,
+    `fi`,
+    // follow a symlinked dest to the file it names
+    `if [ -L "$p" ]; then _r=$(readlink -f -- "$p"; echo x); _r=\${_r%?}; _r=\${_r%?}; if [ -n "$_r" ]; then kv link "$p"; p=$_r; fi; fi`,
+    `kv path "$p"`,
+    `_d=$(dirname -- "$p"; echo x); _d=\${_d%?}; _d=\${_d%?}`,
+    `if [ -d "$_d" ]; then kv parent 1; else kv parent 0; fi`,
+    statShell('d', 'p', false),
+    `if [ -f "$p" ] && [ ! -L "$p" ]; then`,
+    `  if _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
+    `  if [ "$(stat -c %s -- "$p")" -le ${CONTENT_LIMIT} ] && [ -r "$p" ]; then kvfile content "$p"; fi`,
+    `fi`,
+    `kv uid "$(id -u)"`,
+    EPILOGUE,
+  ].join('\n');
+}
+
+export function contentPlan(p: ContentParams, probe: ExecResult | null): Plan {
+  const f = parseFrame(probe);
+  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+  if (f.str('dest_is_dir') === '1') {
+    const msg = `can not use content with a dir as dest: ${p.dest} is a directory`;
+    return { steps: [], reason: msg, fail: msg };
+  }
+  const path = f.str('path') ?? p.dest;
+  const st = parseStat(f, 'd');
+  const wantSha = sha1(p.content);
+  const result = { dest: path, checksum: wantSha, size: p.content.length, state: 'file' };
+  const steps: Step[] = [];
+
+  if (st.type !== 'absent' && st.type !== 'file') {
+    const msg = `dest ${path} exists and is a ${st.type}, not a regular file`;
+    return { steps: [], reason: msg, fail: msg, result };
+  }
+  if (st.type === 'absent') {
+    const parent = dirnameOf(path);
+    if (f.str('parent') !== '1') {
+      if (!p.destIsDir) {
+        const msg = `Destination directory ${parent} does not exist`;
+        return { steps: [], reason: msg, fail: msg, result };
+      }
+      steps.push({ kind: 'run', script: `mkdir -p -- ${quote(parent)}`, describe: `create directory ${parent}` });
+    }
+    steps.push({ kind: 'write', path, content: p.content, ...p.attrs, describe: `create ${path}` });
+    return {
+      steps,
+      reason: `${path} does not exist`,
+      diffs: [contentDiff(path, Buffer.alloc(0), undefined, p.content)],
+      result,
+    };
+  }
+
+  // a regular file is there
+  if (!p.force) return { steps: [], reason: `${path} exists and force is false`, result };
+  const curSha = f.str('sha1');
+  if (!curSha) {
+    const msg = `cannot read ${path} to compare its content`;
+    return { steps: [], reason: msg, fail: msg, result };
+  }
+  const { changes, script } = attrChanges(path, p.attrs, st);
+  if (curSha !== wantSha) {
+    const root = f.str('uid') === '0';
+    // the write replaces the file: keep what the user did not ask to change
+    const step: Step = {
+      kind: 'write',
+      path,
+      content: p.content,
+      mode: p.attrs.mode ?? st.mode,
+      describe: `write ${path}`,
+    };
+    const owner = p.attrs.owner ?? (root ? String(st.uid) : undefined);
+    const group = p.attrs.group ?? (root ? String(st.gid) : undefined);
+    if (owner !== undefined) step.owner = owner;
+    if (group !== undefined) step.group = group;
+    return {
+      steps: [step],
+      reason: ['content differs', ...changes].join(', '),
+      diffs: [contentDiff(path, f.buf('content'), curSha, p.content)],
+      result,
+    };
+  }
+  if (script) {
+    return { steps: [{ kind: 'run', script, describe: changes.join(', ') }], reason: changes.join(', '), result };
+  }
+  return { steps: [], reason: `${path} exists with same content and attributes`, result };
+}
+
+/** Shared prepare of copy/template: dest, force, attributes. */
+export function prepareContent(params: Record<string, unknown>, content: Buffer, srcBase: string | undefined): ContentParams {
+  let dest = params.dest as string;
+  if (!dest) throw badArg('dest is required');
+  let destIsDir = false;
+  if (dest.endsWith('/')) {
+    if (srcBase === undefined) throw badArg(`can not use content with a dir as dest: ${dest}`);
+    destIsDir = true;
+    dest = dest.replace(/\/+$/, '') + '/' + srcBase;
+    if (dest.startsWith('//')) dest = dest.slice(1);
+  }
+  const p: ContentParams = { dest, content, destIsDir, force: params.force !== false, attrs: wantedAttrs(params) };
+  if (srcBase !== undefined && !destIsDir) p.srcBase = srcBase;
+  return p;
+}
+
+function contentOf(v: unknown): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (v !== null && typeof v === 'object') return Buffer.from(JSON.stringify(v), 'utf8');
+  return Buffer.from(String(v), 'utf8');
+}
+
+export function prepareCopy(params: Record<string, unknown>, ctx: ModuleContext): ContentParams {
+  const hasContent = params.content !== undefined;
+  const src = params.src as string | undefined;
+  if (hasContent && src !== undefined) throw badArg('src and content are mutually exclusive');
+  if (!hasContent && src === undefined) throw badArg('one of src or content is required');
+  if (hasContent) return prepareContent(params, contentOf(params.content), undefined);
+  const found = ctx.findFile('files', src!);
+  if (!found) throw new RunbookError('missing_file', `copy: could not find src file '${src}' (looked in the role's files/ and the playbook directory)`);
+  let data: Buffer;
+  try {
+    if (statSync(found).isDirectory()) throw badArg(`copy: src '${src}' is a directory; copying directories is not supported`);
+    data = readFileSync(found);
+  } catch (e) {
+    if (e instanceof RunbookError) throw e;
+    throw new RunbookError('missing_file', `copy: cannot read src file '${src}' (${found}): ${(e as Error).message}`);
+  }
+  return prepareContent(params, data, basenameOf(src!));
+}
+
+export const copySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dest'],
+  properties: {
+    dest: { type: 'string', minLength: 1 },
+    src: { type: 'string', minLength: 1 },
+    content: { type: ['string', 'number', 'boolean', 'object', 'array'] },
+    force: { type: 'boolean' },
+    ...FILE_ATTR_SCHEMA,
+  },
+};
+
+const copy: ModuleDef<ContentParams> = {
+  name: 'copy',
+  aliases: namesFor('copy'),
+  description: 'Put a file (src on the controller, or inline content) on the host, with mode/owner/group',
+  schema: copySchema,
+  prepare: prepareCopy,
+  probe: contentProbe,
+  plan: contentPlan,
+};
+
+export default copy;

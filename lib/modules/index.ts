@@ -1,0 +1,15 @@
+/** Every module runbook ships. One file per module; this is only the list. */
+import type { ModuleDef } from './types.js';
+import command from './command.js';
+import shell from './shell.js';
+import copy from './copy.js';
+import file from './file.js';
+import template from './template.js';
+import lineinfile from './lineinfile.js';
+import systemd from './systemd.js';
+import stat from './stat.js';
+import sysctl from './sysctl.js';
+import podmanNetwork from './podman-network.js';
+import adrDoc from './adr-doc.js';
+
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc];

@@ -1,0 +1,406 @@
+/**
+ * lineinfile: ensure one line is present (replacing the last regexp match, else inserted after the last
+ * insertafter match / before the last insertbefore match / at EOF) or that matching lines are absent.
+ * The new content is computed in TypeScript (pure), following ansible.builtin.lineinfile's algorithm, and the
+ * file is written whole. Like Ansible, lines are bytes: the file is handled as latin1 text (one char = one byte)
+ * so any content survives unchanged, and regexps behave like Python's bytes patterns.
+ * A symlinked path is followed (Ansible writes to realpath(path)).
+ */
+import type { ExecResult } from '../connection/types.js';
+import type { ModuleDef, Plan, Step } from './types.js';
+import {
+  EPILOGUE,
+  FILE_ATTR_SCHEMA,
+  PRELUDE,
+  attrChanges,
+  badArg,
+  contentDiff,
+  dirnameOf,
+  isFrameError,
+  namesFor,
+  parseFrame,
+  parseStat,
+  quote,
+  statShell,
+  wantedAttrs,
+  type WantedAttrs,
+} from './common.js';
+
+/** Largest file lineinfile edits (the whole file travels in the probe output). */
+export const LINEINFILE_LIMIT = 8 * 1024 * 1024;
+
+export interface LineInFileParams {
+  path: string;
+  state: 'present' | 'absent';
+  /** all pattern/line strings below are latin1 renderings of their UTF-8 bytes */
+  line?: string;
+  regexp?: string;
+  search_string?: string;
+  insertafter?: string;
+  insertbefore?: string;
+  backrefs: boolean;
+  create: boolean;
+  firstmatch: boolean;
+  attrs: WantedAttrs;
+}
+
+const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+
+/** Compile a Python regular expression (the common subset) as a JS RegExp. */
+export function pyRegex(src: string, what: string): RegExp {
+  let s = src;
+  let flags = '';
+  const inline = /^\(\?([aiLmsux]+)\)/.exec(s);
+  if (inline) {
+    for (const ch of inline[1]!) {
+      if (ch === 'i' || ch === 'm' || ch === 's') flags += flags.includes(ch) ? '' : ch;
+      else if (ch === 'x') throw badArg(`${what}: the (?x) verbose flag is not supported`);
+    }
+    s = s.slice(inline[0].length);
+  }
+  s = s
+    .replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>')
+    .replace(/\(\?P=([A-Za-z_]\w*)\)/g, '\\k<$1>')
+    .replace(/(^|[^\\])\\A/g, '$1^')
+    .replace(/(^|[^\\])\\Z/g, '$1$$');
+  try {
+    return new RegExp(s, flags);
+  } catch (e) {
+    throw badArg(`${what}: invalid regular expression '${src}': ${(e as Error).message}`);
+  }
+}
+
+/** Python's match.expand(template): \1..\99, \g<n>, \g<name>, and the usual character escapes. */
+export function expandTemplate(tpl: string, m: RegExpExecArray): string {
+  let out = '';
+  const group = (ref: string): string => {
+    if (/^\d+$/.test(ref)) {
+      const n = Number(ref);
+      if (n >= m.length) throw badArg(`backrefs: invalid group reference ${n}`);
+      return m[n] ?? '';
+    }
+    if (!m.groups || !(ref in m.groups)) throw badArg(`backrefs: unknown group name '${ref}'`);
+    return m.groups[ref] ?? '';
+  };
+  const esc: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', b: '\b', '\\': '\\' };
+  for (let i = 0; i < tpl.length; i++) {
+    const c = tpl[i]!;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const n = tpl[i + 1];
+    if (n === undefined) throw badArg('backrefs: bad escape (end of pattern)');
+    if (/\d/.test(n)) {
+      const d = /^\d{1,2}/.exec(tpl.slice(i + 1))![0];
+      out += group(d);
+      i += d.length;
+    } else if (n === 'g') {
+      const g = /^g<([^>]*)>/.exec(tpl.slice(i + 1));
+      if (!g) throw badArg('backrefs: missing group name after \\g');
+      out += group(g[1]!);
+      i += g[0].length;
+    } else if (n in esc) {
+      out += esc[n];
+      i += 1;
+    } else if (/[A-Za-z]/.test(n)) {
+      throw badArg(`backrefs: bad escape \\${n}`);
+    } else {
+      out += '\\' + n;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** Python's readlines(): split after each '\n', keeping it. */
+export function readLines(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (;;) {
+    const i = text.indexOf('\n', start);
+    if (i < 0) break;
+    lines.push(text.slice(start, i + 1));
+    start = i + 1;
+  }
+  if (start < text.length) lines.push(text.slice(start));
+  return lines;
+}
+
+const rstripNl = (l: string): string => l.replace(/[\r\n]+$/, '');
+/** the line as matched: Python's `$` also matches before a final newline, which JS's does not */
+const forMatch = (l: string): string => (l.endsWith('\n') ? l.slice(0, -1) : l);
+
+export interface EditResult {
+  lines: string[];
+  changed: boolean;
+  msg: string;
+  found?: number;
+}
+
+/** ansible.builtin.lineinfile present(), on latin1 lines. */
+export function presentLines(input: string[], p: LineInFileParams): EditResult {
+  const lines = [...input];
+  const line = p.line!;
+  const sep = '\n';
+  const insertafter = p.insertbefore === undefined && p.insertafter === undefined ? 'EOF' : p.insertafter;
+  const insertbefore = p.insertbefore;
+  const reM = p.regexp !== undefined ? pyRegex(p.regexp, 'regexp') : undefined;
+  let reIns: RegExp | undefined;
+  if (insertafter !== undefined && insertafter !== 'BOF' && insertafter !== 'EOF') reIns = pyRegex(insertafter, 'insertafter');
+  else if (insertbefore !== undefined && insertbefore !== 'BOF') reIns = pyRegex(insertbefore, 'insertbefore');
+
+  const index = [-1, -1];
+  let match: RegExpExecArray | null = null;
+  let found = false;
+  if (reM) {
+    for (let i = 0; i < lines.length; i++) {
+      const m = reM.exec(forMatch(lines[i]!));
+      if (m) {
+        index[0] = i;
+        match = m;
+        found = true;
+        if (p.firstmatch) break;
+      }
+    }
+  }
+  if (p.search_string !== undefined) {
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i]!.includes(p.search_string)) {
+        index[0] = i;
+        found = true;
+        if (p.firstmatch) break;
+      }
+    }
+  }
+  if (!found) {
+    for (let i = 0; i < lines.length; i++) {
+      const cur = lines[i]!;
+      if (line === rstripNl(cur)) {
+        index[0] = i;
+      } else if (reIns && reIns.test(forMatch(cur))) {
+        if (insertafter) {
+          index[1] = i + 1;
+          if (p.firstmatch) break;
+        }
+        if (insertbefore) {
+          index[1] = i;
+          if (p.firstmatch) break;
+        }
+      }
+    }
+  }
+
+  let msg = '';
+  let changed = false;
+  if (index[0] !== -1) {
+    let newLine = p.backrefs && match ? expandTemplate(line, match) : line;
+    if (!newLine.endsWith(sep)) newLine += sep;
+    if (lines[index[0]] !== newLine) {
+      lines[index[0]] = newLine;
+      msg = 'line replaced';
+      changed = true;
+    }
+  } else if (p.backrefs) {
+    // nothing: the line cannot be generated without a match to fill the backrefs
+  } else if (insertbefore === 'BOF' || insertafter === 'BOF') {
+    lines.unshift(line + sep);
+    msg = 'line added';
+    changed = true;
+  } else if (insertafter === 'EOF' || index[1] === -1) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && !last.endsWith('\n') && !last.endsWith('\r')) lines.push(sep);
+    lines.push(line + sep);
+    msg = 'line added';
+    changed = true;
+  } else if (insertafter && index[1] !== -1) {
+    if (lines.length === index[1]) {
+      if (rstripNl(lines[index[1] - 1]!) !== line) {
+        lines.push(line + sep);
+        msg = 'line added';
+        changed = true;
+      }
+    } else if (line !== rstripNl(lines[index[1]]!)) {
+      lines.splice(index[1], 0, line + sep);
+      msg = 'line added';
+      changed = true;
+    }
+  } else {
+    lines.splice(index[1], 0, line + sep);
+    msg = 'line added';
+    changed = true;
+  }
+  return { lines, changed, msg };
+}
+
+/** ansible.builtin.lineinfile absent(). */
+export function absentLines(input: string[], p: LineInFileParams): EditResult {
+  const re = p.regexp !== undefined ? pyRegex(p.regexp, 'regexp') : undefined;
+  let found = 0;
+  const lines = input.filter((cur) => {
+    let hit: boolean;
+    if (re) hit = re.test(forMatch(cur));
+    else if (p.search_string !== undefined) hit = cur.includes(p.search_string);
+    else hit = p.line === rstripNl(cur);
+    if (hit) found++;
+    return !hit;
+  });
+  return { lines, changed: found > 0, msg: found > 0 ? `${found} line(s) removed` : '', found };
+}
+
+export function prepareLineInFile(params: Record<string, unknown>): LineInFileParams {
+  const names = (['path', 'dest', 'destfile', 'name'] as const).filter((k) => params[k] !== undefined);
+  if (names.length === 0) throw badArg('path is required');
+  if (names.length > 1) throw badArg(`give the path once: ${names.join(', ')} are aliases`);
+  const regexp = (params.regexp ?? params.regex) as string | undefined;
+  if (params.regexp !== undefined && params.regex !== undefined) throw badArg('regexp and regex are aliases: give one');
+  const line = (params.line ?? params.value) as string | undefined;
+  if (params.line !== undefined && params.value !== undefined) throw badArg('line and value are aliases: give one');
+  const s = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const p: LineInFileParams = {
+    path: String(params[names[0]!]),
+    state: (params.state as 'present' | 'absent' | undefined) ?? 'present',
+    backrefs: params.backrefs === true,
+    create: params.create === true,
+    firstmatch: params.firstmatch === true,
+    attrs: wantedAttrs(params),
+  };
+  if (params.insertafter !== undefined && params.insertbefore !== undefined) throw badArg('insertafter and insertbefore are mutually exclusive');
+  if (regexp !== undefined && params.search_string !== undefined) throw badArg('regexp and search_string are mutually exclusive');
+  if (p.backrefs && params.search_string !== undefined) throw badArg('backrefs and search_string are mutually exclusive');
+  if (line !== undefined) p.line = bytes(line);
+  if (regexp !== undefined) p.regexp = bytes(regexp);
+  if (s(params.search_string) !== undefined) p.search_string = bytes(params.search_string as string);
+  if (s(params.insertafter) !== undefined) p.insertafter = bytes(params.insertafter as string);
+  if (s(params.insertbefore) !== undefined) p.insertbefore = bytes(params.insertbefore as string);
+  if (p.state === 'present') {
+    if (p.backrefs && p.regexp === undefined) throw badArg('regexp is required with backrefs=true');
+    if (p.line === undefined) throw badArg('line is required with state=present');
+  } else if (p.regexp === undefined && p.search_string === undefined && p.line === undefined) {
+    throw badArg('one of line, search_string, or regexp is required with state=absent');
+  }
+  // compile now so a bad pattern is a load-time error
+  for (const [k, v] of [['regexp', p.regexp], ['insertafter', p.insertafter], ['insertbefore', p.insertbefore]] as const) {
+    if (v !== undefined && !(k !== 'regexp' && (v === 'EOF' || v === 'BOF'))) pyRegex(v, k);
+  }
+  return p;
+}
+
+export function probeLineInFile(p: LineInFileParams): string {
+  return [
+    PRELUDE,
+    `p=${quote(p.path)}`,
+    `if [ -L "$p" ]; then _r=$(readlink -f -- "$p"; echo x); _r=\${_r%?}; _r=\${_r%?}; if [ -n "$_r" ]; then p=$_r; fi; fi`,
+    `kv path "$p"`,
+    `_d=$(dirname -- "$p"; echo x); _d=\${_d%?}; _d=\${_d%?}`,
+    `if [ -d "$_d" ]; then kv parent 1; else kv parent 0; fi`,
+    statShell('d', 'p', true),
+    `if [ -f "$p" ]; then`,
+    `  if [ "$(stat -L -c %s -- "$p")" -le ${LINEINFILE_LIMIT} ]; then kvfile content "$p"; else kv too_big 1; fi`,
+    `fi`,
+    `kv uid "$(id -u)"`,
+    EPILOGUE,
+  ].join('\n');
+}
+
+export function planLineInFile(p: LineInFileParams, probe: ExecResult | null): Plan {
+  const f = parseFrame(probe);
+  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+  const path = f.str('path') ?? p.path;
+  const st = parseStat(f, 'd');
+  const fail = (msg: string, extra: Record<string, unknown> = {}): Plan => ({ steps: [], reason: msg, fail: msg, result: extra });
+  if (st.type === 'directory') return fail(`Path ${p.path} is a directory !`, { rc: 256 });
+  if (st.type !== 'absent' && st.type !== 'file') return fail(`Path ${p.path} is a ${st.type}, not a regular file`);
+  if (f.str('too_big') === '1') return fail(`${path} is larger than ${LINEINFILE_LIMIT} bytes; lineinfile does not edit files that big`);
+
+  const exists = st.type === 'file';
+  if (!exists) {
+    if (p.state === 'absent') return { steps: [], reason: `${path} does not exist: file not present`, result: { msg: 'file not present', found: 0 } };
+    if (!p.create) return fail(`Destination ${p.path} does not exist !`, { rc: 257 });
+  }
+  const before = exists ? f.buf('content') : Buffer.alloc(0);
+  if (before === undefined) return fail(`cannot read ${path}`);
+  const lines = readLines(before.toString('latin1'));
+  let edit: EditResult;
+  try {
+    edit = p.state === 'present' ? presentLines(lines, p) : absentLines(lines, p);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const result: Record<string, unknown> = { msg: edit.msg, backup: '' };
+  if (edit.found !== undefined) result.found = edit.found;
+
+  if (edit.changed) {
+    const after = Buffer.from(edit.lines.join(''), 'latin1');
+    const steps: Step[] = [];
+    if (!exists && f.str('parent') !== '1') {
+      const parent = dirnameOf(path);
+      steps.push({ kind: 'run', script: `mkdir -p -- ${quote(parent)}`, describe: `create directory ${parent}` });
+    }
+    const write: Step = { kind: 'write', path, content: after, describe: `write ${path}` };
+    let changes: string[] = [];
+    if (exists) {
+      const root = f.str('uid') === '0';
+      write.mode = p.attrs.mode ?? st.mode;
+      const owner = p.attrs.owner ?? (root ? String(st.uid) : undefined);
+      const group = p.attrs.group ?? (root ? String(st.gid) : undefined);
+      if (owner !== undefined) write.owner = owner;
+      if (group !== undefined) write.group = group;
+      changes = attrChanges(path, p.attrs, st).changes;
+    } else {
+      Object.assign(write, p.attrs);
+    }
+    steps.push(write);
+    return {
+      steps,
+      reason: [exists ? edit.msg : `${edit.msg} (file created)`, ...changes].join(', '),
+      diffs: [contentDiff(path, before, undefined, after)],
+      result,
+    };
+  }
+  if (exists) {
+    const { changes, script } = attrChanges(path, p.attrs, st);
+    if (script) return { steps: [{ kind: 'run', script, describe: changes.join(', ') }], reason: changes.join(', '), result };
+  }
+  let reason: string;
+  if (!exists) reason = `${path} does not exist and backrefs found no match: nothing to create`;
+  else if (p.state === 'absent') reason = `no line in ${path} matches: nothing to remove`;
+  else if (p.backrefs && edit.msg === '' && !lines.some((l) => pyRegex(p.regexp!, 'regexp').test(forMatch(l)))) reason = `backrefs: regexp matches no line in ${path}: nothing to do`;
+  else reason = `line already present in ${path}`;
+  return { steps: [], reason, result };
+}
+
+export const lineinfileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    path: { type: 'string', minLength: 1 },
+    dest: { type: 'string', minLength: 1 },
+    destfile: { type: 'string', minLength: 1 },
+    name: { type: 'string', minLength: 1 },
+    state: { enum: ['present', 'absent'] },
+    line: { type: 'string' },
+    value: { type: 'string' },
+    regexp: { type: 'string' },
+    regex: { type: 'string' },
+    search_string: { type: 'string' },
+    insertafter: { type: 'string' },
+    insertbefore: { type: 'string' },
+    backrefs: { type: 'boolean' },
+    create: { type: 'boolean' },
+    firstmatch: { type: 'boolean' },
+    ...FILE_ATTR_SCHEMA,
+  },
+};
+
+const lineinfile: ModuleDef<LineInFileParams> = {
+  name: 'lineinfile',
+  aliases: namesFor('lineinfile'),
+  description: 'Ensure a line is present in (or absent from) a text file, replacing a regexp match',
+  schema: lineinfileSchema,
+  prepare: prepareLineInFile,
+  probe: probeLineInFile,
+  plan: planLineInFile,
+};
+
+export default lineinfile;

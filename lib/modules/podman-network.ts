@@ -1,0 +1,408 @@
+/**
+ * podman_network: a named podman bridge network with exactly the given subnets (and gateways).
+ * Answers to containers.podman.podman_network with its common arguments (name, subnet, gateway, ipv6, internal,
+ * driver, state, recreate). `subnet` and `gateway` may be lists (one dual-stack network: a v4 and a v6 subnet).
+ *
+ * Unlike containers.podman.podman_network (which is skipped in check mode) the plan is the real one: check mode
+ * reports exactly what apply would do. Arguments are validated before any host is contacted (prepare):
+ *  - every subnet well-formed, no host bits set; subnets of the network not overlapping each other;
+ *  - no IPv4 subnet overlapping podman's default network 10.88.0.0/16 (always);
+ *  - when an IPv6 subnet is given (a NAT66 egress network): IPv6 subnets inside fd00::/8 (ULA) and exactly /64,
+ *    IPv4 subnets private (RFC 1918).
+ * Against the host (plan, from the probe): no subnet overlapping another podman network on the host.
+ * Comparison uses normalised (subnet, gateway) pairs, so address spelling never causes a change. A network that
+ * exists with other subnets is drift: the task fails naming both unless `recreate: true` and no container is
+ * attached, in which case it is removed and created again.
+ */
+import { quote } from 'shlex';
+import { RunbookError } from '../errors.js';
+import type { ExecResult } from '../connection/types.js';
+import type { ModuleDef, Plan, Step } from './types.js';
+import {
+  PODMAN_DEFAULT_SUBNET,
+  checkGateway,
+  defaultGateway,
+  isRfc1918,
+  isUla,
+  normaliseAddress,
+  overlaps,
+  parseAddress,
+  parseSubnet,
+  type Subnet,
+} from '../net/subnets.js';
+
+export interface SubnetSpec {
+  /** normal form */
+  subnet: string;
+  /** normal form; the default is the first host address (what netavark picks) */
+  gateway: string;
+  family: 4 | 6;
+}
+
+export interface PodmanNetworkParams {
+  name: string;
+  state: 'present' | 'absent';
+  /** in the order given; empty: podman picks the subnet, only existence is managed */
+  subnets: SubnetSpec[];
+  /** pass --gateway on create (the user gave at least one) */
+  explicitGateway: boolean;
+  ipv6: boolean;
+  /** undefined: not managed */
+  internal?: boolean;
+  driver: 'bridge';
+  recreate: boolean;
+}
+
+function toBool(v: unknown, what: string): boolean | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'boolean') return v;
+  const s = String(v).trim().toLowerCase();
+  if (['1', 'yes', 'true', 'on', 'y'].includes(s)) return true;
+  if (['0', 'no', 'false', 'off', 'n'].includes(s)) return false;
+  throw new RunbookError('bad_argument', `${what}: ${JSON.stringify(v)} is not a boolean`);
+}
+
+function toList(v: unknown): string[] {
+  if (v === undefined || v === null || v === '') return [];
+  if (Array.isArray(v)) return v.map((x) => String(x).trim()).filter((x) => x !== '');
+  // a comma-separated string is accepted too ("10.89.0.0/24,fdaa:bbcc:ddee::/64")
+  return String(v)
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+/** Validate and normalise the arguments; throws RunbookError('bad_argument') with every problem found. */
+export function preparePodmanNetwork(raw: Record<string, unknown>): PodmanNetworkParams {
+  const problems: string[] = [];
+  const name = String(raw.name ?? '').trim();
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) problems.push(`name ${JSON.stringify(raw.name ?? '')} is not a valid podman network name`);
+  const state = (raw.state ?? 'present') as 'present' | 'absent';
+  const driver = String(raw.driver ?? 'bridge');
+  if (driver !== 'bridge') problems.push(`driver ${driver} is not supported (only bridge)`);
+  let ipv6Arg: boolean | undefined;
+  let internal: boolean | undefined;
+  let recreate = false;
+  try {
+    ipv6Arg = toBool(raw.ipv6, 'ipv6');
+    internal = toBool(raw.internal, 'internal');
+    recreate = toBool(raw.recreate, 'recreate') ?? false;
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+
+  const parsed: Subnet[] = [];
+  for (const s of toList(raw.subnet)) {
+    try {
+      parsed.push(parseSubnet(s));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const hasV6 = parsed.some((s) => s.family === 6);
+  for (const s of parsed) {
+    if (s.family === 4 && overlaps(s, PODMAN_DEFAULT_SUBNET)) {
+      problems.push(`subnet ${s.cidr} overlaps podman's default network ${PODMAN_DEFAULT_SUBNET.cidr}`);
+    }
+    if (hasV6 && s.family === 4 && !isRfc1918(s)) problems.push(`subnet ${s.cidr} is not a private (RFC 1918) IPv4 subnet`);
+    if (s.family === 6 && !isUla(s)) problems.push(`subnet ${s.cidr} is not a unique local (fd00::/8) IPv6 subnet`);
+    if (s.family === 6 && s.prefix !== 64) problems.push(`subnet ${s.cidr} must be a /64 (got /${s.prefix})`);
+  }
+  for (let i = 0; i < parsed.length; i++) {
+    for (let j = i + 1; j < parsed.length; j++) {
+      if (overlaps(parsed[i]!, parsed[j]!)) problems.push(`subnets ${parsed[i]!.cidr} and ${parsed[j]!.cidr} overlap`);
+    }
+  }
+  if (ipv6Arg === false && hasV6) problems.push('ipv6 is false but an IPv6 subnet is given');
+  if (ipv6Arg === true && parsed.length > 0 && !hasV6) {
+    problems.push('ipv6 is true but no IPv6 subnet is given (podman would pick one at random, which cannot be kept stable)');
+  }
+
+  const gateways = toList(raw.gateway);
+  if (gateways.length > 0 && parsed.length === 0) problems.push('gateway needs a subnet');
+  const chosen = new Map<Subnet, string>();
+  for (const g of gateways) {
+    let addr;
+    try {
+      addr = parseAddress(g, 'gateway');
+    } catch (e) {
+      problems.push((e as Error).message);
+      continue;
+    }
+    const s = parsed.find((x) => x.family === addr.family && x.network <= addr.value && addr.value <= x.last);
+    if (!s) {
+      if (parsed.length) problems.push(`gateway ${g} is not inside any given subnet (${parsed.map((x) => x.cidr).join(', ')})`);
+      continue;
+    }
+    if (chosen.has(s)) {
+      problems.push(`two gateways for subnet ${s.cidr}`);
+      continue;
+    }
+    try {
+      chosen.set(s, checkGateway(s, g));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const subnets: SubnetSpec[] = [];
+  for (const s of parsed) {
+    try {
+      subnets.push({ subnet: s.cidr, family: s.family, gateway: chosen.get(s) ?? defaultGateway(s) });
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length) throw new RunbookError('bad_argument', `podman_network${name ? ` ${name}` : ''}: ${problems.join('; ')}`);
+  return {
+    name,
+    state,
+    subnets,
+    explicitGateway: gateways.length > 0,
+    ipv6: ipv6Arg ?? hasV6,
+    internal,
+    driver: 'bridge',
+    recreate,
+  };
+}
+
+export interface ExistingNetwork {
+  name: string;
+  driver: string;
+  internal: boolean;
+  subnets: { subnet: string; gateway: string }[];
+}
+
+export type PodmanNetworkProbe =
+  | { kind: 'no-podman' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ok'; networks: ExistingNetwork[]; attached: string[] };
+
+function norm(fn: (s: string) => string, s: string): string {
+  try {
+    return fn(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Parse `podman network inspect` JSON (podman 4.x, netavark or CNI backend) into normalised networks. */
+export function parseNetworkInspect(json: string): ExistingNetwork[] {
+  const data = JSON.parse(json || '[]') as unknown;
+  if (!Array.isArray(data)) throw new Error('podman network inspect did not print a JSON array');
+  return data.map((n: Record<string, unknown>) => {
+    const subs = Array.isArray(n.subnets) ? (n.subnets as Record<string, unknown>[]) : [];
+    return {
+      name: String(n.name ?? ''),
+      driver: String(n.driver ?? ''),
+      internal: n.internal === true,
+      subnets: subs.map((s) => {
+        const subnet = norm((x) => parseSubnetLoose(x), String(s.subnet ?? ''));
+        const gw = s.gateway ? norm(normaliseAddress, String(s.gateway)) : norm((x) => defaultGateway(parseSubnet(x)), subnet);
+        return { subnet, gateway: gw };
+      }),
+    };
+  });
+}
+
+/** normal form of a subnet as the host reports it (host bits masked rather than rejected) */
+function parseSubnetLoose(s: string): string {
+  const m = /^(.+)\/(\d+)$/.exec(s.trim());
+  if (!m) return s;
+  try {
+    return parseSubnet(s).cidr;
+  } catch {
+    return s;
+  }
+}
+
+const decode = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
+
+export function parsePodmanNetworkProbe(out: string): PodmanNetworkProbe {
+  const kv = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  const podman = kv.get('podman');
+  if (podman === 'missing') return { kind: 'no-podman' };
+  if (podman !== 'yes') return { kind: 'error', message: `unexpected probe output: ${JSON.stringify(out.slice(0, 200))}` };
+  if (kv.get('ls_rc') !== '0') return { kind: 'error', message: `podman network ls failed: ${decode(kv.get('ls_err')).trim()}` };
+  if (kv.has('inspect_rc') && kv.get('inspect_rc') !== '0') {
+    return { kind: 'error', message: `podman network inspect failed: ${decode(kv.get('inspect_err')).trim()}` };
+  }
+  let networks: ExistingNetwork[];
+  try {
+    networks = parseNetworkInspect(decode(kv.get('inspect')));
+  } catch (e) {
+    return { kind: 'error', message: `cannot read podman network inspect output: ${(e as Error).message}` };
+  }
+  if (kv.has('ps_rc') && kv.get('ps_rc') !== '0') return { kind: 'error', message: `podman ps failed: ${decode(kv.get('ps_err')).trim()}` };
+  const attached = decode(kv.get('attached'))
+    .split('\n')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  return { kind: 'ok', networks, attached };
+}
+
+/** The probe: ONE read-only script. Every network's inspect JSON, and the containers attached to NAME. */
+export function podmanNetworkProbeScript(name: string): string {
+  const N = quote(name);
+  // podman network names match [a-zA-Z0-9][a-zA-Z0-9_.-]*: the unquoted $names splits into exactly the names
+  return [
+    'b64() { base64 | tr -d \'\\n\'; }',
+    "command -v podman >/dev/null 2>&1 || { echo podman=missing; exit 0; }",
+    'echo podman=yes',
+    // stderr is read by running a failed command again: the probe writes nothing, not even a temp file
+    "names=$(podman network ls --format '{{.Name}}' 2>/dev/null); rc=$?",
+    'echo "ls_rc=$rc"',
+    "if [ \"$rc\" -ne 0 ]; then printf 'ls_err=%s\\n' \"$(podman network ls 2>&1 >/dev/null | b64)\"; exit 0; fi",
+    'if [ -n "$names" ]; then',
+    '  json=$(podman network inspect $names 2>/dev/null); rc=$?',
+    '  echo "inspect_rc=$rc"',
+    "  if [ \"$rc\" -ne 0 ]; then printf 'inspect_err=%s\\n' \"$(podman network inspect $names 2>&1 >/dev/null | b64)\"; exit 0; fi",
+    "  printf 'inspect=%s\\n' \"$(printf '%s' \"$json\" | b64)\"",
+    'fi',
+    `if printf '%s\\n' "$names" | grep -qxF -- ${N}; then`,
+    `  ps=$(podman ps -a --filter network=${N} --format '{{.Names}}' 2>/dev/null); rc=$?`,
+    '  echo "ps_rc=$rc"',
+    `  if [ "$rc" -ne 0 ]; then printf 'ps_err=%s\\n' "$(podman ps -a --filter network=${N} 2>&1 >/dev/null | b64)"; exit 0; fi`,
+    '  printf \'attached=%s\\n\' "$(printf \'%s\' "$ps" | b64)"',
+    'fi',
+  ].join('\n');
+}
+
+function describeSubnets(subs: { subnet: string; gateway: string }[]): string {
+  return subs.map((s) => s.subnet).join(', ') || '(no subnets)';
+}
+
+function diffText(subs: { subnet: string; gateway: string }[], internal?: boolean): string {
+  const lines = subs.map((s) => `subnet ${s.subnet} gateway ${s.gateway}`);
+  if (internal !== undefined) lines.push(`internal ${internal}`);
+  return lines.map((l) => l + '\n').join('');
+}
+
+const key = (s: { subnet: string; gateway: string }): string => `${s.subnet} ${s.gateway}`;
+
+/** The argv (as a quoted sh command) that creates the network. */
+export function createCommand(p: PodmanNetworkParams): string {
+  const argv = ['podman', 'network', 'create', '--driver', p.driver];
+  if (p.ipv6) argv.push('--ipv6');
+  for (const s of p.subnets) {
+    argv.push('--subnet', s.subnet);
+    if (p.explicitGateway) argv.push('--gateway', s.gateway);
+  }
+  if (p.internal) argv.push('--internal');
+  argv.push(p.name);
+  return argv.map((a) => quote(a)).join(' ');
+}
+
+export function planPodmanNetwork(p: PodmanNetworkParams, res: ExecResult | null): Plan {
+  const fail = (msg: string, reason = 'failed'): Plan => ({ steps: [], reason, fail: msg });
+  if (!res) return fail('podman_network: no probe result');
+  const probe = parsePodmanNetworkProbe(res.stdout);
+  if (probe.kind === 'no-podman') return fail(`podman_network ${p.name}: podman is not installed on the host`);
+  if (probe.kind === 'error') return fail(`podman_network ${p.name}: ${probe.message}${res.stderr.trim() ? ` (${res.stderr.trim()})` : ''}`);
+  const existing = probe.networks.find((n) => n.name === p.name);
+  const want = p.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway }));
+  const label = `podman network ${p.name}`;
+  const rmStep: Step = { kind: 'run', script: `podman network rm ${quote(p.name)}`, describe: `podman network rm ${p.name}` };
+
+  if (p.state === 'absent') {
+    if (!existing) return { steps: [], reason: `network ${p.name} does not exist`, result: { network: null } };
+    if (probe.attached.length) return fail(`network ${p.name} cannot be removed: containers attached: ${probe.attached.join(', ')}`);
+    return {
+      steps: [rmStep],
+      reason: `remove network ${p.name} (${describeSubnets(existing.subnets)})`,
+      diffs: [{ label, before: diffText(existing.subnets), after: '' }],
+      result: { network: null },
+    };
+  }
+
+  // overlap with any OTHER podman network on the host
+  for (const s of p.subnets) {
+    const mine = parseSubnet(s.subnet);
+    for (const n of probe.networks) {
+      if (n.name === p.name) continue;
+      for (const o of n.subnets) {
+        let other: Subnet;
+        try {
+          other = parseSubnet(o.subnet);
+        } catch {
+          continue;
+        }
+        if (overlaps(mine, other)) return fail(`podman_network ${p.name}: subnet ${s.subnet} overlaps podman network ${n.name} (${o.subnet})`);
+      }
+    }
+  }
+
+  const createStep: Step = { kind: 'run', script: createCommand(p), describe: `podman network create ${p.name}` };
+  const wantText = diffText(want, p.internal);
+  if (!existing) {
+    return {
+      steps: [createStep],
+      reason: `create network ${p.name} with ${describeSubnets(want)}`,
+      diffs: [{ label, before: '', after: wantText }],
+      result: { network: { name: p.name, subnets: want.map((s) => s.subnet), gateways: want.map((s) => s.gateway) } },
+    };
+  }
+
+  const have = existing.subnets;
+  const result = { network: { name: p.name, subnets: have.map((s) => s.subnet), gateways: have.map((s) => s.gateway) } };
+  const drift: string[] = [];
+  if (existing.driver !== p.driver) drift.push(`driver ${existing.driver}, expected ${p.driver}`);
+  if (want.length > 0) {
+    const a = have.map(key).sort();
+    const b = want.map(key).sort();
+    if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
+      const sameSubnets = have.map((s) => s.subnet).sort().join(',') === want.map((s) => s.subnet).sort().join(',');
+      if (sameSubnets) {
+        drift.push(`gateways ${have.map((s) => s.gateway).join(', ')}, expected ${want.map((s) => s.gateway).join(', ')}`);
+      } else drift.push(`subnets ${describeSubnets(have)}, expected ${describeSubnets(want)}`);
+    }
+  }
+  if (p.internal !== undefined && existing.internal !== p.internal) drift.push(`internal ${existing.internal}, expected ${p.internal}`);
+
+  if (drift.length === 0) {
+    return { steps: [], reason: `network ${p.name} exists with ${describeSubnets(have)}`, result };
+  }
+  const what = `network ${p.name} exists with ${drift.join('; ')}`;
+  if (!p.recreate) return { ...fail(`${what}: set recreate: true to replace it`, 'drift'), result };
+  if (probe.attached.length) {
+    return { ...fail(`${what}: not recreating it, containers attached: ${probe.attached.join(', ')}`, 'drift'), result };
+  }
+  return {
+    steps: [rmStep, createStep],
+    reason: `recreate network ${p.name}: ${drift.join('; ')}`,
+    diffs: [{ label, before: diffText(have, p.internal === undefined ? undefined : existing.internal), after: wantText }],
+    result: { network: { name: p.name, subnets: want.map((s) => s.subnet), gateways: want.map((s) => s.gateway) } },
+  };
+}
+
+const stringOrList = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
+const boolish = { type: ['boolean', 'string'] };
+
+const podmanNetwork: ModuleDef<PodmanNetworkParams> = {
+  name: 'podman_network',
+  aliases: ['containers.podman.podman_network', 'podman-network'],
+  description: 'ensure a podman bridge network with exactly the given subnets (validated; drift reported, recreate opt-in)',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: { type: 'string', minLength: 1 },
+      subnet: stringOrList,
+      gateway: stringOrList,
+      ipv6: boolish,
+      internal: boolish,
+      driver: { type: 'string', enum: ['bridge'] },
+      state: { type: 'string', enum: ['present', 'absent'] },
+      recreate: boolish,
+    },
+  },
+  prepare: (raw) => preparePodmanNetwork(raw),
+  probe: (p) => podmanNetworkProbeScript(p.name),
+  plan: planPodmanNetwork,
+};
+
+export default podmanNetwork;

@@ -1,0 +1,80 @@
+/**
+ * A module never sees a "check" flag. It is:
+ *   prepare (optional, controller side: read a src file, render a template) ->
+ *   probe   (ONE read-only sh script; its output is the state) ->
+ *   plan    (a PURE function of params + probe output -> steps, diff, reason).
+ * The executor reports the plan and, unless --check, hands the steps to the one interpreter that mutates hosts
+ * (lib/executor/apply.ts). `changed` means "the plan had steps". Check and apply share every line up to the last.
+ */
+import type { ExecResult } from '../connection/types.js';
+
+export type Step =
+  /** run a sh script; `capture` makes its result the task's stdout/stderr/rc; non-zero exit fails the task unless allowFailure */
+  | { kind: 'run'; script: string; input?: Buffer | string; capture?: boolean; allowFailure?: boolean; describe?: string }
+  /** write content atomically (temp file in the same directory, then rename), then mode/owner/group */
+  | { kind: 'write'; path: string; content: Buffer | string; mode?: string; owner?: string; group?: string; describe?: string };
+
+export interface FileDiff {
+  /** path, or a label such as `sysctl net.ipv6.conf.all.forwarding` */
+  label: string;
+  before: string;
+  after: string;
+}
+
+export interface Plan {
+  steps: Step[];
+  /** why there is nothing to do (a no-op must say why), or a short description of the change */
+  reason: string;
+  diffs?: FileDiff[];
+  /** values merged into the registered result (e.g. path, state, before/after values) */
+  result?: Record<string, unknown>;
+  /** the module decided the task fails (e.g. unknown sysctl key); no steps are run */
+  fail?: string;
+  /** run these steps even in check mode (read-only commands whose output later tasks need) */
+  runInCheckMode?: boolean;
+}
+
+/** What a module may use on the controller side (never a connection). */
+export interface ModuleContext {
+  host: string;
+  vars: Record<string, unknown>;
+  /** find a file for `src:` (role files/ dir, then playbook dir); returns an absolute path or undefined */
+  findFile(kind: 'files' | 'templates', name: string): string | undefined;
+  /** render a Jinja2 template file with the host's variables (Ansible template-module whitespace rules) */
+  renderTemplateFile(path: string): string;
+  /** is the task in check mode: ONLY for controller-only modules that write on the controller via steps (never to decide steps) */
+  readonly checkMode?: never;
+}
+
+export interface ModuleDef<P = Record<string, unknown>> {
+  /** short name, e.g. 'copy' */
+  name: string;
+  /** other names it answers to, e.g. 'ansible.builtin.copy', 'ansible.legacy.copy' */
+  aliases: string[];
+  /** one line for `runbook modules` */
+  description: string;
+  /** JSON schema (draft 2020) of the params after templating; validated with ajv. Unknown args are rejected. */
+  schema: Record<string, unknown>;
+  /** for `k=v` free-form modules (command, shell): the name of the param that takes the free text */
+  freeForm?: string;
+  /** runs on the controller only (debug, set_fact, assert, fail): no probe, no connection */
+  controllerOnly?: boolean;
+  /** normalise params (defaults, aliases, controller-side file reads); may throw RunbookError('bad_argument') */
+  prepare?(params: Record<string, unknown>, ctx: ModuleContext): P | Promise<P>;
+  /** one read-only sh script whose output tells the current state; null when the module needs no probe */
+  probe(params: P): string | null;
+  /** PURE: params + probe result -> plan */
+  plan(params: P, probe: ExecResult | null): Plan;
+  /** optional: compute result fields from the captured output of applied steps (command: stdout, rc ...) */
+  finish?(params: P, outputs: ExecResult[], plan: Plan): Record<string, unknown>;
+}
+
+/** Controller-side actions the executor implements itself (debug, set_fact, assert, fail, meta, include_*). */
+export interface ActionResult {
+  changed: boolean;
+  failed?: boolean;
+  msg?: string;
+  /** facts set by set_fact */
+  facts?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}

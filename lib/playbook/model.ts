@@ -1,0 +1,89 @@
+/**
+ * The validated, source-located model of plays, roles, tasks and handlers. No templating happens here: every
+ * value is kept as written, and rendered per host at run time by lib/vars.
+ */
+import type { SourcePos } from '../errors.js';
+
+/** Keywords that may be set on a play, a block, a role entry or a task, and are inherited downwards. */
+export interface Inheritable {
+  become?: unknown;
+  becomeUser?: unknown;
+  becomeMethod?: unknown;
+  checkMode?: unknown;
+  environment?: unknown;
+  ignoreErrors?: unknown;
+  noLog?: unknown;
+  delegateTo?: unknown;
+  runOnce?: unknown;
+  /** conditions; all must hold */
+  when: unknown[];
+  tags: string[];
+  vars: Record<string, unknown>;
+}
+
+export interface RoleScope {
+  name: string;
+  path: string;
+  defaults: Record<string, unknown>;
+  vars: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
+
+export interface TaskNode extends Inheritable {
+  kind: 'task';
+  name?: string;
+  /** canonical module or action name (e.g. 'copy', 'debug', 'include_tasks') */
+  action: string;
+  /** as written (short or FQCN) */
+  actionAs: string;
+  args: Record<string, unknown>;
+  loop?: unknown;
+  loopVar: string;
+  indexVar?: string;
+  loopLabel?: unknown;
+  register?: string;
+  notify: string[];
+  listen: string[];
+  changedWhen?: unknown;
+  failedWhen?: unknown;
+  until?: unknown;
+  retries?: unknown;
+  delay?: unknown;
+  pos: SourcePos;
+  role?: RoleScope;
+  /** for include_tasks / import_tasks resolved at load time */
+  file: string;
+}
+
+export interface BlockNode extends Inheritable {
+  kind: 'block';
+  name?: string;
+  block: Item[];
+  rescue: Item[];
+  always: Item[];
+  pos: SourcePos;
+  role?: RoleScope;
+  file: string;
+}
+
+export type Item = TaskNode | BlockNode;
+
+export interface Play extends Inheritable {
+  name: string;
+  hosts: string;
+  gatherFacts: boolean;
+  connection?: string;
+  varsFiles: string[];
+  /** tasks in execution order by section; each section ends with a handler flush */
+  sections: Item[][];
+  handlers: TaskNode[];
+  pos: SourcePos;
+  file: string;
+  serial?: number;
+}
+
+export interface Playbook {
+  file: string;
+  dir: string;
+  plays: Play[];
+}

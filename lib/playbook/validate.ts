@@ -1,0 +1,106 @@
+/**
+ * Module arguments against their JSON schema (ajv). Templated values ("{{ x }}") cannot be checked before they are
+ * rendered, so errors under them are ignored at load time; the executor validates again after rendering.
+ */
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorCode } from '../errors.js';
+
+const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false });
+const cache = new WeakMap<object, ValidateFunction>();
+
+export interface ArgError {
+  code: ErrorCode;
+  message: string;
+  path: (string | number)[];
+}
+
+function compiled(schema: Record<string, unknown>): ValidateFunction {
+  let v = cache.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    cache.set(schema, v);
+  }
+  return v;
+}
+
+function isTemplated(v: unknown): boolean {
+  return typeof v === 'string' && (v.includes('{{') || v.includes('{%'));
+}
+
+function valueAt(obj: unknown, path: (string | number)[]): unknown {
+  let cur = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p as string];
+  }
+  return cur;
+}
+
+function pathOf(e: ErrorObject): (string | number)[] {
+  if (!e.instancePath) return [];
+  return e.instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/**
+ * @param strictTemplates when false (load time) errors under templated values are skipped; when true (after
+ *   rendering) every error counts.
+ */
+export function validateArgs(schema: Record<string, unknown>, args: Record<string, unknown>, module: string, strictTemplates = false): ArgError[] {
+  const v = compiled(schema);
+  // internal keys added by the loader are not user arguments
+  const clean: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(args)) if (!k.startsWith('__')) clean[k] = val;
+  if (v(clean)) return [];
+  const out: ArgError[] = [];
+  const seen = new Set<string>();
+  for (const e of v.errors ?? []) {
+    const p = pathOf(e);
+    if (!strictTemplates) {
+      // any templated value on the way down to the error: can't judge it yet
+      let templated = false;
+      for (let i = 0; i <= p.length; i++) if (isTemplated(valueAt(clean, p.slice(0, i)))) templated = true;
+      if (templated) continue;
+      // a whole-args template or a loop item could satisfy anything: nothing more to check under anyOf
+    }
+    let code: ErrorCode = 'bad_argument';
+    let message: string;
+    const where = p.length ? `argument "${p.join('.')}"` : `module ${module}`;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+        const known = Object.keys(((valueAt(schema, ['properties']) as object) ?? {}));
+        code = 'unknown_argument';
+        message = `unknown argument "${extra}" for module ${module}${known.length ? ` (supported: ${known.filter((k) => !k.startsWith('_')).join(', ')})` : ''}`;
+        p.push(extra);
+        break;
+      }
+      case 'required':
+        code = 'missing_argument';
+        message = `module ${module} needs argument "${(e.params as { missingProperty: string }).missingProperty}"`;
+        break;
+      case 'type':
+        message = `${where} of ${module} must be ${(e.params as { type: string }).type}, got ${JSON.stringify(valueAt(clean, p))}`;
+        break;
+      case 'enum':
+        message = `${where} of ${module} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(valueAt(clean, p))}`;
+        break;
+      default:
+        message = `${where} of ${module} ${e.message ?? 'is invalid'}`;
+    }
+    const key = `${code}:${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ code, message, path: p });
+  }
+  // anyOf/oneOf produce several errors for one value; keep the most specific (first) per path
+  return dedupeByPath(out);
+}
+
+function dedupeByPath(errs: ArgError[]): ArgError[] {
+  const byPath = new Map<string, ArgError>();
+  for (const e of errs) {
+    const k = e.path.join('.') + '|' + e.code;
+    if (!byPath.has(k)) byPath.set(k, e);
+  }
+  return [...byPath.values()];
+}

@@ -1,0 +1,44 @@
+/** --report FILE.json: a run summary per host and per task (status, changed, duration, diff), written at the end. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunEvent } from '../executor/events.js';
+
+interface TaskEntry {
+  task: string;
+  file: string;
+  line: number;
+  status: string;
+  changed: boolean;
+  reason: string;
+  duration_ms: number;
+  diff: unknown;
+}
+
+export class ReportFile {
+  private hosts = new Map<string, TaskEntry[]>();
+  private end?: Extract<RunEvent, { type: 'run:end' }>;
+  private playbook = '';
+  constructor(private readonly file: string) {}
+  on = (e: RunEvent): void => {
+    if (e.type === 'run:start') this.playbook = e.playbook;
+    if (e.type === 'task:result') {
+      const list = this.hosts.get(e.result.host) ?? [];
+      list.push({ task: e.task, file: e.pos.file, line: e.pos.line, status: e.result.status, changed: e.result.status === 'changed', reason: e.result.reason, duration_ms: e.result.durationMs, diff: e.result.diffs ?? null });
+      this.hosts.set(e.result.host, list);
+    }
+    if (e.type === 'run:end') this.end = e;
+  };
+  write(): void {
+    const body = {
+      playbook: this.playbook,
+      check: this.end?.check ?? false,
+      exit_code: this.end?.exitCode ?? null,
+      duration_ms: this.end?.durationMs ?? null,
+      recap: this.end?.recap ?? [],
+      hosts: Object.fromEntries(this.hosts),
+    };
+    const tmp = path.join(path.dirname(path.resolve(this.file)), `.${path.basename(this.file)}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
+    fs.renameSync(tmp, this.file);
+  }
+}
