@@ -8,5 +8,6 @@ export default defineConfig({
     // Lab tests build network namespaces and sshd servers; two cores do not gain from running them side by side.
     fileParallelism: false,
     reporters: ['default'],
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -7,6 +7,7 @@ import type { Inventory } from '../inventory/index.js';
 import type { PlaybookLoader } from '../playbook/loader.js';
 import type { Playbook } from '../playbook/model.js';
 import { checkRoleArgs } from '../playbook/argument-specs.js';
+import { checkUndefined } from '../playbook/undefined-check.js';
 
 export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, extraVars: Record<string, unknown>, limit?: string): void {
   const errors: RunbookError[] = [];
@@ -40,5 +41,6 @@ export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, 
       }
     }
   }
+  errors.push(...checkUndefined(pb, inv, extraVars));
   if (errors.length) throw new ConfigErrors(errors);
 }

@@ -19,6 +19,7 @@ type Path = (string | number)[];
 interface Src {
   file: string;
   pos(p: Path): SourcePos;
+  keyPos?(p: Path): SourcePos | undefined;
 }
 
 export interface LoadOptions {
@@ -62,7 +63,7 @@ export class PlaybookLoader {
     seen.add(abs);
     const y = this.sink.guard(() => loadYamlFile(abs));
     if (!y) return;
-    const src: Src = { file: abs, pos: (p) => y.pos(p) };
+    const src: Src = { file: abs, pos: (p) => y.pos(p), keyPos: (p) => y.keyPos(p) };
     const doc = y.value;
     if (doc === null || doc === undefined) return;
     if (!Array.isArray(doc)) {
@@ -297,7 +298,7 @@ export class PlaybookLoader {
   itemsFromFile(file: string): Item[] {
     const y = this.sink.guard(() => loadYamlFile(file));
     if (!y) return [];
-    const src: Src = { file, pos: (p) => y.pos(p) };
+    const src: Src = { file, pos: (p) => y.pos(p), keyPos: (p) => y.keyPos(p) };
     return this.items(y.value, [], { file, dir: path.dirname(file), src });
   }
 
@@ -377,14 +378,14 @@ export class PlaybookLoader {
       for (const k of candidates) {
         if (k === actionKey) continue;
         const hint = closest(k, TASK_KEYWORDS);
-        this.sink.add(new RunbookError('schema', `unknown task keyword "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}`, { pos: src.pos([...at, k]) }));
+        this.sink.add(new RunbookError('schema', `unknown task keyword "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}`, { pos: src.keyPos?.([...at, k]) ?? src.pos([...at, k]) }));
       }
       argsRaw = raw[actionKey];
     }
     const resolved = resolveAction(actionKey);
     if (!resolved) {
       const hint = closest(actionKey, allNames());
-      this.sink.add(new RunbookError('unknown_module', `unknown module "${actionKey}"${hint ? ` (did you mean "${hint}"?)` : ''}`, { pos: src.pos([...at, actionKey]) }));
+      this.sink.add(new RunbookError('unknown_module', `unknown module "${actionKey}"${hint ? ` (did you mean "${hint}"?)` : ''}`, { pos: src.keyPos?.([...at, actionKey]) ?? src.pos([...at, actionKey]) }));
       return undefined;
     }
     const def = resolved.def;
