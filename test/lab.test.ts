@@ -174,7 +174,6 @@ describe('lab: 2 hosts, internet, podman', () => {
       { timeoutMs: 60_000 },
     );
     console.log(`podman run: ${Date.now() - t0} ms`);
-    console.log(readFileSync(`${lab.dir}/hosts/host1/podman/events.log`,'utf8').split('\n').map(l => l.replace(/.*"Status":"([a-z]+)".*"Time":"([^"]+)".*/, '$2 $1')).join('\n'));
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(h.globalV6);
@@ -184,7 +183,7 @@ describe('lab: 2 hosts, internet, podman', () => {
     expect(ps.code).toBe(0);
     expect(ps.stdout.trim()).toBe('');
     // Podman state lives in the lab, not in the machine's /var/lib/containers.
-    expect(existsSync(path.join(lab.dir, 'hosts', h.name, 'podman', 'storage'))).toBe(true);
+    expect(existsSync(path.join(SLOTS_DIR, String(lab.slot), 'h1', 'storage'))).toBe(true);
   });
 
   it('writes an inventory for the lab group', () => {

@@ -234,6 +234,12 @@ async function teardownSlotResources(slot: number): Promise<void> {
   }
 }
 
+async function removeSlotDir(slot: number): Promise<void> {
+  const d = path.join(SLOTS_DIR, String(slot));
+  await unmountBelow(d);
+  rmSync(d, { recursive: true, force: true });
+}
+
 /** Tears one lab down by name, whoever owns it. Returns whether anything of it existed. */
 async function teardownLab(name: string): Promise<boolean> {
   const dir = labDirOf(name);
@@ -247,7 +253,7 @@ async function teardownLab(name: string): Promise<boolean> {
   if (ownsSlot) await teardownSlotResources(slot!);
   await unmountBelow(dir);
   rmSync(dir, { recursive: true, force: true });
-  if (ownsSlot) rmSync(path.join(SLOTS_DIR, String(slot)), { recursive: true, force: true });
+  if (ownsSlot) await removeSlotDir(slot!);
   return true;
 }
 
@@ -311,7 +317,7 @@ export async function destroyLeftovers(prefix?: string, opts: { all?: boolean } 
       }
       if (orphan) {
         await teardownSlotResources(n);
-        rmSync(path.join(SLOTS_DIR, s), { recursive: true, force: true });
+        await removeSlotDir(n);
       } else slots.add(n);
     }
   }
@@ -611,7 +617,10 @@ export class Lab {
   /** Namespace, links, addresses, /etc/netns, sshd for host number i. Returns the host's public key line. */
   private async buildHost(h: LabHost, i: number): Promise<string> {
     const hostDir = path.join(this.dir, 'hosts', h.name);
-    const podmanDir = path.join(hostDir, 'podman');
+    // Podman state goes under the short slot dir, not the lab dir: with a longer prefix (a lab name of 16
+    // characters was enough) podman 4.3 hits the 108-byte unix socket path limit somewhere and
+    // `podman run --rm` then hangs 20 s after the container exits ("Exceeded conmon timeout").
+    const podmanDir = this.podmanDir(h, i);
     mkdirSync(podmanDir, { recursive: true });
     const keygen = must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `${h.name}@${this.name}`, '-f', path.join(hostDir, 'ssh_host_ed25519_key')]);
     writeEtcNetns(h.ns, podmanDir);
@@ -659,6 +668,11 @@ export class Lab {
       }
       throw new LabError(`sshd of ${h.name} (${h.address}:${h.port}) did not accept connections within 100 tries:\n${log}`);
     }
+  }
+
+  /** Per-host podman state (graphroot, runroot, tmp_dir, events log): /run/runbook-lab/slots/SLOT/hI. */
+  private podmanDir(_h: LabHost, i: number): string {
+    return path.join(SLOTS_DIR, String(this.slot), `h${i}`);
   }
 
   host(name: LabHost | string): LabHost {
@@ -726,7 +740,7 @@ export class Lab {
         const so = readSlotOwner(this.slot);
         if (so?.name === this.name) {
           await teardownSlotResources(this.slot);
-          rmSync(path.join(SLOTS_DIR, String(this.slot)), { recursive: true, force: true });
+          await removeSlotDir(this.slot);
         }
       }
     })();
