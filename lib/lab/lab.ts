@@ -74,12 +74,18 @@ const UPLINK_IF = 'enp1s0';
 const IN_PROGRESS_MS = 60_000;
 
 /**
- * `ip netns exec` remounts /sys for the namespace, which leaves /sys/fs/cgroup an empty sysfs directory; crun then
- * refuses to start ("invalid file system type on '/sys/fs/cgroup'"). Every command we start in a lab host (sshd,
- * and through sshd every SSH session; exec()) goes through this line, which mounts cgroup2 there, inside the
- * private mount namespace that `ip netns exec` made, and then execs the real command.
+ * Each host has one long-lived "anchor" process (`sleep infinity`) started with `ip netns exec NS`, so it lives in
+ * the host's netns and in the mount namespace `ip netns exec` made (with the /etc/netns/NS/* bind mounts and its
+ * own /sys). sshd (hence every SSH session) and exec() join the anchor's namespaces with nsenter, so they all share
+ * one mount namespace per host. That matters for podman: it bind-mounts container netns files under /run/netns in
+ * its own mount namespace, and a later podman command (or `podman rm`) started with a fresh `ip netns exec` would
+ * not see them ("unknown FS magic"), leaking them.
+ *
+ * `ip netns exec` remounts /sys, which leaves /sys/fs/cgroup an empty sysfs directory; crun then refuses to start
+ * ("invalid file system type on '/sys/fs/cgroup'"), so the anchor mounts cgroup2 there first.
  */
-const NETNS_INIT = 'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec "$@"';
+const ANCHOR_INIT = 'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec "$@"';
+const ANCHOR_COMM = 'sleep';
 
 const nsPrefix = (slot: number) => `${PREFIX}${slot}-`;
 const hostNs = (slot: number, name: string) => `${PREFIX}${slot}-${name}`;
@@ -207,21 +213,54 @@ async function killAllIn(ns: string, signal: NodeJS.Signals = 'SIGKILL', filter?
   return false;
 }
 
+/** The anchor pid of host dir hdir (slots/SLOT/hI), if that process is alive and still the anchor. */
+function readAnchor(hdir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(hdir, 'anchor.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && processComm(pid) === ANCHOR_COMM ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Container netns files podman mounted in the mount namespace of pid (under /run/netns). */
+function podmanNetnsFiles(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => /^\/run\/netns\/netns-[0-9a-f-]+$/.test(m));
+  } catch {
+    return [];
+  }
+}
+
 /** Removes everything of one slot: podman containers, processes, root-side veths, namespaces, /etc/netns dirs. */
 async function teardownSlotResources(slot: number): Promise<void> {
   const prefix = nsPrefix(slot);
   const nss = (await listNetns()).filter((n) => n.startsWith(prefix));
   // Podman containers run in their own namespaces; only podman knows them. A leftover one always has a conmon in
-  // the host namespace, so ask podman only where a conmon is found (keeps teardown fast).
+  // the host namespace, so ask podman (inside the host's anchor namespaces) only where a conmon is found.
+  const slotDir = path.join(SLOTS_DIR, String(slot));
+  const anchors = (existsSync(slotDir) ? readdirSync(slotDir) : [])
+    .filter((d) => /^h\d+$/.test(d))
+    .map((d) => readAnchor(path.join(slotDir, d)))
+    .filter((p): p is number => p !== undefined);
+  const netnsFiles = new Set(anchors.flatMap(podmanNetnsFiles));
   await mapLimit(nss, 8, async (ns) => {
     const pids = await netnsPids(ns);
-    if (pids.some((p) => processComm(p) === 'conmon')) {
-      await run(['ip', 'netns', 'exec', ns, '/bin/sh', '-c', NETNS_INIT, 'lab-netns', 'podman', 'rm', '--all', '--force', '--time', '0'], {
+    const anchor = anchors.find((a) => pids.includes(a));
+    if (anchor && pids.some((p) => processComm(p) === 'conmon')) {
+      await run(['nsenter', '-t', String(anchor), '-m', '-n', '--', 'podman', 'rm', '--all', '--force', '--time', '0'], {
         timeoutMs: 30_000,
       });
     }
   });
   await mapLimit(nss, 8, (ns) => killAllIn(ns));
+  // Netns files of containers that podman could not remove: mounted only in the (now gone) anchor namespace,
+  // they are plain empty files in ours.
+  const rootMounts = new Set(mountPoints());
+  for (const f of netnsFiles) if (!rootMounts.has(f)) rmSync(f, { force: true });
   const re = new RegExp(`^${PREFIX}${slot}h\\d+$`);
   const links = (await listLinks()).filter((l) => re.test(l));
   // Deleting one end of a veth deletes the pair; do it before deleting the namespaces, whose destruction is async.
@@ -620,9 +659,11 @@ export class Lab {
     // Podman state goes under the short slot dir, not the lab dir: with a longer prefix (a lab name of 16
     // characters was enough) podman 4.3 hits the 108-byte unix socket path limit somewhere and
     // `podman run --rm` then hangs 20 s after the container exits ("Exceeded conmon timeout").
-    const podmanDir = this.podmanDir(h, i);
+    const podmanDir = this.podmanDir(h);
+    mkdirSync(hostDir, { recursive: true });
     mkdirSync(podmanDir, { recursive: true });
     const keygen = must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `${h.name}@${this.name}`, '-f', path.join(hostDir, 'ssh_host_ed25519_key')]);
+    keygen.catch(() => {}); // awaited below; this only keeps an early failure from being an unhandled rejection
     writeEtcNetns(h.ns, podmanDir);
     writeFileSync(path.join(hostDir, 'sshd_config'), sshdConfig(h, hostDir, this.dir));
 
@@ -644,18 +685,43 @@ export class Lab {
       await ipBatch(['-n', h.ns], [`route add ::/0 via ${v6Gateway(this.slot, i)} dev ${UPLINK_IF}`]);
     }
     await keygen;
+    await this.startAnchor(h);
     await this.spawnSshd(h);
     const pub = readFileSync(path.join(hostDir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
     return `${pub[0]} ${pub[1]}`;
   }
 
+  /** Starts the host's anchor (see ANCHOR_INIT) and waits until it has exec'd into `sleep` (mounts done). */
+  private async startAnchor(h: LabHost): Promise<number> {
+    const hdir = this.podmanDir(h);
+    const child = spawn('ip', ['netns', 'exec', h.ns, '/bin/sh', '-c', ANCHOR_INIT, 'lab-anchor', 'sleep', 'infinity'], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.on('error', () => {});
+    child.unref();
+    const pid = child.pid;
+    if (!pid) throw new LabError(`could not start the anchor process of ${h.name}`);
+    writeFileSync(path.join(hdir, 'anchor.pid'), `${pid}\n`);
+    if (!(await waitFor(() => processComm(pid) === ANCHOR_COMM, 100, 20))) {
+      throw new LabError(`the anchor process of ${h.name} did not start (pid ${pid}, comm ${processComm(pid)})`);
+    }
+    return pid;
+  }
+
+  /** The argv prefix that runs a command in the host's namespaces (net + the anchor's mount namespace). */
+  private enter(h: LabHost): string[] {
+    const pid = readAnchor(this.podmanDir(h));
+    if (pid === undefined) throw new LabError(`lab ${this.name}: the anchor process of ${h.name} is gone (destroyed lab?)`);
+    return ['nsenter', '-t', String(pid), '-m', '-n', '--'];
+  }
+
   private async spawnSshd(h: LabHost): Promise<void> {
     const hostDir = path.join(this.dir, 'hosts', h.name);
-    // sshd daemonizes; `ip netns exec` gives it (and every session it forks) the netns and the /etc/netns binds.
-    await must(
-      ['ip', 'netns', 'exec', h.ns, '/bin/sh', '-c', NETNS_INIT, 'lab-netns', SSHD, '-f', path.join(hostDir, 'sshd_config'), '-E', path.join(hostDir, 'sshd.log')],
-      { timeoutMs: 20_000 },
-    );
+    // sshd daemonizes; it (and every session it forks) lives in the anchor's netns and mount namespace.
+    await must([...this.enter(h), SSHD, '-f', path.join(hostDir, 'sshd_config'), '-E', path.join(hostDir, 'sshd.log')], {
+      timeoutMs: 20_000,
+    });
   }
 
   private async waitSshd(h: LabHost): Promise<void> {
@@ -670,9 +736,9 @@ export class Lab {
     }
   }
 
-  /** Per-host podman state (graphroot, runroot, tmp_dir, events log): /run/runbook-lab/slots/SLOT/hI. */
-  private podmanDir(_h: LabHost, i: number): string {
-    return path.join(SLOTS_DIR, String(this.slot), `h${i}`);
+  /** Per-host runtime state (anchor pid; podman graphroot, runroot, tmp_dir, events log): slots/SLOT/hI. */
+  private podmanDir(h: LabHost): string {
+    return path.join(SLOTS_DIR, String(this.slot), `h${this.hosts.indexOf(h) + 1}`);
   }
 
   host(name: LabHost | string): LabHost {
@@ -682,10 +748,13 @@ export class Lab {
     return h;
   }
 
-  /** Runs argv inside the host's netns with its /etc/netns view (ip netns exec), as root. Default timeout 60 s. */
+  /**
+   * Runs argv as root inside the host: its netns and the mount namespace that `ip netns exec` made for it (with
+   * the /etc/netns/NS binds), the same one its SSH sessions see. Default timeout 60 s.
+   */
   async exec(host: LabHost | string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<LabExecResult> {
     const h = this.host(host);
-    const r = await run(['ip', 'netns', 'exec', h.ns, '/bin/sh', '-c', NETNS_INIT, 'lab-netns', ...argv], opts);
+    const r = await run([...this.enter(h), ...argv], opts);
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
