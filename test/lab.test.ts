@@ -69,6 +69,8 @@ function ssh(lab: Lab, address: string, command: string[]) {
 describe('lab: 2 hosts, internet, podman', () => {
   let lab: Lab;
   let createMs = 0;
+  let detachedPid = 0;
+  let detachedNetns = '';
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -187,11 +189,21 @@ describe('lab: 2 hosts, internet, podman', () => {
     const viaSsh = await ssh(lab, h.address, ['podman', 'run', '--rm', '--network', 'v6egress', '--rootfs', lab.rootfs!, 'curl', '-6', '-s', '--max-time', '10', `http://[${lab.internetV6}]/`]);
     expect(viaSsh.code).toBe(0);
     expect(viaSsh.stdout.trim()).toBe(h.globalV6);
+    // A detached container, started over SSH, is visible to exec() (one mount namespace per host) and is
+    // removed by destroy() (checked below).
+    const started = await ssh(lab, h.address, ['podman', 'run', '-d', '--network', 'v6egress', '--rootfs', lab.rootfs!, 'sleep', '1000']);
+    expect(started.code).toBe(0);
+    const inspect = await lab.exec(h, ['podman', 'inspect', '--format', '{{.State.Pid}} {{.NetworkSettings.SandboxKey}}', started.stdout.trim()]);
+    expect(inspect.code).toBe(0);
+    [detachedPid, detachedNetns] = inspect.stdout.trim().split(' ').map((x, i) => (i === 0 ? Number(x) : x)) as [number, string];
+    expect(detachedPid).toBeGreaterThan(0);
+    expect(readFileSync(`/proc/${detachedPid}/cmdline`, 'utf8')).toContain('sleep');
+    expect(detachedNetns).toMatch(/^\/run\/netns\/netns-/);
     // The network is host1's alone, and the run left no container behind.
     expect((await lab.exec(lab.hosts[1]!, ['podman', 'network', 'exists', 'v6egress'])).code).not.toBe(0);
-    const ps = await lab.exec(h, ['podman', 'ps', '-a', '-q']);
+    const ps = await lab.exec(h, ['podman', 'ps', '-a', '--format', '{{.Command}}']);
     expect(ps.code).toBe(0);
-    expect(ps.stdout.trim()).toBe('');
+    expect(ps.stdout.trim()).toBe('sleep 1000'); // only the detached one
     // Podman state lives in the lab, not in the machine's /var/lib/containers.
     expect(existsSync(path.join(SLOTS_DIR, String(lab.slot), 'h1', 'storage'))).toBe(true);
   });
@@ -234,6 +246,10 @@ describe('lab: 2 hosts, internet, podman', () => {
     expect(existsSync(lab.dir)).toBe(false);
     expect(existsSync(path.join(SLOTS_DIR, String(lab.slot)))).toBe(false);
     for (const h of lab.hosts) expect(existsSync(`/etc/netns/${h.ns}`)).toBe(false);
+    // The detached container is gone, with its netns file.
+    expect(detachedPid).toBeGreaterThan(0);
+    expect(existsSync(`/proc/${detachedPid}/cmdline`) && readFileSync(`/proc/${detachedPid}/cmdline`, 'utf8').includes('sleep')).toBe(false);
+    expect(existsSync(detachedNetns)).toBe(false);
     expect(await run(['ip', 'netns', 'pids', lab.hosts[0]!.ns]).then((r) => r.code)).not.toBe(0);
     // No route to the lab's addresses is left (checked with `ip route get`, which sends nothing: after teardown a
     // connect() would leave through the machine's default route, outside the lab).

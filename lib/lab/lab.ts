@@ -742,9 +742,9 @@ export class Lab {
   }
 
   host(name: LabHost | string): LabHost {
-    if (typeof name !== 'string') return name;
-    const h = this.hosts.find((x) => x.name === name || x.ns === name || x.address === name);
-    if (!h) throw new LabError(`lab ${this.name} has no host ${name}`);
+    const key = typeof name === 'string' ? name : name.name;
+    const h = this.hosts.find((x) => x.name === key || x.ns === key || x.address === key);
+    if (!h) throw new LabError(`lab ${this.name} has no host ${key}`);
     return h;
   }
 
