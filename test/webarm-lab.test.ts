@@ -60,6 +60,8 @@ describe('web-arm on a lab host', () => {
     expect(unit).toMatch(/Type=oneshot/);
     expect(unit).toMatch(/Wants=podman\.service/);
     expect(unit).toMatch(/After=podman\.service/);
+    // enabled (systemctl enable works without a running manager: the WantedBy symlink)
+    expect((await sh('systemctl is-enabled podman-network-v6egress.service')).stdout.trim()).toBe('enabled');
     expect(unit).toMatch(/podman network exists v6egress \|\| podman network create --ipv6 --subnet 10\.89\.0\.0\/24 --subnet fdaa:bbcc:ddee::\/64 v6egress/);
 
     // the verification tasks ran and passed: NAT66 source is the host's global address
@@ -69,8 +71,13 @@ describe('web-arm on a lab host', () => {
     expect(nat?.reason).toContain(host().globalV6!);
 
     // and independently of runbook: a container on the network reaches the v6-only server as the host's address
-    const seen = await sh(`podman run --rm --network v6egress --rootfs ${lab.rootfs} curl -6 -s --max-time 10 http://[${lab.internetV6}]/`);
-    expect(seen.stdout.trim()).toBe(host().globalV6);
+    // (a fresh container's ULA address may be tentative for a moment: up to 3 tries, like the playbook's until)
+    let seen = { code: -1, stdout: '', stderr: '' };
+    for (let i = 0; i < 3 && seen.code !== 0; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 2000));
+      seen = await sh(`podman run --rm --network v6egress --rootfs ${lab.rootfs} curl -6 -sS --max-time 10 http://[${lab.internetV6}]/`);
+    }
+    expect(seen.stdout.trim(), seen.stderr).toBe(host().globalV6);
     // a container on the default network is unaffected: still no IPv6 egress, default network unchanged
     const dflt = await sh(`podman run --rm --rootfs ${lab.rootfs} curl -6 -s --max-time 5 http://[${lab.internetV6}]/`);
     expect(dflt.code).not.toBe(0);

@@ -24,8 +24,6 @@ export function webArmLabInventory(lab: Lab, hosts = lab.hosts): string {
     web_v6egress_name: 'v6egress',
     web_v6egress_subnet_v4: '10.89.0.0/24',
     web_v6egress_subnet_v6: 'fdaa:bbcc:ddee::/64',
-    // no systemd as PID 1 in a network namespace: the unit is installed, enabling it is done offline
-    web_podman_network_systemd: false,
     verify_rootfs: lab.rootfs,
     verify_v6_target: lab.internetV6,
   };
