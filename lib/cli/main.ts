@@ -10,6 +10,7 @@ import { ConfigErrors, RunbookError } from '../errors.js';
 import { makeChalk } from '../report/style.js';
 import { applyCommand, type ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
+import { registerAdhoc } from './adhoc.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -47,6 +48,8 @@ export function buildProgram(): Command {
   ).action(async (playbook: string, flags: ApplyFlags) => {
     process.exitCode = await applyCommand(playbook, flags);
   });
+
+  registerAdhoc(program, common);
 
   return program;
 }
