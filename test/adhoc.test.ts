@@ -48,6 +48,46 @@ describe('role and run before any host is contacted', () => {
   });
 });
 
+describe('inventory, vars, roles, modules (no host contacted)', () => {
+  const INV = path.join(ROOT, 'test/fixtures/inventory/classic/hosts.yml');
+  it('inventory --list has _meta.hostvars and each group with hosts/children/vars', () => {
+    const r = cli(['inventory', '-i', INV, '--list', '--format', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d._meta.hostvars['web02.example.com']).toMatchObject({ level: 'gv-web', http_port: 8080, env: 'prod' });
+    expect(d.all.children).toEqual(['ungrouped', 'prod', 'staging']);
+    expect(d.ungrouped.hosts).toEqual(['bastion']);
+    expect(d.prod.children).toEqual(['web', 'db', 'backup']);
+    expect(d.web.hosts).toEqual(['web01.example.com', 'web02.example.com', 'web03.example.com', 'web-special']);
+    expect(d.web.vars).toMatchObject({ http_port: 8080, tier: 'web' });
+    expect(d.staging.vars).toEqual({ ntp: 'staging-ntp' });
+  });
+  it('inventory --graph and --host', () => {
+    const g = cli(['inventory', '-i', INV, '--graph']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout).toContain('@all:\n  |--@ungrouped:\n  |  |--bastion\n  |--@prod:\n  |  |--@web:\n  |  |  |--web01.example.com');
+    expect(g.stdout.match(/bastion/g)).toHaveLength(1);
+    const h = cli(['inventory', '-i', INV, '--host', 'web01.example.com']);
+    expect(JSON.parse(h.stdout)).toMatchObject({ level: 'hv-web01', env: 'staging-host' });
+    expect(cli(['inventory', '-i', INV, '--host', 'nope']).code).toBe(1);
+  });
+  it('vars HOST NAME names the winning source and what it overrides', () => {
+    const r = cli(['vars', 'web01.example.com', 'http_port', '-i', INV]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^http_port = 8080 {3}\(from: \S*group_vars\/web\/main\.yml line 2; overrides: \S*hosts\.yml group web = 80\)$/m);
+    const j = cli(['vars', 'web01.example.com', 'level', '-i', INV, '-e', 'level=cli', '--format', 'json']);
+    expect(events(j.stdout)).toMatchObject([{ name: 'level', value: 'cli', level: 'extra vars', overrides: expect.arrayContaining([expect.objectContaining({ value: 'hv-web01' })]) }]);
+    expect(cli(['vars', 'web01.example.com', 'nosuch', '-i', INV]).code).toBe(1);
+  });
+  it('roles and modules', () => {
+    const r = cli(['roles']);
+    expect(r.stdout).toMatch(/^podman-network\s+A dual-stack podman bridge network/m);
+    const m = cli(['modules', '--format', 'json']);
+    const copy = events(m.stdout).find((e) => e.name === 'copy');
+    expect(copy?.arguments).toContainEqual({ name: 'dest', required: true });
+  });
+});
+
 describe('role and run in the lab', () => {
   let lab: Lab;
   let inv: string;

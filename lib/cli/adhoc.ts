@@ -21,6 +21,12 @@ import { execute, openInventory, type CommonFlags } from './apply.js';
 
 export const CLI_POS: SourcePos = { file: '<command line>', line: 1, col: 1 };
 
+/** roles_path: RUNBOOK_ROLES_PATH or ANSIBLE_ROLES_PATH, colon separated. */
+export function rolesPathFromEnv(): string[] {
+  const v = process.env['RUNBOOK_ROLES_PATH'] ?? process.env['ANSIBLE_ROLES_PATH'] ?? '';
+  return v.split(':').filter(Boolean).map((p) => path.resolve(p));
+}
+
 function emptyPlay(name: string, hosts: string, file: string): Play {
   return {
     when: [],
@@ -88,7 +94,7 @@ export async function roleCommand(role: string | undefined, pattern: string | un
     cmd.outputHelp();
     return flags.help ? 0 : 1;
   }
-  const loader = new PlaybookLoader();
+  const loader = new PlaybookLoader({ rolesPath: rolesPathFromEnv() });
   if (flags.help || flags.describe || !pattern) {
     const def = loader.loadRole(role, process.cwd(), CLI_POS);
     loader.sink.throwIfAny();

@@ -11,6 +11,7 @@ import { makeChalk } from '../report/style.js';
 import { applyCommand, type ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
 import { registerAdhoc } from './adhoc.js';
+import { registerInspect } from './inspect.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   });
 
   registerAdhoc(program, common);
+  registerInspect(program);
 
   return program;
 }
