@@ -49,6 +49,12 @@ export interface LabOptions {
   podman?: boolean;
   /** Keep the lab when the creating process exits (bin/lab.js up); otherwise a dead creator makes it a leftover. */
   persistent?: boolean;
+  /**
+   * root's login shell inside the hosts (e.g. '/bin/sh'): written into a private /etc/netns/NS/passwd, which
+   * `ip netns exec` binds over /etc/passwd. The machine's root shell (bash) sources ~/.bashrc for every SSH command,
+   * which costs ~115 ms per command here (pyenv); the benchmark uses '/bin/sh' so it measures the tools, not that.
+   */
+  shell?: string;
 }
 
 export interface LabExecResult {
@@ -475,7 +481,7 @@ function storageConf(podmanDir: string): string {
 }
 
 /** /etc/netns/NS: private /etc/sysctl.d, /etc/containers and /etc/systemd (with an empty system/) for the host. */
-function writeEtcNetns(ns: string, podmanDir: string): void {
+function writeEtcNetns(ns: string, podmanDir: string, shell?: string): void {
   const etc = path.join('/etc/netns', ns);
   rmSync(etc, { recursive: true, force: true });
   mkdirSync(path.join(etc, 'sysctl.d'), { recursive: true });
@@ -492,6 +498,13 @@ function writeEtcNetns(ns: string, podmanDir: string): void {
   }
   writeFileSync(path.join(etc, 'containers', 'containers.conf'), containersConf(podmanDir));
   writeFileSync(path.join(etc, 'containers', 'storage.conf'), storageConf(podmanDir));
+  if (shell !== undefined) {
+    const passwd = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((l) => (l.startsWith('root:') ? l.split(':').slice(0, 6).concat(shell).join(':') : l))
+      .join('\n');
+    writeFileSync(path.join(etc, 'passwd'), passwd, { mode: 0o644 });
+  }
 }
 
 const HTTP_SERVER = `'use strict';
@@ -520,6 +533,8 @@ export class Lab {
   readonly rootfs?: string;
   readonly slot: number;
   readonly podman: boolean;
+  /** root's login shell in the hosts when set (LabOptions.shell) */
+  readonly shell: string | undefined;
   private destroying?: Promise<void>;
 
   private constructor(init: {
@@ -531,6 +546,7 @@ export class Lab {
     internetNs?: string;
     rootfs?: string;
     podman: boolean;
+    shell?: string;
   }) {
     this.name = init.name;
     this.dir = init.dir;
@@ -543,6 +559,7 @@ export class Lab {
     if (init.internetV6) this.internetV6 = init.internetV6;
     if (init.internetNs) this.internetNs = init.internetNs;
     if (init.rootfs) this.rootfs = init.rootfs;
+    this.shell = init.shell;
   }
 
   static async create(opts: LabOptions): Promise<Lab> {
@@ -589,6 +606,7 @@ export class Lab {
       slot,
       hosts,
       podman: !!opts.podman,
+      ...(opts.shell !== undefined ? { shell: opts.shell } : {}),
       ...(opts.internet ? { internetV6: v6Internet(slot), internetNs: internetNs(slot) } : {}),
       ...(opts.podman ? { rootfs: ROOTFS_DIR } : {}),
     });
@@ -664,7 +682,7 @@ export class Lab {
     mkdirSync(podmanDir, { recursive: true });
     const keygen = must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `${h.name}@${this.name}`, '-f', path.join(hostDir, 'ssh_host_ed25519_key')]);
     keygen.catch(() => {}); // awaited below; this only keeps an early failure from being an unhandled rejection
-    writeEtcNetns(h.ns, podmanDir);
+    writeEtcNetns(h.ns, podmanDir, this.shell);
     writeFileSync(path.join(hostDir, 'sshd_config'), sshdConfig(h, hostDir, this.dir));
 
     const veth = rootVeth(this.slot, i);
