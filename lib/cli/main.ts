@@ -12,6 +12,7 @@ import { applyCommand, type ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
 import { registerAdhoc } from './adhoc.js';
 import { registerInspect } from './inspect.js';
+import { registerCompletion } from './completion.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
 
   registerAdhoc(program, common);
   registerInspect(program);
+  registerCompletion(program);
 
   return program;
 }
