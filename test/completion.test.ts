@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { cli, ROOT } from './helpers.js';
 
 function complete(script: string, words: string[]): string[] {
-  const prog = `source /dev/stdin; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _runbook; printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const prog = `eval "$(cat)"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _runbook; printf '%s\\n' "\${COMPREPLY[@]}"`;
   const r = spawnSync('bash', ['-c', prog], { input: script, cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
   return r.stdout.split('\n').filter(Boolean);
 }
