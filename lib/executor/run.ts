@@ -23,6 +23,7 @@ import { applySteps, StepFailed } from './apply.js';
 import { EventBus, type HostResult, type Recap, type Status } from './events.js';
 import { FACTS_SCRIPT, factVars, parseFacts } from './facts.js';
 import { connectionSpecFor, openConnection } from './connect.js';
+import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
 import { Secrets } from './secrets.js';
 
 export interface ExecOptions {
@@ -115,6 +116,7 @@ export class Executor {
   ) {
     this.templar = createTemplar();
     this.loader = opts.loader ?? new PlaybookLoader();
+    onSopsDecrypted((v) => this.secrets.markValue(v));
   }
 
   private host(name: string): HostState {
@@ -337,7 +339,7 @@ export class Executor {
     for (const f of this.play.varsFiles) {
       const ctx = this.varsFor(host, undefined, { when: [], tags: [], blockVars: [], environment: [] });
       const file = f.includes('{{') ? path.resolve(this.pb.dir, String(this.render(f, ctx))) : f;
-      const y = loadYamlFile(file);
+      const y = loadVarsYaml(file);
       if (y.value && !isMap(y.value)) throw new RunbookError('schema', `vars file ${file} must be a mapping`, { pos: y.pos([]) });
       Object.assign(out, this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>));
     }
@@ -831,7 +833,7 @@ export class Executor {
         const cands = [path.resolve(path.dirname(task.file), f), ...(role ? [path.join(role.path, 'vars', f)] : []), path.resolve(this.pb.dir, f)];
         const file = cands.find((c) => fs.existsSync(c));
         if (!file) throw new RunbookError('missing_file', `vars file not found: ${f}`, { pos: task.pos });
-        const y = loadYamlFile(file);
+        const y = loadVarsYaml(file);
         const vars = this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>);
         if (args['name']) st.includeVars[String(args['name'])] = vars;
         else Object.assign(st.includeVars, vars);

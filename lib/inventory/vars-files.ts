@@ -9,6 +9,7 @@ import { extname, join } from 'node:path';
 import { RunbookError, type ErrorSink } from '../errors.js';
 import { isMap } from 'yaml';
 import { loadYamlFile, type YamlFile } from '../yaml-load.js';
+import { decryptSopsYaml, isSopsFile } from '../vars/sops.js';
 import type { InventoryPrecedence, VarLayer } from './types.js';
 
 export const VARS_EXTS = ['.yml', '.yaml', '.json'];
@@ -49,6 +50,11 @@ function dirVarsFiles(dir: string): string[] {
 export function loadVarsFile(file: string, precedence: InventoryPrecedence, sink: ErrorSink, source = file): VarLayer | undefined {
   const f = sink.guard(() => loadYamlFile(file));
   if (!f) return undefined;
+  if (isSopsFile(file, f.value)) {
+    // SOPS-encrypted (as community.sops' vars plugin loads it): decrypted here; the values are secrets (lib/vars/sops.ts)
+    const vars = sink.guard(() => decryptSopsYaml(f));
+    return vars ? { source, precedence, vars, pos: (key: string) => f.exactPos([key]) ?? f.keyPos([key]) } : undefined;
+  }
   return varsLayerOf(f, [], precedence, sink, source);
 }
 
