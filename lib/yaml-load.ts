@@ -26,6 +26,7 @@ import {
   type YAMLError,
 } from 'yaml';
 import { ConfigErrors, RunbookError, type SourcePos } from './errors.js';
+import { decryptText, isVaultText } from './vars/vault.js';
 
 export type YamlPath = readonly (string | number)[];
 
@@ -103,7 +104,9 @@ function ansibleTags(tags: Tags): Tags {
 
 /** Read and parse a YAML file. Throws RunbookError (missing file, too large, binary) or ConfigErrors (syntax). */
 export function loadYamlFile(path: string): YamlFile {
-  return parseYaml(readTextFile(path), path);
+  const text = readTextFile(path);
+  // a whole-file Ansible Vault envelope: decrypted with the keyring, positions then refer to the plaintext
+  return parseYaml(isVaultText(text) ? decryptText(text, { file: path, line: 1, col: 1 }) : text, path);
 }
 
 /**

@@ -10,6 +10,7 @@ import { ConfigErrors, RunbookError } from '../errors.js';
 import { makeChalk } from '../report/style.js';
 import { applyCommand, type ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
+import { setupVault } from '../vars/vault.js';
 import { registerAdhoc } from './adhoc.js';
 import { registerInspect } from './inspect.js';
 import { registerCompletion } from './completion.js';
@@ -25,7 +26,9 @@ export function buildProgram(): Command {
     .description('Agentless, Ansible-style playbook runner: inventories, roles and idempotent tasks over SSH, with an exact check mode.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // the vault keyring is set before any command reads a file
+    .hook('preAction', async (_p, cmd) => setupVault(cmd.opts()));
 
   const common = (c: Command) =>
     c
@@ -37,7 +40,9 @@ export function buildProgram(): Command {
       .option('-f, --forks <n>', 'hosts to run at once', (v) => parseInt(v, 10), 10)
       .addOption(new Option('--format <format>', 'output: tty (live view), plain lines, or json (one object per event)').choices(['tty', 'plain', 'json']))
       .option('--report <file>', 'write a JSON run summary (per host, per task) to this file')
-      .option('--no-host-key-checking', 'accept unknown or changed host keys (explicit opt-out)');
+      .option('--no-host-key-checking', 'accept unknown or changed host keys (explicit opt-out)')
+      .option('--vault-password-file <file>', 'decrypt Ansible Vault files and !vault values with the password in FILE (repeatable; default $ANSIBLE_VAULT_PASSWORD_FILE)', collect, [])
+      .option('--ask-vault-pass', 'prompt for the vault password', false);
 
   common(
     program

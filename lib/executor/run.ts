@@ -24,7 +24,8 @@ import { EventBus, type HostResult, type Recap, type Status } from './events.js'
 import { FACTS_SCRIPT, factVars, parseFacts } from './facts.js';
 import { connectionSpecFor, openConnection } from './connect.js';
 import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
-import { Secrets } from './secrets.js';
+import { Secrets, markSecret } from './secrets.js';
+import { decryptVaultValues } from '../vars/vault.js';
 
 export interface ExecOptions {
   check: boolean;
@@ -288,7 +289,8 @@ export class Executor {
   }
 
   varsFor(host: string, task: TaskNode | undefined, scope: Scope): Record<string, unknown> {
-    const vars = merge(this.layers(host, task, scope));
+    // `!vault` values written inline (play, role, block, task vars) are decrypted here and never printed
+    const vars = decryptVaultValues(merge(this.layers(host, task, scope)), () => task?.pos, markSecret) as Record<string, unknown>;
     const groups: Record<string, string[]> = {};
     for (const [g, def] of this.inv.groups) groups[g] = this.inv.selectHosts(g);
     const hostvars: Record<string, unknown> = {};
@@ -341,7 +343,7 @@ export class Executor {
       const file = f.includes('{{') ? path.resolve(this.pb.dir, String(this.render(f, ctx))) : f;
       const y = loadVarsYaml(file);
       if (y.value && !isMap(y.value)) throw new RunbookError('schema', `vars file ${file} must be a mapping`, { pos: y.pos([]) });
-      Object.assign(out, this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>));
+      Object.assign(out, this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>, (p) => y.pos(p)));
     }
     this.playVarsFiles.set(host, out);
   }
@@ -384,7 +386,7 @@ export class Executor {
   private async report(task: TaskNode, title: string, r: HostResult, noLog: boolean): Promise<void> {
     const st = this.host(r.host);
     if (noLog) {
-      r = { ...r, diffs: r.diffs ? [{ label: r.diffs[0]?.label ?? '', before: HIDDEN + '\n', after: HIDDEN + '\n' }] : undefined, output: r.output !== undefined ? HIDDEN : undefined, reason: r.status === 'failed' ? HIDDEN : r.reason };
+      r = { ...r, diffs: r.diffs ? [{ label: r.diffs[0]?.label ?? '', before: HIDDEN + '\n', after: HIDDEN + '\n' }] : undefined, output: r.output !== undefined ? HIDDEN : undefined, reason: r.status === 'skipped' || r.status === 'unreachable' ? r.reason : HIDDEN, item: r.item !== undefined ? '(censored)' : undefined };
     }
     r = this.secrets.scrubResult(r);
     await this.bus.emit({ type: 'task:result', task: title, pos: task.pos, result: r });
@@ -834,7 +836,7 @@ export class Executor {
         const file = cands.find((c) => fs.existsSync(c));
         if (!file) throw new RunbookError('missing_file', `vars file not found: ${f}`, { pos: task.pos });
         const y = loadVarsYaml(file);
-        const vars = this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>);
+        const vars = this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>, (p) => y.pos(p));
         if (args['name']) st.includeVars[String(args['name'])] = vars;
         else Object.assign(st.includeVars, vars);
         return { status: 'ok', reason: `loaded ${file}`, result: { ansible_facts: vars } };

@@ -10,6 +10,7 @@ import { RunbookError, type ErrorSink } from '../errors.js';
 import { isMap } from 'yaml';
 import { loadYamlFile, type YamlFile } from '../yaml-load.js';
 import { decryptSopsYaml, isSopsFile } from '../vars/sops.js';
+import { absorbVarsFile } from '../executor/secrets.js';
 import type { InventoryPrecedence, VarLayer } from './types.js';
 
 export const VARS_EXTS = ['.yml', '.yaml', '.json'];
@@ -55,7 +56,10 @@ export function loadVarsFile(file: string, precedence: InventoryPrecedence, sink
     const vars = sink.guard(() => decryptSopsYaml(f));
     return vars ? { source, precedence, vars, pos: (key: string) => f.exactPos([key]) ?? f.keyPos([key]) } : undefined;
   }
-  return varsLayerOf(f, [], precedence, sink, source);
+  const layer = varsLayerOf(f, [], precedence, sink, source);
+  // `!vault` values decrypted; values of a vault-encrypted or secret-named file never printed
+  if (layer) layer.vars = sink.guard(() => absorbVarsFile(file, layer.vars, (p) => f.pos(p))) ?? {};
+  return layer;
 }
 
 /** The mapping at `path` in a loaded YAML file as a VarLayer (undefined when null/empty or not a mapping). */

@@ -1,0 +1,199 @@
+/**
+ * Ansible Vault, format 1.1 (and 1.2, which only adds a vault-id label), with node:crypto only:
+ *
+ *   $ANSIBLE_VAULT;1.1;AES256            header
+ *   <hex of "hex(salt)\nhex(hmac)\nhex(ciphertext)">, wrapped at 80 columns
+ *
+ * key material = PBKDF2-HMAC-SHA256(password, salt, 10000 iterations, 80 bytes) -> AES-256 key (32), HMAC-SHA256
+ * key (32), CTR counter block / IV (16). The HMAC over the ciphertext is checked (in constant time) before anything
+ * is decrypted; the plaintext is PKCS#7 padded to 16 bytes.
+ *
+ * Passwords live in one process-wide keyring set by the CLI (--vault-password-file, ANSIBLE_VAULT_PASSWORD_FILE,
+ * --ask-vault-pass) before any file is read. Everything decrypted is registered as a secret (lib/executor/secrets.ts)
+ * so no reporter can print it.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { RunbookError, type SourcePos } from '../errors.js';
+
+export const VAULT_HEADER = '$ANSIBLE_VAULT;';
+const ITERATIONS = 10000;
+
+export function isVaultText(s: unknown): s is string {
+  return typeof s === 'string' && s.trimStart().startsWith(VAULT_HEADER);
+}
+
+/** A `!vault` tagged YAML value, as lib/yaml-load.ts yields it. */
+export function isVaultValue(v: unknown): v is { __vault__: string } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as Record<string, unknown>)['__vault__'] === 'string';
+}
+
+function keys(password: string, salt: Buffer): { key: Buffer; hmacKey: Buffer; iv: Buffer } {
+  const dk = crypto.pbkdf2Sync(Buffer.from(password, 'utf8'), salt, ITERATIONS, 80, 'sha256');
+  return { key: dk.subarray(0, 32), hmacKey: dk.subarray(32, 64), iv: dk.subarray(64, 80) };
+}
+
+/** Encrypt to the 1.1 envelope (used by tests for round trips; `salt` fixed only for reproducible vectors). */
+export function vaultEncrypt(plaintext: string | Buffer, password: string, salt: Buffer = crypto.randomBytes(32), label?: string): string {
+  const data = Buffer.isBuffer(plaintext) ? plaintext : Buffer.from(plaintext, 'utf8');
+  const pad = 16 - (data.length % 16);
+  const padded = Buffer.concat([data, Buffer.alloc(pad, pad)]);
+  const { key, hmacKey, iv } = keys(password, salt);
+  const c = crypto.createCipheriv('aes-256-ctr', key, iv);
+  const ct = Buffer.concat([c.update(padded), c.final()]);
+  const mac = crypto.createHmac('sha256', hmacKey).update(ct).digest();
+  const inner = `${salt.toString('hex')}\n${mac.toString('hex')}\n${ct.toString('hex')}`;
+  const hex = Buffer.from(inner, 'ascii').toString('hex');
+  const lines = hex.match(/.{1,80}/g) ?? [];
+  const header = label ? `${VAULT_HEADER}1.2;AES256;${label}` : `${VAULT_HEADER}1.1;AES256`;
+  return `${header}\n${lines.join('\n')}\n`;
+}
+
+export class VaultError extends Error {}
+
+/** Decrypt a vault envelope with one password. Throws VaultError (bad format, wrong password / tampered). */
+export function vaultDecrypt(text: string, password: string): Buffer {
+  const lines = text.trim().split(/\r?\n/);
+  const header = lines.shift() ?? '';
+  const parts = header.trim().split(';');
+  if (parts[0] !== '$ANSIBLE_VAULT' || !['1.1', '1.2'].includes(parts[1] ?? '')) throw new VaultError(`unsupported vault header "${header.slice(0, 40)}"`);
+  if ((parts[2] ?? '').trim() !== 'AES256') throw new VaultError(`unsupported vault cipher "${parts[2] ?? ''}" (only AES256)`);
+  const hex = lines.map((l) => l.trim()).join('');
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new VaultError('vault body is not hexadecimal');
+  const inner = Buffer.from(hex, 'hex').toString('ascii').split('\n');
+  if (inner.length !== 3 || !inner.every((p) => /^(?:[0-9a-fA-F]{2})+$/.test(p))) throw new VaultError('vault body is malformed');
+  const [salt, mac, ct] = inner.map((p) => Buffer.from(p, 'hex')) as [Buffer, Buffer, Buffer];
+  const { key, hmacKey, iv } = keys(password, salt);
+  const want = crypto.createHmac('sha256', hmacKey).update(ct).digest();
+  if (mac.length !== want.length || !crypto.timingSafeEqual(mac, want)) throw new VaultError('HMAC mismatch: wrong vault password, or the data was altered');
+  const d = crypto.createDecipheriv('aes-256-ctr', key, iv);
+  const padded = Buffer.concat([d.update(ct), d.final()]);
+  const pad = padded[padded.length - 1] ?? 0;
+  if (pad < 1 || pad > 16 || pad > padded.length) throw new VaultError('bad padding');
+  return padded.subarray(0, padded.length - pad);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the process-wide keyring
+
+let passwords: string[] = [];
+
+export function setVaultPasswords(p: string[]): void {
+  passwords = p.filter((x) => x.length > 0);
+}
+
+export function hasVaultPassword(): boolean {
+  return passwords.length > 0;
+}
+
+/** Read a password file as Ansible does: the first line, surrounding whitespace stripped. */
+export function readVaultPasswordFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RunbookError('usage', `cannot read vault password file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const pw = (text.split(/\r?\n/)[0] ?? '').trim();
+  if (!pw) throw new RunbookError('usage', `vault password file ${file} is empty`);
+  return pw;
+}
+
+/** Decrypt with the keyring; a located RunbookError when there is no password or none fits. */
+export function decryptText(text: string, pos?: SourcePos): string {
+  if (!passwords.length) {
+    throw new RunbookError('config', 'found vault-encrypted data but no vault password was given (use --vault-password-file FILE, ANSIBLE_VAULT_PASSWORD_FILE or --ask-vault-pass)', { pos });
+  }
+  let last: Error | undefined;
+  for (const pw of passwords) {
+    try {
+      return vaultDecrypt(text, pw).toString('utf8');
+    } catch (e) {
+      last = e as Error;
+    }
+  }
+  throw new RunbookError('config', `cannot decrypt vault data: ${last?.message ?? 'no password fits'}`, { pos });
+}
+
+/**
+ * Replace every `!vault` value in `v` by its plaintext. `posAt(path)` locates a value for error messages;
+ * `onSecret` receives every plaintext. Returns a new tree (the input is not modified) when anything was decrypted.
+ */
+export function decryptVaultValues(v: unknown, posAt: (path: (string | number)[]) => SourcePos | undefined, onSecret: (plain: string) => void, at: (string | number)[] = [], depth = 0): unknown {
+  if (isVaultValue(v)) {
+    const plain = decryptText(v.__vault__, posAt(at));
+    onSecret(plain);
+    return plain;
+  }
+  if (depth > 50 || v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
+  if (Array.isArray(v)) {
+    let changed = false;
+    const out = v.map((x, i) => {
+      const y = decryptVaultValues(x, posAt, onSecret, [...at, i], depth + 1);
+      if (y !== x) changed = true;
+      return y;
+    });
+    return changed ? out : v;
+  }
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const y = decryptVaultValues(x, posAt, onSecret, [...at, k], depth + 1);
+    if (y !== x) changed = true;
+    out[k] = y;
+  }
+  return changed ? out : v;
+}
+
+/** Does the tree hold any `!vault` value? */
+export function hasVaultValues(v: unknown, depth = 0): boolean {
+  if (isVaultValue(v)) return true;
+  if (depth > 50 || v === null || typeof v !== 'object') return false;
+  return Object.values(v as Record<string, unknown>).some((x) => hasVaultValues(x, depth + 1));
+}
+
+/** Read one line from stdin without echo on a terminal (the prompt goes to stderr); from a pipe, its first line. */
+export async function promptVaultPassword(prompt = 'Vault password: '): Promise<string> {
+  const stdin = process.stdin;
+  const tty = stdin.isTTY === true;
+  if (tty) process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const finish = (err?: Error) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      if (tty) {
+        stdin.setRawMode(false);
+        process.stderr.write('\n');
+      }
+      stdin.pause();
+      if (err) reject(err);
+      else resolve(buf);
+    };
+    const onData = (d: Buffer) => {
+      const s = d.toString('utf8');
+      for (const ch of s) {
+        if (ch === '\n' || ch === '\r') return finish();
+        if (ch === '\u0003') return finish(new RunbookError('usage', 'vault password prompt interrupted'));
+        if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1);
+        else buf += ch;
+      }
+    };
+    const onEnd = () => finish(buf ? undefined : new RunbookError('usage', '--ask-vault-pass: no password on standard input'));
+    if (tty) stdin.setRawMode(true);
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.resume();
+  });
+}
+
+/** CLI flags and environment -> the keyring. Called once before any file is read. */
+export async function setupVault(flags: { vaultPasswordFile?: string[]; askVaultPass?: boolean }): Promise<void> {
+  const pw: string[] = [];
+  const files = [...(flags.vaultPasswordFile ?? [])];
+  const env = process.env['ANSIBLE_VAULT_PASSWORD_FILE'];
+  if (env && files.length === 0) files.push(...env.split(',').map((f) => f.trim()).filter(Boolean));
+  for (const f of files) pw.push(readVaultPasswordFile(f));
+  if (flags.askVaultPass) pw.push(await promptVaultPassword());
+  setVaultPasswords(pw);
+}
