@@ -11,5 +11,6 @@ import stat from './stat.js';
 import sysctl from './sysctl.js';
 import podmanNetwork from './podman-network.js';
 import adrDoc from './adr-doc.js';
+import apt from './apt.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt];

@@ -11,6 +11,7 @@ import { resolveAction } from '../modules/registry.js';
 import { validateArgs } from './validate.js';
 import { TASK_KEYWORDS, BLOCK_KEYWORDS, PLAY_KEYWORDS, ROLE_ENTRY_KEYWORDS, closest } from './keywords.js';
 import { allNames } from '../modules/registry.js';
+import { unsupportedModule } from '../modules/unsupported.js';
 import type { BlockNode, Inheritable, Item, Play, Playbook, RoleScope, TaskNode } from './model.js';
 import { loadArgumentSpecs, type ArgumentSpec } from './argument-specs.js';
 
@@ -45,10 +46,14 @@ export class PlaybookLoader {
   /** every role instance placed in a play, with its params, for argument_specs validation */
   readonly roleUses: { play: Play; role: RoleScope; specs?: ArgumentSpec; pos: SourcePos }[] = [];
 
+  /** the directory of the playbook being loaded: template/copy sources are looked up there too */
+  private playbookDir?: string;
+
   constructor(private readonly opts: LoadOptions = {}) {}
 
   loadPlaybook(file: string): Playbook {
     const abs = path.resolve(file);
+    this.playbookDir ??= path.dirname(abs);
     const plays: Play[] = [];
     this.loadPlaybookInto(abs, plays, new Set());
     this.sink.throwIfAny();
@@ -384,6 +389,11 @@ export class PlaybookLoader {
     }
     const resolved = resolveAction(actionKey);
     if (!resolved) {
+      const unsupported = unsupportedModule(actionKey);
+      if (unsupported) {
+        this.sink.add(new RunbookError('unknown_module', `module "${actionKey}" is not supported (yet) by runbook${unsupported !== actionKey ? ` (${unsupported})` : ''}`, { pos: src.keyPos?.([...at, actionKey]) ?? src.pos([...at, actionKey]) }));
+        return undefined;
+      }
       const hint = closest(actionKey, allNames());
       this.sink.add(new RunbookError('unknown_module', `unknown module "${actionKey}"${hint ? ` (did you mean "${hint}"?)` : ''}`, { pos: src.keyPos?.([...at, actionKey]) ?? src.pos([...at, actionKey]) }));
       return undefined;
@@ -451,6 +461,7 @@ export class PlaybookLoader {
     if (task.register !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(task.register)) {
       this.sink.add(new RunbookError('schema', `register name "${task.register}" is not a valid variable name`, { pos: src.pos([...at, 'register']) }));
     }
+    if ((canonical === 'template' || canonical === 'copy') && typeof args['src'] === 'string') this.checkSrc(canonical, args, src.pos([...at, actionKey, 'src']), ctx);
     if (canonical === 'include_tasks') {
       const f = String(args['file'] ?? args['_raw_params'] ?? '');
       if (!f.includes('{{')) {
@@ -481,6 +492,23 @@ export class PlaybookLoader {
     if (!def) return undefined;
     const inst = this.instantiateRole(def, isMap(raw['vars']) ? raw['vars'] : {}, {}, at, ctx.src, undefined, pos);
     return { ...inst.block, ...base, kind: 'block', block: inst.block.block, rescue: [], always: [], pos, file: ctx.file, role: inst.block.role };
+  }
+
+  /**
+   * A template/copy `src` that is not templated must exist on the controller: in the role's templates/ or files/
+   * (or the role itself), beside the tasks file, or in the playbook's directory (and its templates/ or files/).
+   * Generous on purpose: an error only when no place the executor could look has it.
+   */
+  private checkSrc(module: 'template' | 'copy', args: Record<string, unknown>, pos: SourcePos, ctx: ItemCtx): void {
+    const s = String(args['src']);
+    if (s.includes('{{') || s.includes('{%') || s === '') return;
+    const remote = args['remote_src'];
+    if (remote !== undefined && remote !== false && !(typeof remote === 'string' && !truthy(remote))) return;
+    const kind = module === 'template' ? 'templates' : 'files';
+    const bases = [path.resolve(ctx.dir, '..'), ctx.dir, ...(this.playbookDir ? [this.playbookDir] : [])];
+    const cands = path.isAbsolute(s) ? [s] : bases.flatMap((b) => [path.join(b, kind, s), path.join(b, s)]);
+    if (cands.some((c) => fs.existsSync(c))) return;
+    this.sink.add(new RunbookError('missing_file', `${module} source not found: ${s} (looked in ${[...new Set(bases.map((b) => path.join(b, kind)))].join(', ')} and beside them)`, { pos }));
   }
 
   private resolveTaskFile(f: string, ctx: ItemCtx): string | undefined {
