@@ -7,6 +7,8 @@
  * (template.ts) catches, because an exception thrown into the WASM engine corrupts it.
  */
 import { createHash } from 'node:crypto';
+import { passwordHash, passwordLookup } from './password-hash.js';
+import { sopsLookup } from './sops.js';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 
@@ -535,6 +537,7 @@ export const FILTERS: Record<string, FilterSpec> = {
   quote: { fn: (v) => shellQuote(v === null || v === undefined ? '' : pyStr(v)) },
   b64encode: { fn: (v) => Buffer.from(pyStr(v), 'utf8').toString('base64'), kwargs: ['encoding'] },
   b64decode: { fn: (v) => Buffer.from(pyStr(v), 'base64').toString('utf8'), kwargs: ['encoding'] },
+  password_hash: { fn: (v, a, kw) => passwordHash(v, String(kwOr(a, kw, 0, 'hashtype', 'sha512')), kwOr(a, kw, 1, 'salt', undefined), kwOr(a, kw, 2, 'salt_size', undefined), kwOr(a, kw, 3, 'rounds', undefined)), kwargs: ['hashtype', 'salt', 'salt_size', 'rounds', 'ident'] },
   urlencode: {
     fn: (v) => {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return pyQuoteUrl(pyStr(v), '/');
@@ -663,4 +666,8 @@ export const LOOKUPS: Record<string, LookupFn> = {
     }),
   items: (terms) => terms.flatMap((t) => (Array.isArray(t) ? t : [t])),
   list: (terms) => terms,
+  password: passwordLookup,
+  'community.sops.sops': sopsLookup,
 };
+// the builtin lookups by their FQCN too
+for (const n of Object.keys(LOOKUPS)) if (!n.includes('.')) LOOKUPS[`ansible.builtin.${n}`] = LOOKUPS[n]!;

@@ -308,3 +308,36 @@ export function encryptSops(plain: Record<string, unknown>, recipients: string[]
   };
   return stringify(doc, { lineWidth: 0 });
 }
+
+/**
+ * community.sops.sops lookup: the decrypted file as text (YAML, without the `sops` key), or with
+ * `extract='["key"][0]'` the value at that path. FILE is looked up like Ansible's files: the role's files/, then
+ * files/ beside the playbook, then the playbook directory (or absolute).
+ */
+export function sopsLookup(terms: unknown[], kw: Record<string, unknown>, vars: Record<string, unknown>): unknown[] {
+  return terms.map((t) => {
+    const name = String(t);
+    const bases: string[] = [];
+    if (typeof vars['role_path'] === 'string') bases.push(path.join(vars['role_path'], 'files'), vars['role_path']);
+    if (typeof vars['playbook_dir'] === 'string') bases.push(path.join(vars['playbook_dir'], 'files'), vars['playbook_dir']);
+    bases.push(process.cwd());
+    const file = path.isAbsolute(name) ? name : bases.map((b) => path.resolve(b, name)).find((p) => fs.existsSync(p));
+    if (!file || !fs.existsSync(file)) throw new Error(`could not find the SOPS file ${name} (looked in ${bases.join(', ')})`);
+    const y = loadYamlFile(file);
+    if (!isSopsFile(file, y.value)) throw new Error(`${file} is not a SOPS-encrypted file (no sops metadata)`);
+    let v: unknown = decryptSopsYaml(y);
+    if (kw['extract'] !== undefined) {
+      const steps = [...String(kw['extract']).matchAll(/\[\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(-?\d+))\s*\]/g)];
+      if (!steps.length) throw new Error(`extract must look like '["key"][0]', got ${String(kw['extract'])}`);
+      for (const s of steps) {
+        const k = s[3] !== undefined ? Number(s[3]) : (s[1] ?? s[2])!;
+        if (v === null || typeof v !== 'object' || !(k in (v as object))) throw new Error(`${file}: no value at ${String(kw['extract'])}`);
+        v = (v as Record<string | number, unknown>)[k];
+      }
+      if (v !== null && typeof v === 'object') return stringify(v).replace(/\s+$/, '');
+      return v;
+    }
+    const text = stringify(v);
+    return kw['rstrip'] === false ? text : text.replace(/\s+$/, '');
+  });
+}
