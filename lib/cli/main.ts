@@ -8,18 +8,18 @@ import * as path from 'node:path';
 import { Command, Option, CommanderError } from 'commander';
 import { ConfigErrors, RunbookError } from '../errors.js';
 import { makeChalk } from '../report/style.js';
-import { applyCommand, type ApplyFlags } from './apply.js';
+import type { ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
 import { setupVault } from '../vars/vault.js';
-import { registerAdhoc } from './adhoc.js';
-import { registerInspect } from './inspect.js';
 import { registerCompletion } from './completion.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-export function buildProgram(): Command {
+/** The engine (apply, adhoc, inspect and all they import) loads here, not at startup: `runbook --version` stays fast. */
+export async function buildProgram(): Promise<Command> {
+  const [{ registerAdhoc }, { registerInspect }] = await Promise.all([import('./adhoc.js'), import('./inspect.js')]);
   const program = new Command();
   program
     .name('runbook')
@@ -53,6 +53,7 @@ export function buildProgram(): Command {
       .option('--skip-tags <tags>', 'skip tasks with these tags (comma separated)', collect, [])
       .option('--syntax-check', 'load and validate everything the playbook reaches, contact no host', false),
   ).action(async (playbook: string, flags: ApplyFlags) => {
+    const { applyCommand } = await import('./apply.js');
     process.exitCode = await applyCommand(playbook, flags);
   });
 
@@ -64,7 +65,11 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const program = await buildProgram();
   const err = makeChalk(process.stderr);
   try {
     await program.parseAsync(argv);

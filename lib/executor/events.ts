@@ -35,6 +35,8 @@ export interface Recap {
   skipped: number;
   rescued: number;
   ignored: number;
+  /** remote commands sent to the host in this run (the benchmark reads it from --report / --format json) */
+  commands?: number;
 }
 
 export type RunEvent =

@@ -153,7 +153,9 @@ export class Executor {
     } finally {
       await this.closeAll();
     }
-    const recap = [...this.hosts.values()].map((h) => h.stats);
+    const recap = await Promise.all(
+      [...this.hosts.values()].map(async (h) => (h.conn ? { ...h.stats, commands: await h.conn.then((c) => c.commandCount, () => 0) } : h.stats)),
+    );
     const exitCode = recap.some((r) => r.failed > 0) ? 2 : recap.some((r) => r.unreachable > 0) ? 4 : 0;
     await this.bus.emit({ type: 'run:end', recap, durationMs: Date.now() - started, exitCode, check: this.opts.check });
     return { exitCode, recap };
