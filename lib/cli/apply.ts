@@ -10,6 +10,7 @@ import { Executor } from '../executor/run.js';
 import { EventBus, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';
+import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type AnsibleCfg } from './ansible-cfg.js';
 import { PlainReporter } from '../report/plain.js';
 import { JsonReporter } from '../report/json.js';
 import { LiveReporter } from '../report/live.js';
@@ -25,6 +26,8 @@ export interface CommonFlags {
   format?: 'tty' | 'plain' | 'json';
   report?: string;
   hostKeyChecking: boolean;
+  /** ansible.cfg of this run: its connection and become settings are the lowest-precedence defaults */
+  cfg?: AnsibleCfg;
 }
 
 export interface ApplyFlags extends CommonFlags {
@@ -72,6 +75,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     forks: Math.max(1, flags.forks || 10),
     hostKeyChecking: flags.hostKeyChecking === false ? false : undefined,
     loader,
+    cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg) },
   }, bus);
   let signalled: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -96,8 +100,17 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
 export async function applyCommand(playbook: string, flags: ApplyFlags): Promise<number> {
   const sink = new ErrorSink();
   const extraVars = sink.guard(() => parseExtraVars(flags.extraVars)) ?? {};
-  const inv = sink.guard(() => openInventory(flags.inventory, flags.inventory !== 'inventory'));
-  const loader = new PlaybookLoader();
+  // ansible.cfg (./ansible.cfg or ANSIBLE_CONFIG): its settings are defaults, runbook's own flags win
+  const cfg = sink.guard(() => currentAnsibleCfg());
+  const explicitInv = flags.inventory !== 'inventory';
+  if (cfg) {
+    flags.cfg = cfg;
+    if (!explicitInv && cfg.inventory?.length) flags.inventory = cfg.inventory[0]!;
+    if (flags.forks === 10 && cfg.forks !== undefined) flags.forks = cfg.forks;
+    if (!flags.diff && cfg.diff) flags.diff = true;
+  }
+  const inv = sink.guard(() => openInventory(flags.inventory, explicitInv || !!cfg?.inventory?.length));
+  const loader = new PlaybookLoader({ rolesPath: cfg?.rolesPath, gatherFacts: cfg?.gathering !== 'explicit' });
   let pb: Playbook | undefined;
   if (!fs.existsSync(playbook)) sink.add(new RunbookError('missing_file', `playbook not found: ${playbook}`));
   else pb = sink.guard(() => loader.loadPlaybook(path.resolve(playbook)));

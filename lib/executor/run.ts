@@ -38,6 +38,8 @@ export interface ExecOptions {
   /** overrides host key checking for every host (explicit opt-out) */
   hostKeyChecking?: boolean;
   loader?: PlaybookLoader;
+  /** ansible.cfg defaults as variables of the lowest precedence (ansible_user, ansible_become, ...) */
+  cfgVars?: Record<string, unknown>;
 }
 
 const HIDDEN = "the output has been hidden due to 'no_log: true'";
@@ -302,6 +304,7 @@ export class Executor {
     }
     const role = scope.role ?? task?.role;
     return {
+      ...this.opts.cfgVars,
       ...vars,
       inventory_hostname: host,
       inventory_hostname_short: host.split('.')[0],

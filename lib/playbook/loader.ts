@@ -26,6 +26,8 @@ interface Src {
 export interface LoadOptions {
   /** extra directories to look for roles in (roles_path) */
   rolesPath?: string[];
+  /** a play without gather_facts gathers (ansible.cfg gathering = implicit/smart, the default) or not (explicit) */
+  gatherFacts?: boolean;
 }
 
 export interface RoleDef {
@@ -126,7 +128,7 @@ export class PlaybookLoader {
       ...base,
       name: raw['name'] !== undefined ? String(raw['name']) : hosts,
       hosts,
-      gatherFacts: raw['gather_facts'] === undefined ? true : truthy(raw['gather_facts']),
+      gatherFacts: raw['gather_facts'] === undefined ? this.opts.gatherFacts ?? true : truthy(raw['gather_facts']),
       connection: raw['connection'] !== undefined ? String(raw['connection']) : undefined,
       varsFiles: varsFiles.map((f) => (f.includes('{{') ? f : path.resolve(dir, f))),
       sections: [],
