@@ -16,6 +16,10 @@ import type { ExecResult } from '../lib/connection/types.js';
 import type { ModuleDef } from '../lib/modules/types.js';
 import { Lab } from '../lib/lab/lab.js';
 import apt from '../lib/modules/apt.js';
+import blockinfile, { blockEdit, prepareBlockInFile } from '../lib/modules/blockinfile.js';
+import replace, { prepareReplace, replaceText } from '../lib/modules/replace.js';
+import slurp from '../lib/modules/slurp.js';
+import service from '../lib/modules/service.js';
 import { cli, cliAsync, events, ROOT } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/modules-ansible');
@@ -221,6 +225,109 @@ describe('apt plans', () => {
 });
 
 // ==================================================================================================================
+// blockinfile, replace, slurp, service
+
+/** stat keys of a regular file (mode 0644, root) for the file-edit probes */
+function fileStat(size = 0): Record<string, string> {
+  return { d_raw: `${(0o100644).toString(16)} 0 0 ${size} 1700000000 1700000000 1700000000 42 2049 1`, d_owner: 'root', d_group: 'root', uid: '0', parent: '1' };
+}
+const fileProbe = (path: string, content: string) => frame({ path, ...fileStat(content.length), content: Buffer.from(content, 'latin1') });
+const absentProbe = (path: string, parent = true) => frame({ path, d_raw: 'absent', uid: '0', parent: parent ? '1' : '0' });
+
+describe('blockinfile: Ansible\'s algorithm', () => {
+  const edit = (text: string, params: Record<string, unknown>, exists = true) => blockEdit(text, exists, prepareBlockInFile({ path: '/x', ...params }));
+  it.each([
+    ['appends at EOF with markers', 'a\nb\n', { block: 'x\ny' }, 'a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx\ny\n# END ANSIBLE MANAGED BLOCK\n', 'Block inserted'],
+    ['adds the missing final newline before the block', 'a', { block: 'x' }, 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n', 'Block inserted'],
+    ['replaces the block between existing markers in place', 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nold\n# END ANSIBLE MANAGED BLOCK\nz\n', { block: 'new' }, 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nnew\n# END ANSIBLE MANAGED BLOCK\nz\n', 'Block inserted'],
+    ['same block: no change', 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n', { block: 'x\n' }, 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n', ''],
+    ['insertafter: after the LAST match', 'k=1\nk=2\nz\n', { block: 'x', insertafter: '^k=' }, 'k=1\nk=2\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nz\n', 'Block inserted'],
+    ['insertbefore BOF', 'a\n', { block: 'x', insertbefore: 'BOF' }, '# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\n', 'Block inserted'],
+    ['insertbefore regexp that matches nothing: EOF', 'a\n', { block: 'x', insertbefore: '^nomatch' }, 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n', 'Block inserted'],
+    ['custom marker and begin/end words', 'a\n', { block: 'x', marker: '// {mark} m', marker_begin: 'start', marker_end: 'stop' }, 'a\n// start m\nx\n// stop m\n', 'Block inserted'],
+    ['state absent removes the block', 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nz\n', { state: 'absent' }, 'a\nz\n', 'Block removed'],
+    ['an empty block removes it too', 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n', { block: '' }, 'a\n', 'Block removed'],
+    ['prepend_newline / append_newline', 'a\nb\n', { block: 'x', insertafter: '^a', prepend_newline: true, append_newline: true }, 'a\n\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\n\nb\n', 'Block inserted'],
+  ])('%s', (_n, text, params, want, msg) => {
+    const r = edit(text as string, params as Record<string, unknown>);
+    expect(r.after).toBe(want);
+    expect(r.msg).toBe(msg);
+  });
+  it('a marker without {mark} is refused', () => {
+    expect(() => prepareBlockInFile({ path: '/x', marker: '# managed' })).toThrow(/must contain \{mark\}/);
+  });
+});
+
+describe('blockinfile plans', () => {
+  runTable(blockinfile, [
+    {
+      name: 'write keeps the current mode and owner',
+      params: { path: '/etc/x.conf', block: 'k=v' },
+      probe: fileProbe('/etc/x.conf', 'a\n'),
+      steps: [{ kind: 'write', path: '/etc/x.conf', mode: '0644', owner: '0', group: '0', content: Buffer.from('a\n# BEGIN ANSIBLE MANAGED BLOCK\nk=v\n# END ANSIBLE MANAGED BLOCK\n') }],
+      reason: 'Block inserted',
+      diffs: [{ label: '/etc/x.conf', before: 'a\n', after: 'a\n# BEGIN ANSIBLE MANAGED BLOCK\nk=v\n# END ANSIBLE MANAGED BLOCK\n' }],
+    },
+    { name: 'missing file without create fails like Ansible', params: { path: '/etc/x.conf', block: 'k' }, probe: absentProbe('/etc/x.conf'), fail: 'Path /etc/x.conf does not exist !' },
+    {
+      name: 'missing file with create: parent made, file written with the given mode',
+      params: { path: '/new/dir/x.conf', block: 'k', create: true, mode: '0600' },
+      probe: absentProbe('/new/dir/x.conf', false),
+      steps: [{ kind: 'run', script: "mkdir -p -- /new/dir" }, { kind: 'write', path: '/new/dir/x.conf', mode: '0600' }],
+      reason: /File created/,
+    },
+    { name: 'absent on a missing file: nothing to remove', params: { path: '/x', state: 'absent' }, probe: absentProbe('/x'), steps: [], reason: /does not exist: no block to remove/ },
+    { name: 'a directory fails', params: { path: '/x', block: 'k' }, probe: frame({ path: '/x', d_raw: `${(0o40755).toString(16)} 0 0 0 1 1 1 1 1 1`, d_owner: 'root', d_group: 'root', uid: '0', parent: '1' }), fail: /is a directory/ },
+    { name: 'the block is there: no-op with attribute fix only', params: { path: '/x', block: 'k', mode: '0600' }, probe: fileProbe('/x', '# BEGIN ANSIBLE MANAGED BLOCK\nk\n# END ANSIBLE MANAGED BLOCK\n'), steps: [{ kind: 'run', script: 'chmod 0600 -- /x' }], reason: 'mode 0644 -> 0600' },
+  ]);
+});
+
+describe('replace', () => {
+  const rep = (text: string, params: Record<string, unknown>) => replaceText(text, prepareReplace({ path: '/x', ...params }));
+  it.each([
+    ['every match, multiline ^ and $', 'a=1\nb=2\na=3\n', { regexp: '^a=(\\d)$', replace: 'a=\\1\\1' }, 'a=11\nb=2\na=33\n', 2],
+    ['named groups with \\g<name>', 'port 80\n', { regexp: 'port (?P<p>\\d+)', replace: 'listen \\g<p>' }, 'listen 80\n', 1],
+    ['no replace: matches are deleted', 'x # c\ny\n', { regexp: ' #.*$' }, 'x\ny\n', 1],
+    ['after: only the part after the first match of after', 'k=1\n[s]\nk=1\n', { regexp: 'k=1', replace: 'k=2', after: '\\[s\\]' }, 'k=1\n[s]\nk=2\n', 1],
+    ['before: only the part before', 'k=1\n[s]\nk=1\n', { regexp: 'k=1', replace: 'k=2', before: '\\[s\\]' }, 'k=2\n[s]\nk=1\n', 1],
+    ['after and before: the section between them (non-greedy)', 'k\n<a>\nk\n</a>\nk\n</a>\n', { regexp: 'k', replace: 'K', after: '<a>', before: '</a>' }, 'k\n<a>\nK\n</a>\nk\n</a>\n', 1],
+    ['after that matches nothing: nothing replaced', 'k\n', { regexp: 'k', replace: 'K', after: 'zzz' }, 'k\n', 0],
+  ])('%s', (_n, text, params, want, count) => {
+    const r = rep(text as string, params as Record<string, unknown>);
+    expect(r.after).toBe(want);
+    expect(r.count).toBe(count);
+  });
+  runTable(replace, [
+    { name: 'changes: write with Ansible\'s msg', params: { path: '/x', regexp: 'a', replace: 'b' }, probe: fileProbe('/x', 'aa\n'), steps: [{ kind: 'write', content: Buffer.from('bb\n') }], reason: '2 replacements made', result: { msg: '2 replacements made' } },
+    { name: 'no match: no-op that says so', params: { path: '/x', regexp: 'zzz', replace: 'b' }, probe: fileProbe('/x', 'aa\n'), steps: [], reason: 'regexp matches nothing in /x' },
+    { name: 'missing file fails', params: { path: '/x', regexp: 'a' }, probe: absentProbe('/x'), fail: 'Path /x does not exist !' },
+    { name: 'a bad regexp is refused at prepare', params: { path: '/x', regexp: '(' }, probe: null, prepareError: /invalid regular expression/ },
+  ]);
+});
+
+describe('slurp and service plans', () => {
+  runTable(slurp, [
+    { name: 'content is base64, never a change', params: { src: '/etc/motd' }, probe: frame({ content: Buffer.from([0, 1, 2, 255]) }), steps: [], reason: /read-only: read 4 bytes/, result: { content: 'AAEC/w==', encoding: 'base64', source: '/etc/motd' } },
+    { name: 'path alias; empty file', params: { path: '/e' }, probe: frame({ content: '' }), steps: [], result: { content: '', source: '/e' } },
+    { name: 'missing file fails', params: { src: '/nope' }, probe: frame({ err: 'absent' }), fail: 'file not found: /nope' },
+    { name: 'directory fails', params: { src: '/etc' }, probe: frame({ err: 'dir' }), fail: /is a directory/ },
+  ]);
+  runTable(service, [
+    {
+      name: 'no systemd running: enabled managed offline, state not managed and the plan says so',
+      params: { name: 'ssh', state: 'started', enabled: true },
+      probe: frame({ running: '0', enabled: 'disabled' }),
+      steps: [{ kind: 'run', script: 'systemctl enable -- ssh.service' }],
+      reason: /enable ssh\.service; systemd is not running on this host: state not managed/,
+      result: { state_managed: false },
+    },
+    { name: 'systemd running: start a stopped unit', params: { name: 'nginx', state: 'started' }, probe: frame({ running: '1', enabled: 'enabled', active: 'inactive', load_state: 'loaded' }), steps: [{ script: 'systemctl start -- nginx.service' }] },
+    { name: 'no systemctl at all fails clearly', params: { name: 'ssh', state: 'started' }, probe: frame({ running: '0', no_systemctl: '1' }), fail: /systemctl is not installed/ },
+    { name: 'use: sysvinit is refused at prepare', params: { name: 'ssh', state: 'started', use: 'sysvinit' }, probe: null, prepareError: /not supported/ },
+  ]);
+});
+
+// ==================================================================================================================
 // unsupported modules: load time, not run time
 
 describe('known-but-unsupported modules', () => {
@@ -340,3 +447,29 @@ describe('apt over SSH (Debian\'s real apt; the host shares the machine\'s dpkg 
     for (const p of PKGS) expect(status(p)).not.toMatch(/^ii|^rc/);
   }, 600_000);
 });
+
+describe('blockinfile, replace, slurp, service over SSH', () => {
+  const SEED = '# demo\nlisten 80\n# names\nname web\n# BEGIN OLD\nold stuff\n# END OLD\n';
+  const dir = () => `${work}/${host().name}`;
+  beforeAll(() => {
+    fs.mkdirSync(dir(), { recursive: true });
+    fs.writeFileSync(`${dir()}/app.conf`, SEED);
+  });
+  it('--check predicts, apply edits, again is a no-op; the files are what Ansible would write', async () => {
+    const observe = async () => (await sh(`cd ${dir()} && for f in *; do echo "== $f $(stat -c %a "$f")"; cat "$f"; done; systemctl is-enabled ssh.service 2>&1; true`)).stdout;
+    await law('files.yml', ['Managed block after the listen line', 'Rename the server', 'Block in a file it creates', 'Remove the old block', 'Save what slurp read', 'Enable ssh (systemd is not PID 1 here; enabled works offline)'], observe);
+    const conf = (await sh(`cat ${dir()}/app.conf`)).stdout;
+    expect(conf).toBe('# demo\nlisten 80\n# BEGIN ANSIBLE MANAGED BLOCK\nworker_processes 2;\nkeepalive 65;\n# END ANSIBLE MANAGED BLOCK\n# names\nname new-web\n');
+    expect((await sh(`cat ${dir()}/created.conf; stat -c %a ${dir()}/created.conf`)).stdout).toBe('## BEGIN runbook\nx = 1\n## END runbook\n640\n');
+    // slurp's content went through a register into a file: it decodes to the file as it was when read
+    expect(Buffer.from((await sh(`cat ${dir()}/app.conf.b64`)).stdout, 'base64').toString()).toBe(conf);
+    expect((await sh('systemctl is-enabled ssh.service')).stdout.trim()).toBe('enabled');
+    // the machine's own /etc/systemd is untouched: the lab host's is private
+    expect(fs.existsSync('/etc/systemd/system/multi-user.target.wants/ssh.service') && fs.readlinkSync('/etc/systemd/system/multi-user.target.wants/ssh.service')).toBe(machineSshLink);
+    const r = await run('files.yml');
+    const svc = events(r.stdout).find((e) => e.event === 'task:result' && String(e.task).startsWith('Enable ssh'))!;
+    expect(svc.reason).toMatch(/systemd is not running on this host: state not managed/);
+  }, 600_000);
+});
+
+const machineSshLink = fs.existsSync('/etc/systemd/system/multi-user.target.wants/ssh.service') && fs.readlinkSync('/etc/systemd/system/multi-user.target.wants/ssh.service');

@@ -12,5 +12,9 @@ import sysctl from './sysctl.js';
 import podmanNetwork from './podman-network.js';
 import adrDoc from './adr-doc.js';
 import apt from './apt.js';
+import service from './service.js';
+import blockinfile from './blockinfile.js';
+import replace from './replace.js';
+import slurp from './slurp.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp];

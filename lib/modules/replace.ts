@@ -1,0 +1,116 @@
+/**
+ * replace: replace every match of a (Python, MULTILINE) regexp in a file, optionally only in the section after
+ * the first `after` match and/or before the `before` match (Ansible's `after(?P<subsection>.*?)before`, DOTALL).
+ * The replacement is a Python template (\1, \g<name>). Pure edit in TypeScript over the probe's content; written
+ * whole and atomically. The text is handled as latin1 (bytes), like lineinfile.
+ */
+import type { ExecResult } from '../connection/types.js';
+import type { ModuleDef, Plan } from './types.js';
+import { FILE_ATTR_SCHEMA, namesFor, wantedAttrs } from './common.js';
+import { expandTemplate, pyRegex } from './lineinfile.js';
+import { pathParam, planEdit, probeEdit, type EditTarget } from './blockinfile.js';
+
+export interface ReplaceParams extends EditTarget {
+  regexp: string;
+  replace: string;
+  after?: string;
+  before?: string;
+}
+
+const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+
+/** a Python pattern (possibly with a leading inline-flag group) with extra flags */
+function compile(src: string, what: string, flags: string): RegExp {
+  const re = pyRegex(src, what);
+  const all = [...new Set((re.flags + flags).split(''))].join('');
+  return new RegExp(re.source, all);
+}
+
+export function prepareReplace(params: Record<string, unknown>): ReplaceParams {
+  const p: ReplaceParams = {
+    path: pathParam(params, ['path', 'dest', 'destfile', 'name']),
+    create: false,
+    attrs: wantedAttrs(params),
+    regexp: bytes(String(params.regexp)),
+    replace: bytes(String(params.replace ?? '')),
+  };
+  if (typeof params.after === 'string') p.after = bytes(params.after);
+  if (typeof params.before === 'string') p.before = bytes(params.before);
+  compile(p.regexp, 'regexp', 'gm');
+  if (p.after !== undefined) pyRegex(p.after, 'after');
+  if (p.before !== undefined) pyRegex(p.before, 'before');
+  return p;
+}
+
+/** ansible.builtin.replace on latin1 text: the new text and the number of replacements. */
+export function replaceText(contents: string, p: ReplaceParams): { after: string; count: number; sectionFound: boolean } {
+  let section = contents;
+  let start = 0;
+  let end = contents.length;
+  if (p.after !== undefined || p.before !== undefined) {
+    const a = p.after !== undefined ? pyRegex(p.after, 'after').source : '';
+    const b = p.before !== undefined ? pyRegex(p.before, 'before').source : '';
+    const pattern = p.after !== undefined && p.before !== undefined ? `${a}(?<rbsub>[\\s\\S]*?)${b}` : p.after !== undefined ? `${a}(?<rbsub>[\\s\\S]*)` : `(?<rbsub>[\\s\\S]*)${b}`;
+    // DOTALL like Ansible; the subsection is the capturing group added around the middle
+    const m = new RegExp(pattern, 'ds').exec(contents);
+    if (!m) return { after: contents, count: 0, sectionFound: false };
+    const sub = m.indices!.groups!['rbsub']!;
+    start = sub[0];
+    end = sub[1];
+    section = contents.slice(start, end);
+  }
+  const re = compile(p.regexp, 'regexp', 'gm');
+  let count = 0;
+  const replaced = section.replace(re, (...args: unknown[]) => {
+    count++;
+    // rebuild a RegExpExecArray-like match for Python's template expansion
+    const hasGroups = typeof args[args.length - 1] === 'object' && args[args.length - 1] !== null;
+    const groups = hasGroups ? (args[args.length - 1] as Record<string, string>) : undefined;
+    const nCaps = args.length - (hasGroups ? 3 : 2);
+    const m = args.slice(0, nCaps) as string[] as unknown as RegExpExecArray;
+    (m as unknown as { groups?: Record<string, string> }).groups = groups;
+    return expandTemplate(p.replace, m);
+  });
+  return { after: contents.slice(0, start) + replaced + contents.slice(end), count, sectionFound: true };
+}
+
+export function planReplace(p: ReplaceParams, probe: ExecResult | null): Plan {
+  return planEdit(p, probe, (before) => {
+    const r = replaceText(before, p);
+    return {
+      after: r.after,
+      msg: r.count ? `${r.count} replacements made` : '',
+      noop: !r.sectionFound ? `the after/before patterns do not match ${p.path}: nothing replaced` : r.count ? `${p.path} already has the wanted content` : `regexp matches nothing in ${p.path}`,
+    };
+  });
+}
+
+export const replaceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['regexp'],
+  properties: {
+    path: { type: 'string', minLength: 1 },
+    dest: { type: 'string', minLength: 1 },
+    destfile: { type: 'string', minLength: 1 },
+    name: { type: 'string', minLength: 1 },
+    regexp: { type: 'string', minLength: 1 },
+    replace: { type: 'string' },
+    after: { type: 'string' },
+    before: { type: 'string' },
+    encoding: { const: 'utf-8' },
+    ...FILE_ATTR_SCHEMA,
+  },
+};
+
+const replace: ModuleDef<ReplaceParams> = {
+  name: 'replace',
+  aliases: namesFor('replace'),
+  description: 'Replace every match of a regular expression in a file (optionally between after/before)',
+  schema: replaceSchema,
+  prepare: prepareReplace,
+  probe: probeEdit,
+  plan: planReplace,
+};
+
+export default replace;

@@ -1,0 +1,60 @@
+/** slurp: read a file from the host, base64-encoded (`content`, `encoding: base64`, `source`). Probe only: never a change. */
+import type { ExecResult } from '../connection/types.js';
+import type { ModuleDef, Plan } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+
+export interface SlurpParams {
+  src: string;
+}
+
+export function prepareSlurp(params: Record<string, unknown>): SlurpParams {
+  const given = (['src', 'path'] as const).filter((k) => params[k] !== undefined);
+  if (given.length !== 1) throw badArg(given.length ? 'src and path are aliases: give one' : 'src is required');
+  return { src: String(params[given[0]!]) };
+}
+
+export function probeSlurp(p: SlurpParams): string {
+  return [
+    PRELUDE,
+    `p=${quote(p.src)}`,
+    `if [ -d "$p" ]; then kv err dir; elif [ ! -e "$p" ]; then kv err absent; elif [ ! -r "$p" ]; then kv err unreadable; else kvfile content "$p"; fi`,
+    EPILOGUE,
+  ].join('\n');
+}
+
+export function planSlurp(p: SlurpParams, probe: ExecResult | null): Plan {
+  const f = parseFrame(probe);
+  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+  const err = f.str('err');
+  const msgs: Record<string, string> = {
+    dir: `source is a directory and must be a file: ${p.src}`,
+    absent: `file not found: ${p.src}`,
+    unreadable: `file is not readable: ${p.src}`,
+  };
+  if (err !== undefined) {
+    const msg = msgs[err] ?? `cannot read ${p.src}`;
+    return { steps: [], reason: msg, fail: msg };
+  }
+  const data = f.buf('content') ?? Buffer.alloc(0);
+  return {
+    steps: [],
+    reason: `slurp is read-only: read ${data.length} bytes of ${p.src}`,
+    result: { content: data.toString('base64'), encoding: 'base64', source: p.src },
+  };
+}
+
+const slurp: ModuleDef<SlurpParams> = {
+  name: 'slurp',
+  aliases: namesFor('slurp'),
+  description: 'Read a file from the host as base64 (content, encoding, source); never changes anything',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { src: { type: 'string', minLength: 1 }, path: { type: 'string', minLength: 1 } },
+  },
+  prepare: prepareSlurp,
+  probe: probeSlurp,
+  plan: planSlurp,
+};
+
+export default slurp;
