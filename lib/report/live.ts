@@ -58,9 +58,12 @@ export class LiveReporter {
                 t.newListr(
                   e.hosts.map((h) => ({
                     title: h,
-                    task: async (_c: unknown, st: { title: string }) => {
+                    task: async (_c: unknown, st: { title: string; skip(msg?: string): void }) => {
                       const r = await this.pending.get(h)!.promise;
                       st.title = this.line(r);
+                      // the renderer's own marks tell the outcome at a glance: a cross for failed or unreachable
+                      if ((r.status === 'failed' && !r.ignored) || r.status === 'unreachable') throw new Error(this.line(r));
+                      if (r.status === 'skipped') st.skip(this.line(r));
                     },
                   })),
                   { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false } },
