@@ -681,7 +681,11 @@ export class Executor {
     // changed_when / failed_when see the registered variable (and the result's own keys)
     const rctx = { ...ctx, ...(task.register ? { [task.register]: { ...result, changed } } : {}), ...result };
     let failed = result['failed'] === true;
-    if (failed && typeof result['msg'] === 'string') reason = String(result['msg']);
+    if (failed && typeof result['msg'] === 'string') {
+      // a failed command says which exit code and the last words it printed, not just "non-zero return code"
+      const tail = typeof result['stderr'] === 'string' && result['stderr'] ? String(result['stderr']).trim().split('\n').slice(-2).join(' / ') : '';
+      reason = String(result['msg']) + (typeof result['rc'] === 'number' ? ` (rc=${result['rc']})` : '') + (tail ? `: ${tail}` : '');
+    }
     if (task.changedWhen !== undefined) {
       const literal = typeof task.changedWhen === 'boolean' ? task.changedWhen : undefined;
       if (literal !== undefined) changed = literal;
