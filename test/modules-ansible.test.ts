@@ -20,6 +20,8 @@ import blockinfile, { blockEdit, prepareBlockInFile } from '../lib/modules/block
 import replace, { prepareReplace, replaceText } from '../lib/modules/replace.js';
 import slurp from '../lib/modules/slurp.js';
 import service from '../lib/modules/service.js';
+import user from '../lib/modules/user.js';
+import debconf, { parseShow } from '../lib/modules/debconf.js';
 import { cli, cliAsync, events, ROOT } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/modules-ansible');
@@ -328,6 +330,78 @@ describe('slurp and service plans', () => {
 });
 
 // ==================================================================================================================
+// user, debconf
+
+describe('user plans', () => {
+  const pw = (e: string) => ({ passwd: e, member: '', home_exists: '1' });
+  const G = { g0: 'users:x:100:', g1: 'audio:x:29:', g2: 'video:x:44:' };
+  runTable(user, [
+    {
+      name: 'absent user -> useradd with every given attribute',
+      params: { name: 'svc', uid: 990, group: 'users', groups: ['audio', 'video'], shell: '/bin/sh', home: '/srv/svc', system: true, comment: 'a b' },
+      probe: frame({ passwd: '', member: '', ...G, new_home_exists: '0' }),
+      steps: [{ kind: 'run', script: "useradd -u 990 -g users -G audio,video -c 'a b' -d /srv/svc -s /bin/sh -r -m -- svc" }],
+      reason: 'create system user svc',
+    },
+    { name: 'create_home false -> -M', params: { name: 'svc', create_home: false }, probe: frame({ passwd: '', member: '' }), steps: [{ script: 'useradd -M -- svc' }] },
+    {
+      name: 'existing user as wanted: no-op',
+      params: { name: 'svc', uid: 990, group: 'users', groups: 'audio,video', shell: '/bin/sh' },
+      probe: frame({ ...pw('svc:x:990:100::/home/svc:/bin/sh'), member: 'audio video ', ...G }),
+      steps: [],
+      reason: 'user svc exists as wanted',
+    },
+    {
+      name: 'existing user: only what differs goes to usermod',
+      params: { name: 'svc', uid: 991, shell: '/bin/bash', groups: ['audio'] },
+      probe: frame({ ...pw('svc:x:990:100::/home/svc:/bin/sh'), member: 'audio video', g0: 'audio:x:29:' }),
+      steps: [{ script: 'usermod -u 991 -G audio -s /bin/bash -- svc' }],
+      reason: 'uid 990 -> 991, groups audio,video -> audio, shell /bin/sh -> /bin/bash',
+    },
+    {
+      name: 'append adds only the missing groups',
+      params: { name: 'svc', groups: ['audio', 'video'], append: true },
+      probe: frame({ ...pw('svc:x:990:100::/home/svc:/bin/sh'), member: 'audio', g0: 'audio:x:29:', g1: 'video:x:44:' }),
+      steps: [{ script: 'usermod -a -G video -- svc' }],
+    },
+    { name: 'a group that does not exist fails before any change', params: { name: 'svc', groups: ['nope'] }, probe: frame({ passwd: '', member: '', g0: '' }), fail: 'Group nope does not exist' },
+    {
+      name: 'password hash: compared, never shown',
+      params: { name: 'svc', password: '$6$new' },
+      probe: frame({ ...pw('svc:x:990:100::/home/svc:/bin/sh'), shadow: '$6$old' }),
+      steps: [{ script: "usermod -p '$6$new' -- svc" }],
+      reason: 'password hash differs',
+    },
+    { name: 'update_password on_create leaves an existing hash', params: { name: 'svc', password: '$6$new', update_password: 'on_create' }, probe: frame({ ...pw('svc:x:990:100::/home/svc:/bin/sh'), shadow: '$6$old' }), steps: [] },
+    { name: 'clear-text password refused', params: { name: 'svc', password: 'hunter2' }, probe: null, prepareError: /crypted hash/ },
+    { name: 'absent: userdel -r', params: { name: 'svc', state: 'absent', remove: true }, probe: frame(pw('svc:x:990:100::/home/svc:/bin/sh')), steps: [{ script: 'userdel -r -- svc' }] },
+    { name: 'absent and already gone', params: { name: 'svc', state: 'absent' }, probe: frame({ passwd: '', member: '' }), steps: [], reason: 'user svc does not exist' },
+    { name: 'missing home of an existing user is created (create_home)', params: { name: 'svc' }, probe: frame({ passwd: 'svc:x:990:100::/home/svc:/bin/sh', member: '', home_exists: '0' }), steps: [{ describe: 'create home /home/svc' }] },
+  ]);
+  it('a password never reaches a reason or a diff', async () => {
+    const p = await user.prepare!({ name: 'svc', password: '$6$secrethash' }, noCtx);
+    const plan = user.plan(p, frame({ passwd: 'svc:x:990:100::/home/svc:/bin/sh', member: '', home_exists: '1', shadow: '$6$old' }));
+    expect(JSON.stringify({ r: plan.reason, d: plan.diffs, res: plan.result })).not.toMatch(/secrethash|\$6\$old/);
+  });
+});
+
+describe('debconf plans', () => {
+  it('parses debconf-show', () => {
+    expect([...parseShow('* p/a: x y\n  p/b: true\n  p/c:\n')]).toEqual([['p/a', 'x y'], ['p/b', 'true'], ['p/c', '']]);
+  });
+  runTable(debconf, [
+    { name: 'unset -> debconf-set-selections with the line on stdin', params: { name: 'pkg', question: 'pkg/q', vtype: 'string', value: 'a b' }, probe: frame({ show: '' }), steps: [{ kind: 'run', script: 'debconf-set-selections', input: 'pkg pkg/q string a b\n' }], reason: "pkg pkg/q: not set -> 'a b'" },
+    { name: 'same value: no-op', params: { name: 'pkg', question: 'pkg/q', vtype: 'string', value: 'a b' }, probe: frame({ show: '* pkg/q: a b\n' }), steps: [], reason: "pkg pkg/q is already 'a b'" },
+    { name: 'boolean yes == true', params: { name: 'pkg', question: 'pkg/b', vtype: 'boolean', value: 'yes' }, probe: frame({ show: '  pkg/b: true\n' }), steps: [] },
+    { name: 'YAML boolean false vs true', params: { name: 'pkg', question: 'pkg/b', vtype: 'boolean', value: false }, probe: frame({ show: '  pkg/b: true\n' }), steps: [{ input: 'pkg pkg/b boolean false\n' }] },
+    { name: 'multiselect compares as a set', params: { name: 'pkg', question: 'pkg/m', vtype: 'multiselect', value: ['b', 'a'] }, probe: frame({ show: '  pkg/m: a, b\n' }), steps: [] },
+    { name: 'password: always set, value never in the reason', params: { name: 'pkg', question: 'pkg/p', vtype: 'password', value: 's3cret' }, probe: frame({ show: '' }), steps: [{ input: 'pkg pkg/p password s3cret\n' }], reason: /always set/ },
+    { name: 'unseen: -u', params: { name: 'pkg', question: 'pkg/q', vtype: 'string', value: 'v', unseen: true }, probe: frame({ show: '' }), steps: [{ script: 'debconf-set-selections -u' }] },
+    { name: 'question is required', params: { name: 'pkg' }, probe: null, prepareError: /question is required/ },
+  ]);
+});
+
+// ==================================================================================================================
 // unsupported modules: load time, not run time
 
 describe('known-but-unsupported modules', () => {
@@ -473,3 +547,38 @@ describe('blockinfile, replace, slurp, service over SSH', () => {
 });
 
 const machineSshLink = fs.existsSync('/etc/systemd/system/multi-user.target.wants/ssh.service') && fs.readlinkSync('/etc/systemd/system/multi-user.target.wants/ssh.service');
+
+describe('user and debconf over SSH (the machine\'s /etc/passwd and debconf db: a unique name, removed afterwards)', () => {
+  const name = `rbkt${process.pid % 100000}`;
+  let uid = 0;
+  beforeAll(() => {
+    for (let u = 980; u < 1000; u++) {
+      if (spawnSync('getent', ['passwd', String(u)]).status === 2) {
+        uid = u;
+        break;
+      }
+    }
+    expect(uid, 'a free system uid').toBeGreaterThan(0);
+    expect(spawnSync('getent', ['passwd', name]).status, `${name} must not exist yet`).toBe(2);
+  });
+  afterAll(() => {
+    spawnSync('userdel', ['-r', name], { encoding: 'utf8' });
+    spawnSync('sh', ['-c', `echo PURGE | debconf-communicate ${name}-pkg`], { encoding: 'utf8' });
+  });
+  it('--check predicts, apply creates the user and pre-seeds debconf, again is a no-op', async () => {
+    const observe = async () => (await sh(`getent passwd ${name}; id ${name} 2>&1; debconf-show ${name}-pkg; true`)).stdout;
+    const vars = ['-e', `test_user=${name}`, '-e', `test_uid=${uid}`];
+    await law('accounts.yml', ['A system user with a home under the work dir', 'Append a group', 'Pre-seed an answer', 'Pre-seed a boolean'], observe, vars);
+    expect((await sh(`getent passwd ${name}`)).stdout.trim()).toBe(`${name}:x:${uid}:100:runbook test:${work}/home-${name}:/bin/sh`);
+    expect((await sh(`id -Gn ${name}`)).stdout.trim().split(' ').sort()).toEqual(['audio', 'plugdev', 'users', 'video']);
+    expect((await sh(`getent shadow ${name} | cut -d: -f2`)).stdout.trim()).toMatch(/^\$6\$rbk\$/);
+    expect((await sh(`stat -c '%U %a' ${work}/home-${name}`)).stdout.trim()).toMatch(new RegExp(`^${name} `));
+    expect(parseShow((await sh(`debconf-show ${name}-pkg`)).stdout)).toEqual(new Map([[`${name}-pkg/mode`, 'fast'], [`${name}-pkg/enable`, 'true']]));
+    // removal: predicted, applied, idempotent
+    const rm = await run('accounts-absent.yml', ['-e', `test_user=${name}`]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.changed).toEqual(['Remove the user']);
+    expect((await sh(`getent passwd ${name}`)).code).toBe(2);
+    expect((await run('accounts-absent.yml', ['-e', `test_user=${name}`])).changed).toEqual([]);
+  }, 600_000);
+});

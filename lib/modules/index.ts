@@ -16,5 +16,7 @@ import service from './service.js';
 import blockinfile from './blockinfile.js';
 import replace from './replace.js';
 import slurp from './slurp.js';
+import user from './user.js';
+import debconf from './debconf.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf];
