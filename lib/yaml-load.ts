@@ -192,9 +192,18 @@ export function parseYaml(src: string, file: string): YamlFile {
       return undefined;
     },
   });
+  // a tab in a line's indentation confuses the parser into several errors: report the tab, once, instead
+  const tabLines = new Set<number>();
   for (const e of [...doc.errors, ...doc.warnings]) {
     const p = posOf(e.pos[0]);
-    if (curlyLines.has(p.line)) continue;
+    if (curlyLines.has(p.line) || tabLines.has(p.line)) continue;
+    const lineText = src.split('\n')[p.line - 1] ?? '';
+    const indent = /^[ \t]*/.exec(lineText)![0];
+    if (e.code !== 'TAB_AS_INDENT' && indent.includes('\t')) {
+      tabLines.add(p.line);
+      errors.push(new RunbookError('yaml_syntax', 'tabs are not allowed for indentation', { pos: { file, line: p.line, col: indent.indexOf('\t') + 1 } }));
+      continue;
+    }
     errors.push(new RunbookError('yaml_syntax', shortMessage(e, doc, src), { pos: p }));
   }
   if (errors.length) {
@@ -202,7 +211,25 @@ export function parseYaml(src: string, file: string): YamlFile {
     throw new ConfigErrors(errors);
   }
 
-  const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  } catch (e) {
+    // an alias to an anchor defined nowhere (or later), or an alias bomb
+    let at: SourcePos = { file, line: 1, col: 1 };
+    const name = /: (\S+)$/.exec((e as Error).message)?.[1];
+    visit(doc, {
+      Alias(_k, node) {
+        if (name === undefined || node.source === name) {
+          at = posOf(node);
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    const msg = /Unresolved alias/.test((e as Error).message) ? `alias *${name ?? ''} refers to no anchor defined before it` : (e as Error).message.split('\n')[0]!;
+    throw new ConfigErrors([new RunbookError('yaml_syntax', msg, { pos: at })]);
+  }
 
   const node = (path: YamlPath): Node | undefined => walk(doc, path).node;
   const exactPos = (path: YamlPath): SourcePos | undefined => {

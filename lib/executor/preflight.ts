@@ -8,6 +8,13 @@ import type { PlaybookLoader } from '../playbook/loader.js';
 import type { Playbook } from '../playbook/model.js';
 import { checkRoleArgs } from '../playbook/argument-specs.js';
 import { checkUndefined } from '../playbook/undefined-check.js';
+import type { SourcePos } from '../errors.js';
+import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
+import { isMap } from '../playbook/loader.js';
+import { resolveAction } from '../modules/registry.js';
+import { createTemplar, OMIT, type Templar } from '../vars/template.js';
+import { hasTemplate, resolveFor } from '../vars/resolve.js';
+import { loadYamlFile } from '../yaml-load.js';
 
 export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, extraVars: Record<string, unknown>, limit?: string): void {
   const errors: RunbookError[] = [];
@@ -41,6 +48,164 @@ export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, 
       }
     }
   }
-  errors.push(...checkUndefined(pb, inv, extraVars));
+  // a required role argument that is missing is one error, not also an "undefined variable" in each task using it
+  const missing = new Set(errors.map((e) => /required argument "([\w]+)" is missing/.exec(e.message)?.[1]).filter(Boolean));
+  errors.push(...checkUndefined(pb, inv, extraVars).filter((e) => !missing.has(/undefined variable "([\w]+)"/.exec(e.message)?.[1])));
+  errors.push(...checkStatic(pb, inv, extraVars));
   if (errors.length) throw new ConfigErrors(errors);
+}
+
+/**
+ * What the variables known before the run (inventory, play vars and vars_files, role defaults/vars/params,
+ * block and task vars, -e) already decide: recursion between variables, a loop over a value that is not a list,
+ * and module arguments a module's pure `validate` hook rejects (podman_network subnets). A value that needs
+ * anything known only at run time (facts, registered results, set_fact, include_vars, loop items) is left to
+ * the run: no false errors.
+ */
+export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<string, unknown>): RunbookError[] {
+  const templar = createTemplar();
+  const errors: RunbookError[] = [];
+  const seen = new Set<string>();
+  const add = (pos: SourcePos, msg: string) => {
+    const key = `${pos.file}:${pos.line}:${msg}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    errors.push(new RunbookError('bad_argument', msg, { pos }));
+  };
+  // names whose value changes during the run are not static
+  const dynamic = new Set<string>();
+  const collectDynamic = (items: Item[]) => {
+    for (const i of items) {
+      if (i.kind === 'block') {
+        collectDynamic(i.block);
+        collectDynamic(i.rescue);
+        collectDynamic(i.always);
+        continue;
+      }
+      if (i.register) dynamic.add(i.register);
+      dynamic.add(i.loopVar);
+      if (i.indexVar) dynamic.add(i.indexVar);
+      if (i.action === 'set_fact' || i.action === 'include_vars') for (const k of Object.keys(i.args)) dynamic.add(k);
+      if (i.action === 'include_tasks' && Array.isArray(i.args['__items__'])) collectDynamic(i.args['__items__'] as Item[]);
+    }
+  };
+  for (const play of pb.plays) {
+    for (const sec of play.sections) collectDynamic(sec);
+    collectDynamic(play.handlers);
+  }
+  const includeVars = pb.plays.some((p) => hasAction([...p.sections.flat(), ...p.handlers], 'include_vars'));
+
+  for (const play of pb.plays) {
+    let hosts: string[] = [];
+    try {
+      hosts = inv.selectHosts(play.hosts);
+    } catch {
+      /* reported by preflight */
+    }
+    const targets: (string | undefined)[] = hosts.length ? hosts.slice(0, 100) : [undefined];
+    const filesVars: Record<string, unknown> = {};
+    for (const f of play.varsFiles) {
+      if (f.includes('{{')) continue;
+      try {
+        const v = loadYamlFile(f).value;
+        if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(filesVars, v);
+      } catch {
+        /* reported by the loader or the run */
+      }
+    }
+    const walk = (items: Item[], blockVars: Record<string, unknown>[], role: RoleScope | undefined) => {
+      for (const i of items) {
+        const r = i.role ?? role;
+        if (i.kind === 'block') {
+          for (const sub of [i.block, i.rescue, i.always]) walk(sub, [...blockVars, i.vars], r);
+          continue;
+        }
+        if (i.action === 'include_tasks' && Array.isArray(i.args['__items__'])) walk(i.args['__items__'] as Item[], [...blockVars, i.vars], r);
+        for (const h of targets) {
+          const ctx: Record<string, unknown> = {
+            ...(r?.defaults ?? {}),
+            ...(h ? inv.hostVars(h) : {}),
+            ...play.vars,
+            ...filesVars,
+            ...(r?.vars ?? {}),
+            ...Object.assign({}, ...blockVars),
+            ...i.vars,
+            ...(r?.params ?? {}),
+            ...extraVars,
+          };
+          for (const n of dynamic) delete ctx[n];
+          if (includeVars) for (const k of Object.keys(ctx)) if (!(k in extraVars)) delete ctx[k];
+          if (h) Object.assign(ctx, { inventory_hostname: h, inventory_hostname_short: h.split('.')[0] });
+          checkTask(i, ctx, h, templar, add);
+        }
+      }
+    };
+    for (const sec of play.sections) walk(sec, [], undefined);
+    walk(play.handlers, [], undefined);
+  }
+  return errors;
+}
+
+function hasAction(items: Item[], action: string): boolean {
+  return items.some((i) => (i.kind === 'block' ? hasAction([...i.block, ...i.rescue, ...i.always], action) : i.action === action || (Array.isArray(i.args['__items__']) && hasAction(i.args['__items__'] as Item[], action))));
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (typeof v === 'string') return `a string ${JSON.stringify(v.length > 60 ? v.slice(0, 60) + '...' : v)}`;
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v} (${JSON.stringify(v)})`;
+}
+
+function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | undefined, templar: Templar, add: (pos: SourcePos, msg: string) => void): void {
+  const who = `task "${t.name ?? t.actionAs}"`;
+  // 1. recursion between variables the task uses
+  try {
+    resolveFor([t.args, t.loop, t.when], ctx, templar);
+  } catch (e) {
+    if (e instanceof RunbookError && /recursion in variables|nested too deeply/.test(e.message)) {
+      add(t.pos, `${e.message} (variables that refer to each other in a cycle, used by ${who})`);
+      return;
+    }
+  }
+  const render = (v: unknown): { ok: true; v: unknown } | { ok: false } => {
+    try {
+      return { ok: true, v: templar.render(v, resolveFor(v, ctx, templar)) };
+    } catch {
+      return { ok: false };
+    }
+  };
+  // 2. a loop over something that is not a list
+  if (t.loop !== undefined) {
+    let raw: unknown = t.loop;
+    let mode: 'loop' | 'items' | 'dict' = 'loop';
+    if (isMap(raw) && '__with_items__' in raw) {
+      raw = raw['__with_items__'];
+      mode = 'items';
+    } else if (isMap(raw) && '__with_dict__' in raw) {
+      raw = raw['__with_dict__'];
+      mode = 'dict';
+    }
+    const templated = hasTemplate(raw);
+    const r = templated ? render(raw) : { ok: true as const, v: raw };
+    if (r.ok && !(isMap(r.v) && '__vault__' in r.v)) {
+      const via = templated && typeof raw === 'string' ? ` (${raw.trim()}${host ? ` for host ${host}` : ''})` : '';
+      if (mode === 'loop' && !Array.isArray(r.v)) add(t.pos, `loop needs a list, got ${describe(r.v)}${via} in ${who} (use "| dict2items" for a dictionary)`);
+      if (mode === 'items' && !Array.isArray(r.v) && typeof r.v !== 'string') add(t.pos, `with_items needs a list, got ${describe(r.v)}${via} in ${who}`);
+      if (mode === 'dict' && !isMap(r.v)) add(t.pos, `with_dict needs a dictionary, got ${describe(r.v)}${via} in ${who}`);
+    }
+  }
+  // 3. the module's own pure validation, when every argument is known now
+  const resolved = resolveAction(t.action);
+  if (!resolved || resolved.kind !== 'module' || !resolved.def.validate) return;
+  if (t.loop !== undefined) return; // arguments may depend on the item
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t.args)) if (!k.startsWith('__')) args[k] = v;
+  const templated = hasTemplate(args);
+  const r = templated ? render(args) : { ok: true as const, v: args };
+  if (!r.ok || !isMap(r.v)) return;
+  const clean: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.v)) if (v !== OMIT) clean[k] = v;
+  for (const p of resolved.def.validate(clean)) add(t.pos, `${p}${templated && host ? ` (with the variables of host ${host})` : ''}`);
 }

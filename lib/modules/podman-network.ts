@@ -400,6 +400,14 @@ const podmanNetwork: ModuleDef<PodmanNetworkParams> = {
       recreate: boolish,
     },
   },
+  validate: (raw) => {
+    try {
+      preparePodmanNetwork(raw);
+      return [];
+    } catch (e) {
+      return [(e as Error).message];
+    }
+  },
   prepare: (raw) => preparePodmanNetwork(raw),
   probe: (p) => podmanNetworkProbeScript(p.name),
   plan: planPodmanNetwork,

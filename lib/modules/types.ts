@@ -59,6 +59,11 @@ export interface ModuleDef<P = Record<string, unknown>> {
   freeForm?: string;
   /** runs on the controller only (debug, set_fact, assert, fail): no probe, no connection */
   controllerOnly?: boolean;
+  /**
+   * optional, PURE: problems with fully known (rendered) params, found before any host is contacted (preflight
+   * calls it for tasks whose args are static or resolvable from inventory/play/role vars); [] when fine
+   */
+  validate?(params: Record<string, unknown>): string[];
   /** normalise params (defaults, aliases, controller-side file reads); may throw RunbookError('bad_argument') */
   prepare?(params: Record<string, unknown>, ctx: ModuleContext): P | Promise<P>;
   /** one read-only sh script whose output tells the current state; null when the module needs no probe */
