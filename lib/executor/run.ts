@@ -53,6 +53,8 @@ class HostState {
   gathered: Record<string, unknown> = {};
   includeVars: Record<string, unknown> = {};
   notified = new Set<string>();
+  /** the last failed task and its result: ansible_failed_task / ansible_failed_result in rescue */
+  lastFailure?: { task: Record<string, unknown>; result: Record<string, unknown> };
   plannedChanges = 0;
   /** check mode: paths earlier planned (not applied) steps would create or write */
   overlay = new Set<string>();
@@ -247,6 +249,7 @@ export class Executor {
         st.failed = false;
         st.stats.failed -= 1;
         st.stats.rescued += 1;
+        if (st.lastFailure) Object.assign(st.facts, { ansible_failed_task: st.lastFailure.task, ansible_failed_result: st.lastFailure.result });
       }
       await this.runItems(b.rescue, s, () => failedInBlock.filter((h) => this.host(h).active));
     }
@@ -259,13 +262,16 @@ export class Executor {
   }
 
   private async flushHandlers(hosts: string[]): Promise<void> {
+    const consumed: [string, string][] = [];
     for (const handler of this.play.handlers) {
       const names = new Set([handler.name ?? '', ...handler.listen].filter(Boolean));
       const targets = this.activeOf(hosts).filter((h) => [...this.host(h).notified].some((n) => names.has(n)));
       if (targets.length === 0) continue;
-      for (const h of targets) for (const n of names) this.host(h).notified.delete(n);
+      // a notification reaches every handler with that name or listening to it: consumed after the flush
+      for (const h of targets) for (const n of names) if (this.host(h).notified.has(n)) consumed.push([h, n]);
       await this.runTask(handler, inherit({ when: [], tags: [], blockVars: [], environment: [] }, handler), targets, true);
     }
+    for (const [h, n] of consumed) this.host(h).notified.delete(n);
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -532,7 +538,10 @@ export class Executor {
         ignore = false;
       }
       if (ignore) ignored = true;
-      else st.failed = true;
+      else {
+        st.failed = true;
+        st.lastFailure = { task: { name: task.name ?? task.actionAs, action: task.action }, result: { ...r.result, failed: true, msg: r.result['msg'] ?? r.reason } };
+      }
     }
     return done(r.status, r.reason, { diffs: this.opts.diff ? r.diffs : undefined, output: r.output, item: items.length ? undefined : r.item, ignored: ignored || undefined, delegatedTo: r.delegatedTo, afterEarlierChange: r.afterEarlierChange });
   }
@@ -629,7 +638,8 @@ export class Executor {
         outcome = fail(this.errText(e, task));
       }
       outcome.delegatedTo = delegatedTo;
-      if (task.until === undefined || attempt >= retries) return outcome;
+      if (task.until === undefined) return outcome;
+      outcome.result['attempts'] = attempt + 1;
       const uctx = task.register ? { ...ctx, [task.register]: outcome.result } : ctx;
       let ok = false;
       try {
@@ -638,6 +648,10 @@ export class Executor {
         ok = false;
       }
       if (ok) return outcome;
+      if (attempt >= retries) {
+        // Ansible: the retries ran out without the condition holding: the task fails, with its attempts
+        return outcome.status === 'failed' ? outcome : { ...outcome, status: 'failed', reason: `until condition not met after ${attempt + 1} attempts: ${String(task.until)}`, result: { ...outcome.result, failed: true } };
+      }
       attempt++;
       await new Promise((r) => setTimeout(r, delay * 1000));
     }
