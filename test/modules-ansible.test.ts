@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +23,7 @@ import slurp from '../lib/modules/slurp.js';
 import service from '../lib/modules/service.js';
 import user from '../lib/modules/user.js';
 import debconf, { parseShow } from '../lib/modules/debconf.js';
+import getUrl from '../lib/modules/get-url.js';
 import { cli, cliAsync, events, ROOT } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test/fixtures/modules-ansible');
@@ -402,6 +404,26 @@ describe('debconf plans', () => {
 });
 
 // ==================================================================================================================
+// get_url
+
+describe('get_url plans', () => {
+  const f = (kv: Record<string, string>) => frame({ path: '/d/f', parent: '1', ...kv });
+  const file = { d_raw: `${(0o100644).toString(16)} 0 0 5 1 1 1 1 1 1`, d_owner: 'root', d_group: 'root' };
+  runTable(getUrl, [
+    { name: 'absent dest: download', params: { url: 'http://h/f', dest: '/d/f' }, probe: f({ d_raw: 'absent' }), steps: [{ kind: 'run', describe: 'download http://h/f to /d/f' }], reason: '/d/f does not exist' },
+    { name: 'present, no force, no checksum: kept', params: { url: 'http://h/f', dest: '/d/f' }, probe: f({ ...file, sum: 'aa' }), steps: [], reason: '/d/f exists and force is false' },
+    { name: 'checksum matches: kept', params: { url: 'http://h/f', dest: '/d/f', checksum: 'sha256:AA' }, probe: f({ ...file, sum: 'aa' }), steps: [], reason: '/d/f has sha256 aa' },
+    { name: 'checksum differs: download and verify', params: { url: 'http://h/f', dest: '/d/f', checksum: 'sha256:bb' }, probe: f({ ...file, sum: 'aa' }), steps: [{ script: expect.stringContaining('= bb ]') }] },
+    { name: 'force: same remote content -> kept', params: { url: 'http://h/f', dest: '/d/f', force: true }, probe: f({ ...file, sum: 'aa', remote_sum: 'aa' }), steps: [], reason: '/d/f has the content at http://h/f' },
+    { name: 'force: different remote content -> download', params: { url: 'http://h/f', dest: '/d/f', force: true }, probe: f({ ...file, sum: 'aa', remote_sum: 'bb' }), steps: [{ kind: 'run' }] },
+    { name: 'force: unreachable URL fails at plan time', params: { url: 'http://h/f', dest: '/d/f', force: true }, probe: f({ ...file, sum: 'aa', fetch_error: 'could not fetch the URL (curl/wget rc=7)' }), fail: /could not fetch/ },
+    { name: 'missing parent dir fails', params: { url: 'http://h/f', dest: '/d/f' }, probe: frame({ path: '/d/f', parent: '0', d_raw: 'absent' }), fail: 'Destination /d does not exist' },
+    { name: 'bad checksum spec refused', params: { url: 'http://h/f', dest: '/d/f', checksum: 'crc32:zz' }, probe: null, prepareError: /unsupported checksum algorithm/ },
+    { name: 'not a URL refused', params: { url: 'file:///etc/passwd', dest: '/d/f' }, probe: null, prepareError: /not an http/ },
+  ]);
+});
+
+// ==================================================================================================================
 // unsupported modules: load time, not run time
 
 describe('known-but-unsupported modules', () => {
@@ -447,12 +469,12 @@ async function law(playbook: string, expected: string[], observe: () => Promise<
   const check = await run(playbook, ['--check', ...extra]);
   expect(check.failed, check.stderr).toEqual([]);
   expect(check.code, check.stderr + check.stdout).toBe(0);
-  expect(check.changed).toEqual(expected);
+  expect(check.changed, check.stdout).toEqual(expected);
   expect(await observe(), '--check changes nothing').toBe(before);
   const apply = await run(playbook, extra);
   expect(apply.failed, apply.stderr).toEqual([]);
   expect(apply.code, apply.stderr).toBe(0);
-  expect(apply.changed).toEqual(expected);
+  expect(apply.changed, apply.stdout).toEqual(expected);
   const again = await run(playbook, extra);
   expect(again.code, again.stderr).toBe(0);
   expect(again.changed, 'second apply changes nothing').toEqual([]);
@@ -582,3 +604,49 @@ describe('user and debconf over SSH (the machine\'s /etc/passwd and debconf db: 
     expect((await run('accounts-absent.yml', ['-e', `test_user=${name}`])).changed).toEqual([]);
   }, 600_000);
 });
+
+describe('get_url over SSH from an HTTP server inside the lab host', () => {
+  const port = 18080;
+  const dir = () => `${work}/${host().name}`;
+  let pid = 0;
+  const payload = 'hello from the lab\n';
+  const sha = require_sha256(payload);
+  beforeAll(async () => {
+    fs.mkdirSync(`${dir()}/www`, { recursive: true });
+    fs.mkdirSync(`${dir()}/dl/forced`, { recursive: true });
+    fs.writeFileSync(`${dir()}/www/payload.txt`, payload);
+    // the server listens on the lab host's own loopback, inside its network namespace: no other address is involved
+    const r = await sh(`cd ${dir()}/www && nohup python3 -m http.server ${port} --bind 127.0.0.1 >/dev/null 2>&1 & echo $!`);
+    pid = Number(r.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    for (let i = 0; i < 50; i++) {
+      if ((await sh(`curl -fsS -o /dev/null http://127.0.0.1:${port}/payload.txt`)).code === 0) return;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error('the lab HTTP server did not come up in 5 s');
+  });
+  afterAll(async () => {
+    if (pid > 0) await sh(`kill ${pid}`);
+  });
+  it('--check predicts, apply downloads, again is a no-op; force re-downloads only changed content', async () => {
+    const vars = ['-e', `http_port=${port}`, '-e', `payload_sha256=${sha}`];
+    const observe = async () => (await sh(`ls -la ${dir()}/dl | tail -n +4 | awk '{print $1, $NF}'; cat ${dir()}/dl/* ${dir()}/dl/forced/* 2>/dev/null; true`)).stdout;
+    await law('get-url.yml', ['Download once', 'Download with a checksum', 'Download into a directory, forced'], observe, vars);
+    expect((await sh(`stat -c %a ${dir()}/dl/payload.txt; cat ${dir()}/dl/payload.txt ${dir()}/dl/checked.txt`)).stdout).toBe(`640\n${payload}${payload}`);
+    // the content changes on the server: only the forced task downloads again
+    fs.writeFileSync(`${dir()}/www/payload.txt`, 'changed\n');
+    const check = await run('get-url.yml', ['--check', ...vars]);
+    expect(check.changed).toEqual(['Download into a directory, forced']);
+    const apply = await run('get-url.yml', vars);
+    expect(apply.changed).toEqual(['Download into a directory, forced']);
+    expect((await sh(`cat ${dir()}/dl/forced/payload.txt ${dir()}/dl/payload.txt`)).stdout).toBe(`changed\n${payload}`);
+    // a wrong checksum fails and leaves nothing behind
+    const bad = await run('get-url.yml', ['-e', `http_port=${port}`, '-e', `payload_sha256=${'0'.repeat(64)}`]);
+    expect(bad.failed.join('\n')).toMatch(/Download with a checksum: .*checksum of the download is/);
+    expect((await sh(`ls -a ${dir()}/dl | grep -c rb-get; true`)).stdout.trim()).toBe('0');
+  }, 600_000);
+});
+
+function require_sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}

@@ -18,5 +18,6 @@ import replace from './replace.js';
 import slurp from './slurp.js';
 import user from './user.js';
 import debconf from './debconf.js';
+import getUrl from './get-url.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl];

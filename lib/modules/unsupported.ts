@@ -15,7 +15,7 @@ const BUILTIN = [
   'service_facts', 'sysvinit', 'tempfile', 'unarchive', 'uri', 'validate_argument_spec', 'wait_for', 'yum',
   'yum_repository',
   // not yet: tracked in issue #8
-  'get_url', 'reboot',
+  'reboot',
 ];
 const COLLECTIONS: Record<string, string[]> = {
   'ansible.posix': ['mount', 'acl', 'at', 'authorized_key', 'firewalld', 'patch', 'seboolean', 'selinux', 'synchronize'],
