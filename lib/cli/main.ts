@@ -11,6 +11,7 @@ import { makeChalk } from '../report/style.js';
 import type { ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
 import { setupVault } from '../vars/vault.js';
+import { scrubSecrets } from '../executor/secrets.js';
 import { registerCompletion } from './completion.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -80,12 +81,12 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (e instanceof ConfigErrors) {
-      for (const x of e.errors) process.stderr.write(`${err.red('error')}: ${x.format()}\n`);
+      for (const x of e.errors) process.stderr.write(`${err.red('error')}: ${scrubSecrets(x.format())}\n`);
       process.stderr.write(`${e.errors.length} configuration error${e.errors.length === 1 ? '' : 's'}; no host was contacted\n`);
       return 1;
     }
     if (e instanceof RunbookError) {
-      process.stderr.write(`${err.red('error')}: ${e.format()}\n`);
+      process.stderr.write(`${err.red('error')}: ${scrubSecrets(e.format())}\n`);
       return 1;
     }
     process.stderr.write(`${err.red('internal error')}: ${(e as Error)?.stack ?? String(e)}\n`);

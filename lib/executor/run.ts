@@ -437,6 +437,8 @@ export class Executor {
       ctx = this.varsFor(host, task, scope);
       noLog = scope.noLog !== undefined ? this.evalBool(this.render(scope.noLog, ctx), ctx) : false;
       if (task.noLog !== undefined) noLog = this.evalBool(this.render(task.noLog, ctx), ctx);
+      // the task's own vars of a no_log task are secrets wherever they show up later
+      if (noLog && Object.keys(task.vars).length) this.secrets.markValue(this.render(task.vars, ctx));
     } catch (e) {
       st.failed = true;
       return done('failed', this.errText(e, task));

@@ -99,3 +99,8 @@ export class Secrets {
     };
   }
 }
+
+/** Mask every secret known to this process in `s` (for messages printed outside a run: configuration errors). */
+export function scrubSecrets(s: string): string {
+  return new Secrets().scrub(s);
+}
