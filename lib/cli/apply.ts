@@ -10,6 +10,7 @@ import { Executor } from '../executor/run.js';
 import { EventBus, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';
+import { syntaxCheckFiles } from './syntax-check.js';
 import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type AnsibleCfg } from './ansible-cfg.js';
 import { PlainReporter } from '../report/plain.js';
 import { JsonReporter } from '../report/json.js';
@@ -115,6 +116,8 @@ export async function applyCommand(playbook: string, flags: ApplyFlags): Promise
   if (!fs.existsSync(playbook)) sink.add(new RunbookError('missing_file', `playbook not found: ${playbook}`));
   else pb = sink.guard(() => loader.loadPlaybook(path.resolve(playbook)));
   if (pb && inv) sink.guard(() => preflight(pb!, inv, loader, extraVars, flags.limit));
+  // even when loading found errors, the templates and vars files reached so far are checked too: all listed at once
+  if (flags.syntaxCheck) for (const e of syntaxCheckFiles(pb, loader)) sink.add(e);
   sink.throwIfAny();
   if (flags.syntaxCheck) {
     process.stdout.write(`playbook: ${playbook}: syntax OK (${pb!.plays.length} plays)\n`);

@@ -576,7 +576,8 @@ export class Executor {
     const resolved = resolveAction(task.action)!;
     let args: Record<string, unknown>;
     try {
-      args = this.render(task.args, ctx) as Record<string, unknown>;
+      // an include's pre-loaded tasks (__items__) are rendered when they run, with their own loop variables
+      args = this.render(Object.fromEntries(Object.entries(task.args).filter(([k]) => k !== '__items__' && k !== '__file__')), ctx) as Record<string, unknown>;
       args = dropOmitted(args);
     } catch (e) {
       return fail(this.errText(e, task));
@@ -664,7 +665,11 @@ export class Executor {
       // check mode cannot see what earlier tasks would have changed: when the failure is about a path an earlier
       // planned step creates, the honest answer is "would change, after an earlier change", not a failure
       const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
-      const hit = [...overlay].find((p) => plan.fail!.includes(p));
+      // a planned path (or a directory a planned path implies) named whole in the failure, not as a prefix of another
+      const hit = [...overlay].find((p) => {
+        for (let i = plan.fail!.indexOf(p); i !== -1; i = plan.fail!.indexOf(p, i + 1)) if (!/[\w./-]/.test(plan.fail![i + p.length] ?? ' ')) return true;
+        return false;
+      });
       if (hit) {
         return { status: 'changed', reason: `would change, after an earlier change (${hit} is planned but not yet there)`, result: { ...(plan.result ?? {}), changed: true }, afterEarlierChange: true };
       }
@@ -693,6 +698,8 @@ export class Executor {
       const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
       for (const st of plan.steps) if (st.kind === 'write') overlay.add(st.path);
       for (const k of ['path', 'dest']) if (typeof plan.result?.[k] === 'string') overlay.add(plan.result[k] as string);
+      // what is created below a directory implies the directory (file state=directory makes the parents too)
+      for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
     }
     // changed_when / failed_when see the registered variable (and the result's own keys)
     const rctx = { ...ctx, ...(task.register ? { [task.register]: { ...result, changed } } : {}), ...result };

@@ -1,0 +1,103 @@
+/**
+ * What `--syntax-check` adds to loading: every file a playbook reaches beyond its tasks, checked without any host.
+ * Templates (each template task's src, and every file under the templates/ of the roles in use) are parsed by the
+ * templar; vars files (vars_files, include_vars with a literal name) are loaded (and SOPS-decrypted). Every problem
+ * is returned, so all are listed at once.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigErrors, RunbookError } from '../errors.js';
+import type { PlaybookLoader } from '../playbook/loader.js';
+import type { Item, Playbook, TaskNode } from '../playbook/model.js';
+import { createTemplar, TemplateError } from '../vars/template.js';
+import { loadVarsYaml } from '../vars/sops.js';
+
+function walkFiles(dir: string, out: string[], depth = 0): void {
+  if (depth > 10 || out.length > 5000) return;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).sort();
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const p = path.join(dir, n);
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) walkFiles(p, out, depth + 1);
+    else if (st?.isFile()) out.push(p);
+  }
+}
+
+export function syntaxCheckFiles(pb: Playbook | undefined, loader: PlaybookLoader): RunbookError[] {
+  const errors: RunbookError[] = [];
+  const templar = createTemplar();
+  const templates = new Map<string, TaskNode | undefined>();
+  const varsFiles = new Map<string, TaskNode | undefined>();
+  const literal = (v: unknown): string | undefined => (typeof v === 'string' && !v.includes('{{') && !v.includes('{%') ? v : undefined);
+  const visit = (items: Item[], depth = 0): void => {
+    if (depth > 50) return;
+    for (const i of items) {
+      if (i.kind === 'block') {
+        visit(i.block, depth + 1);
+        visit(i.rescue, depth + 1);
+        visit(i.always, depth + 1);
+        continue;
+      }
+      const inner = i.args['__items__'];
+      if (Array.isArray(inner)) visit(inner as Item[], depth + 1);
+      const src = literal(i.args['src']);
+      if (i.action === 'template' && src) {
+        const cands = [...(i.role ? [path.join(i.role.path, 'templates', src), path.join(i.role.path, src)] : []), path.resolve(path.dirname(i.file), 'templates', src), path.resolve(pb!.dir, 'templates', src), path.resolve(pb!.dir, src)];
+        const f = path.isAbsolute(src) ? src : cands.find((c) => fs.existsSync(c));
+        if (!f || !fs.existsSync(f)) errors.push(new RunbookError('missing_file', `template not found: ${src}`, { pos: i.pos }));
+        else templates.set(f, i);
+      }
+      const vf = literal(i.args['file'] ?? i.args['_raw_params']);
+      if (i.action === 'include_vars' && vf) {
+        const cands = [path.resolve(path.dirname(i.file), vf), ...(i.role ? [path.join(i.role.path, 'vars', vf)] : []), path.resolve(pb!.dir, vf)];
+        const f = cands.find((c) => fs.existsSync(c));
+        if (!f) errors.push(new RunbookError('missing_file', `vars file not found: ${vf}`, { pos: i.pos }));
+        else varsFiles.set(f, i);
+      }
+    }
+  };
+  // a playbook that failed to load still has its roles (loader.roleUses): their templates are checked below
+  for (const play of pb?.plays ?? []) {
+    for (const s of play.sections) visit(s);
+    visit(play.handlers);
+    for (const f of play.varsFiles) if (literal(f)) varsFiles.set(f, undefined);
+  }
+  for (const use of loader.roleUses) {
+    const files: string[] = [];
+    walkFiles(path.join(use.role.path, 'templates'), files);
+    for (const f of files) if (!templates.has(f)) templates.set(f, undefined);
+  }
+  for (const [f, task] of templates) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      errors.push(new RunbookError('missing_file', `cannot read template ${f}: ${(e as Error).message}`, { pos: task?.pos }));
+      continue;
+    }
+    try {
+      templar.renderString(text, {}, { trimBlocks: true, keepTrailingNewline: true });
+    } catch (e) {
+      // without variables only the syntax is judged: undefined names are expected here
+      if (e instanceof TemplateError && e.code === 'template_syntax') {
+        errors.push(new RunbookError('template_syntax', e.message, { pos: { file: f, line: e.line ?? 1, col: 1 } }));
+      }
+    }
+  }
+  for (const [f, task] of varsFiles) {
+    try {
+      const y = loadVarsYaml(f);
+      if (y.value !== null && (typeof y.value !== 'object' || Array.isArray(y.value))) errors.push(new RunbookError('schema', `vars file ${f} must be a mapping`, { pos: y.pos([]) }));
+    } catch (e) {
+      if (e instanceof ConfigErrors) errors.push(...e.errors);
+      else if (e instanceof RunbookError) errors.push(e.pos || !task ? e : new RunbookError(e.code, e.message, { pos: task.pos }));
+      else errors.push(new RunbookError('config', `${f}: ${(e as Error).message}`, { pos: task?.pos }));
+    }
+  }
+  return errors;
+}
