@@ -15,6 +15,7 @@ import * as path from 'node:path';
 
 import type { ExecResult } from '../lib/connection/types.js';
 import type { ModuleDef } from '../lib/modules/types.js';
+import { formatFrame } from '../lib/modules/common.js';
 import { Lab } from '../lib/lab/lab.js';
 import apt from '../lib/modules/apt.js';
 import blockinfile, { blockEdit, prepareBlockInFile } from '../lib/modules/blockinfile.js';
@@ -32,9 +33,7 @@ const FIX = path.join(ROOT, 'test/fixtures/modules-ansible');
 // plan-table harness
 
 function frame(kv: Record<string, string | Buffer>, opts: { end?: boolean; code?: number } = {}): ExecResult {
-  const lines = Object.entries(kv).map(([k, v]) => `${k}=${Buffer.from(v).toString('base64')}`);
-  if (opts.end !== false) lines.push(`end=${Buffer.from('ok').toString('base64')}`);
-  return { code: opts.code ?? 0, stdout: lines.join('\n') + '\n', stderr: '' };
+  return { code: opts.code ?? 0, stdout: formatFrame(kv, opts.end !== false), stderr: '' };
 }
 
 interface Case {

@@ -20,7 +20,7 @@ import Ajv2020Import from 'ajv/dist/2020.js';
 import type { ExecResult } from '../lib/connection/types.js';
 import type { ModuleContext, ModuleDef, Plan, Step } from '../lib/modules/types.js';
 import { RunbookError } from '../lib/errors.js';
-import { normaliseMode, parseFrame, isFrameError } from '../lib/modules/common.js';
+import { normaliseMode, parseFrame, isFrameError, formatFrame } from '../lib/modules/common.js';
 import command, { globWord } from '../lib/modules/command.js';
 import shell from '../lib/modules/shell.js';
 import copy from '../lib/modules/copy.js';
@@ -135,9 +135,7 @@ async function law(mod: ModuleDef<any>, params: Record<string, unknown>, opts: {
 
 type Val = string | Buffer;
 function frame(kv: Record<string, Val>, opts: { end?: boolean; code?: number } = {}): ExecResult {
-  const lines = Object.entries(kv).map(([k, v]) => `${k}=${Buffer.from(v).toString('base64')}`);
-  if (opts.end !== false) lines.push(`end=${Buffer.from('ok').toString('base64')}`);
-  return { code: opts.code ?? 0, stdout: lines.join('\n') + '\n', stderr: '' };
+  return { code: opts.code ?? 0, stdout: formatFrame(kv, opts.end !== false), stderr: '' };
 }
 
 const TYPE_BITS: Record<string, number> = { file: 0o100000, directory: 0o040000, link: 0o120000, fifo: 0o010000 };

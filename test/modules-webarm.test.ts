@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExecResult } from '../lib/connection/types.js';
 import type { ModuleContext, ModuleDef, Plan, Step } from '../lib/modules/types.js';
+import { formatFrame } from '../lib/modules/common.js';
 import { RunbookError } from '../lib/errors.js';
 import {
   defaultGateway,
@@ -184,10 +185,10 @@ describe('podman_network arguments (validated before any host is touched)', () =
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 function sysctlOut(live: string | 'unknown', file: string | null): ExecResult {
-  const lines = live === 'unknown' ? ['live_state=unknown'] : ['live_state=value', `live=${b64(live)}`];
-  if (file === null) lines.push('file_state=absent');
-  else lines.push('file_state=file', `file=${b64(file)}`, 'file_mode=644');
-  return { code: 0, stdout: lines.join('\n') + '\n', stderr: '' };
+  const kv: Record<string, string | Buffer> = live === 'unknown' ? { live_state: 'unknown' } : { live_state: 'value', live };
+  if (file === null) kv.file_state = 'absent';
+  else Object.assign(kv, { file_state: 'file', file: Buffer.from(file), file_mode: '644' });
+  return { code: 0, stdout: formatFrame(kv), stderr: '' };
 }
 
 describe('sysctl plan (data)', () => {

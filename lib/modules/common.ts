@@ -2,9 +2,9 @@
  * Helpers shared by the core file/command modules: mode normalisation, probe-output framing, stat parsing,
  * sha1, attribute comparison and the scripts that fix attributes.
  *
- * Probe framing: every probe prints lines `key=BASE64(value)` (the value may hold spaces, newlines, binary), and
- * ends with `end=` + base64('ok'). A missing end line means the probe died half-way: the plan fails instead of
- * guessing. Values are decoded on the controller, never interpreted by a shell.
+ * Probe framing (PRELUDE): NUL-terminated `key=value` records printed by the printf builtin, file content as one
+ * base64 section, an `end` record last; a missing end record means the probe died half-way: the plan fails instead
+ * of guessing. Values are decoded on the controller, never interpreted by a shell.
  */
 import { createHash } from 'node:crypto';
 import { quote } from 'shlex';
@@ -75,46 +75,87 @@ export function modeBits(stMode: number): string {
 // ---------------------------------------------------------------------------------------------------------------
 // probe framing
 
-/** Shell prelude of every probe: `kv KEY VALUE` prints one framed line. */
+/**
+ * Shell prelude of every probe (put it first): the framing functions, then the frame's start mark (a NUL byte).
+ *
+ * The wire format costs no process per value: a record is `KEY=VALUE` + NUL, printed by the `printf` builtin (a
+ * shell value can hold any byte but NUL, so the NUL ends it unambiguously, spaces and newlines included), or
+ * `KEY:BASE64` + NUL for a file's bytes (`kvfile`: ONE `base64` process per file; binary-safe). Output before the
+ * start mark (e.g. a login shell's banner) is ignored. The probe ends with `end=ok`: a probe that died half-way or
+ * whose output was cut has no end record, and the plan fails instead of guessing.
+ *
+ * Helpers that fork nothing: `rb_uid` sets $_uid to the effective uid (from /proc/self/status; `id -u` where there
+ * is no /proc), `rb_dirname PATH` sets $_d to dirname(PATH) (POSIX dirname(1) rules, names with newlines intact).
+ */
 export const PRELUDE = [
-  `kv() { printf '%s=' "$1"; printf '%s' "$2" | base64 | tr -d '\\n'; printf '\\n'; }`,
-  // kvfile KEY FILE: the file's bytes, framed (read from stdin so odd names never reach another tool's output)
-  `kvfile() { printf '%s=' "$1"; base64 < "$2" | tr -d '\\n'; printf '\\n'; }`,
+  `kv() { printf '%s=%s\\0' "$1" "$2"; }`,
+  // kvfile KEY FILE: the file's bytes (read from stdin so odd names never reach another tool's output); a file that
+  // cannot be read unsets KEY again instead of leaving a partial value
+  `kvfile() { printf '%s:' "$1"; if base64 < "$2"; then printf '\\0'; else printf '\\0'; printf 'rb_unset=%s\\0' "$1"; fi; }`,
+  `rb_uid() { _uid=; while read -r _k _a _b _c; do if [ "$_k" = Uid: ]; then _uid=$_b; break; fi; done 2>/dev/null </proc/self/status; [ -n "$_uid" ] || _uid=$(id -u); }`,
+  `rb_dirname() { _d=$1; case $_d in *[!/]*) ;; '') _d=.; return;; *) _d=/; return;; esac; ` +
+    `while :; do case $_d in */) _d=\${_d%/};; *) break;; esac; done; ` +
+    `case $_d in */*) _d=\${_d%/*}; while :; do case $_d in */) _d=\${_d%/};; *) break;; esac; done; [ -n "$_d" ] || _d=/;; *) _d=.;; esac; }`,
+  `printf '\\0'`,
 ].join('\n');
 
 export const EPILOGUE = `kv end ok`;
 
+/** The framed output a probe prints for these values (strings as `KEY=VALUE`, buffers as file content). For tests and tools. */
+export function formatFrame(values: Record<string, string | Buffer>, end = true): string {
+  const recs = Object.entries(values).map(([k, v]) => (typeof v === 'string' ? `${k}=${v}\0` : `${k}:${v.toString('base64')}\0`));
+  return `\0${recs.join('')}${end ? 'end=ok\0' : ''}`;
+}
+
+interface RawValue {
+  /** the record was `KEY:BASE64` (file content) */
+  b64: boolean;
+  v: string;
+}
+
 export class Frame {
-  constructor(private readonly raw: Map<string, string>) {}
+  constructor(private readonly raw: Map<string, RawValue>) {}
   has(key: string): boolean {
     return this.raw.has(key);
   }
   str(key: string): string | undefined {
-    const v = this.raw.get(key);
-    return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+    const r = this.raw.get(key);
+    if (r === undefined) return undefined;
+    return r.b64 ? Buffer.from(r.v, 'base64').toString('utf8') : r.v;
   }
   buf(key: string): Buffer | undefined {
-    const v = this.raw.get(key);
-    return v === undefined ? undefined : Buffer.from(v, 'base64');
+    const r = this.raw.get(key);
+    if (r === undefined) return undefined;
+    return r.b64 ? Buffer.from(r.v, 'base64') : Buffer.from(r.v, 'utf8');
   }
 }
+
+const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parse framed probe output; returns an error message when the probe failed or its output is incomplete. */
 export function parseFrame(r: ExecResult | null): Frame | { error: string } {
   if (!r) return { error: 'internal: the probe did not run' };
-  const raw = new Map<string, string>();
-  for (const line of r.stdout.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq <= 0) continue;
-    const key = line.slice(0, eq);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) continue;
-    raw.set(key, line.slice(eq + 1).trim());
+  const failed = (): { error: string } => {
+    const why = r.stderr.trim() || r.stdout.replace(/\0/g, ' ').trim() || `exit code ${r.code}`;
+    return { error: `probe failed (exit ${r.code}): ${why}` };
+  };
+  const start = r.stdout.indexOf('\0');
+  if (r.code !== 0 || start < 0) return failed();
+  const raw = new Map<string, RawValue>();
+  const recs = r.stdout.slice(start + 1).split('\0');
+  const rest = recs.pop(); // text after the last NUL: '' unless the output was cut inside a record
+  for (const rec of recs) {
+    const m = /[=:]/.exec(rec);
+    const key = m ? rec.slice(0, m.index) : '';
+    if (!m || !KEY.test(key)) {
+      return { error: `probe output is not framed (a probe printed something of its own): ${JSON.stringify(rec.slice(0, 120))}` };
+    }
+    const v = rec.slice(m.index + 1);
+    if (key === 'rb_unset') raw.delete(v);
+    else raw.set(key, { b64: m[0] === ':', v });
   }
   const frame = new Frame(raw);
-  if (r.code !== 0 || frame.str('end') !== 'ok') {
-    const why = r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`;
-    return { error: `probe failed (exit ${r.code}): ${why}` };
-  }
+  if (rest !== '' || frame.str('end') !== 'ok') return failed();
   return frame;
 }
 
@@ -147,7 +188,9 @@ export interface FileStat {
 }
 
 /**
- * Shell snippet: stat of the path in variable $VAR, printed under keys PREFIX_*.
+ * Shell snippet: stat of the path in variable $VAR, printed under keys PREFIX_* (raw, owner, group, target), with
+ * ONE `stat` process (owner and group names cannot contain ':', the separator); also sets the shell variable
+ * $PREFIX_sz to the size in bytes ('' when absent) for later decisions in the same probe.
  * follow=true stats what a symlink points to (and a dangling link is absent).
  */
 export function statShell(prefix: string, variable: string, follow: boolean): string {
@@ -155,10 +198,11 @@ export function statShell(prefix: string, variable: string, follow: boolean): st
   const v = `"$${variable}"`;
   const exists = follow ? `[ -e ${v} ]` : `{ [ -e ${v} ] || [ -L ${v} ]; }`;
   return [
+    `${prefix}_sz=`,
     `if ${exists}; then`,
-    `  kv ${prefix}_raw "$(stat ${L}-c '%f %u %g %s %Y %X %Z %i %d %h' -- ${v})"`,
-    `  kv ${prefix}_owner "$(stat ${L}-c '%U' -- ${v})"`,
-    `  kv ${prefix}_group "$(stat ${L}-c '%G' -- ${v})"`,
+    `  _st=$(stat ${L}-c '%f %u %g %s %Y %X %Z %i %d %h:%U:%G' -- ${v})`,
+    `  _r=\${_st%%:*}; _st=\${_st#"$_r"}; _st=\${_st#:}; kv ${prefix}_raw "$_r"; kv ${prefix}_owner "\${_st%%:*}"; kv ${prefix}_group "\${_st#*:}"`,
+    `  _r=\${_r#* * * }; ${prefix}_sz=\${_r%% *}`,
     follow ? '' : `  if [ -L ${v} ]; then _t=$(readlink -- ${v}; echo x); _t=\${_t%?}; kv ${prefix}_target "\${_t%?}"; fi`,
     `else`,
     `  kv ${prefix}_raw absent`,

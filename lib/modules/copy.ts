@@ -53,14 +53,14 @@ export function contentProbe(p: ContentParams): string {
     // follow a symlinked dest to the file it names
     `if [ -L "$p" ]; then _r=$(readlink -f -- "$p"; echo x); _r=\${_r%?}; _r=\${_r%?}; if [ -n "$_r" ]; then kv link "$p"; p=$_r; fi; fi`,
     `kv path "$p"`,
-    `_d=$(dirname -- "$p"; echo x); _d=\${_d%?}; _d=\${_d%?}`,
+    `rb_dirname "$p"`,
     `if [ -d "$_d" ]; then kv parent 1; else kv parent 0; fi`,
     statShell('d', 'p', false),
+    // the content when it is small enough (its sha1 is computed on the controller), else only its sha1
     `if [ -f "$p" ] && [ ! -L "$p" ]; then`,
-    `  if _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
-    `  if [ "$(stat -c %s -- "$p")" -le ${CONTENT_LIMIT} ] && [ -r "$p" ]; then kvfile content "$p"; fi`,
+    `  if [ -r "$p" ] && [ "\${d_sz:-0}" -le ${CONTENT_LIMIT} ]; then kvfile content "$p"; elif _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
     `fi`,
-    `kv uid "$(id -u)"`,
+    `rb_uid; kv uid "$_uid"`,
     EPILOGUE,
   ].join('\n');
 }
@@ -102,7 +102,8 @@ export function contentPlan(p: ContentParams, probe: ExecResult | null): Plan {
 
   // a regular file is there
   if (!p.force) return { steps: [], reason: `${path} exists and force is false`, result };
-  const curSha = f.str('sha1');
+  const curContent = f.buf('content');
+  const curSha = f.str('sha1') ?? (curContent ? sha1(curContent) : undefined);
   if (!curSha) {
     const msg = `cannot read ${path} to compare its content`;
     return { steps: [], reason: msg, fail: msg, result };
@@ -125,7 +126,7 @@ export function contentPlan(p: ContentParams, probe: ExecResult | null): Plan {
     return {
       steps: [step],
       reason: ['content differs', ...changes].join(', '),
-      diffs: [contentDiff(path, f.buf('content'), curSha, p.content)],
+      diffs: [contentDiff(path, curContent, curSha, p.content)],
       result,
     };
   }

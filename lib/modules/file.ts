@@ -68,7 +68,8 @@ export function probeFile(p: FileParams): string {
     statShell('t', 'p', true),
     `fi`,
     `if [ -d "$p" ] && [ ! -L "$p" ]; then`,
-    `  if [ -z "$(ls -A -- "$p" 2>/dev/null | head -n 1)" ]; then kv empty 1; else kv empty 0; fi`,
+    // empty: no entry matches any of the three globs (a glob that matches nothing stays as it is and does not exist)
+    `  _e=1; for _f in "$p"/* "$p"/.[!.]* "$p"/..?*; do if [ -e "$_f" ] || [ -L "$_f" ]; then _e=0; break; fi; done; kv empty $_e`,
     `fi`,
   ];
   const abs = srcAbs(p);

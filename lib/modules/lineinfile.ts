@@ -292,13 +292,13 @@ export function probeLineInFile(p: LineInFileParams): string {
     `p=${quote(p.path)}`,
     `if [ -L "$p" ]; then _r=$(readlink -f -- "$p"; echo x); _r=\${_r%?}; _r=\${_r%?}; if [ -n "$_r" ]; then p=$_r; fi; fi`,
     `kv path "$p"`,
-    `_d=$(dirname -- "$p"; echo x); _d=\${_d%?}; _d=\${_d%?}`,
+    `rb_dirname "$p"`,
     `if [ -d "$_d" ]; then kv parent 1; else kv parent 0; fi`,
     statShell('d', 'p', true),
     `if [ -f "$p" ]; then`,
-    `  if [ "$(stat -L -c %s -- "$p")" -le ${LINEINFILE_LIMIT} ]; then kvfile content "$p"; else kv too_big 1; fi`,
+    `  if [ "\${d_sz:-0}" -le ${LINEINFILE_LIMIT} ]; then kvfile content "$p"; else kv too_big 1; fi`,
     `fi`,
-    `kv uid "$(id -u)"`,
+    `rb_uid; kv uid "$_uid"`,
     EPILOGUE,
   ].join('\n');
 }

@@ -12,6 +12,7 @@
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { FileDiff, ModuleDef, Plan, Step } from './types.js';
+import { EPILOGUE, PRELUDE, isFrameError, parseFrame } from './common.js';
 
 export interface SysctlParams {
   /** the key as given */
@@ -79,21 +80,18 @@ export interface SysctlProbe {
   file: { kind: 'absent' } | { kind: 'file'; content: string; mode?: string } | { kind: 'other' };
 }
 
-const b64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
-
+/** Reads the framed probe output (lib/modules/common.ts); throws when it is incomplete. */
 export function parseSysctlProbe(out: string): SysctlProbe {
-  const kv = new Map<string, string>();
-  for (const line of out.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
-  }
-  const liveState = kv.get('live_state');
-  const fileState = kv.get('file_state');
+  const f = parseFrame({ code: 0, stdout: out, stderr: '' });
+  if (isFrameError(f)) throw new Error(`unexpected sysctl probe output: ${f.error}`);
+  const liveState = f.str('live_state');
+  const fileState = f.str('file_state');
   if (liveState === undefined || fileState === undefined) throw new Error(`unexpected sysctl probe output: ${JSON.stringify(out)}`);
+  const mode = f.str('file_mode') ?? '';
   const live: SysctlProbe['live'] =
-    liveState === 'value' ? { kind: 'value', value: b64(kv.get('live') ?? '').replace(/\n+$/, '') } : liveState === 'unknown' ? { kind: 'unknown' } : { kind: 'unreadable' };
+    liveState === 'value' ? { kind: 'value', value: (f.str('live') ?? '').replace(/\n+$/, '') } : liveState === 'unknown' ? { kind: 'unknown' } : { kind: 'unreadable' };
   const file: SysctlProbe['file'] =
-    fileState === 'file' ? { kind: 'file', content: b64(kv.get('file') ?? ''), mode: /^[0-7]{3,4}$/.test(kv.get('file_mode') ?? '') ? kv.get('file_mode')!.padStart(4, '0') : undefined } : fileState === 'absent' ? { kind: 'absent' } : { kind: 'other' };
+    fileState === 'file' ? { kind: 'file', content: f.str('file') ?? '', mode: /^[0-7]{3,4}$/.test(mode) ? mode.padStart(4, '0') : undefined } : fileState === 'absent' ? { kind: 'absent' } : { kind: 'other' };
   return { live, file };
 }
 
@@ -198,11 +196,13 @@ const sysctl: ModuleDef<SysctlParams> = {
     const P = quote(p.procPath);
     const F = quote(p.sysctl_file);
     return [
+      PRELUDE,
       `if [ -e ${P} ]; then`,
-      `  if v=$(cat -- ${P} 2>/dev/null); then echo live_state=value; printf 'live=%s\\n' "$(printf '%s' "$v" | base64 | tr -d '\\n')"; else echo live_state=unreadable; fi`,
-      `else echo live_state=unknown; fi`,
-      `if [ -f ${F} ]; then echo file_state=file; printf 'file=%s\\n' "$(base64 < ${F} | tr -d '\\n')"; printf 'file_mode=%s\\n' "$(stat -c %a -- ${F} 2>/dev/null)";`,
-      `elif [ -e ${F} ]; then echo file_state=other; else echo file_state=absent; fi`,
+      `  if v=$(cat -- ${P} 2>/dev/null); then kv live_state value; kv live "$v"; else kv live_state unreadable; fi`,
+      `else kv live_state unknown; fi`,
+      `if [ -f ${F} ]; then kv file_state file; kvfile file ${F}; kv file_mode "$(stat -c %a -- ${F} 2>/dev/null)";`,
+      `elif [ -e ${F} ]; then kv file_state other; else kv file_state absent; fi`,
+      EPILOGUE,
     ].join('\n');
   },
   plan(p, res) {
