@@ -10,6 +10,7 @@ import { ConfigErrors, RunbookError } from '../errors.js';
 import { makeChalk } from '../report/style.js';
 import type { ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
+import { setupBecomePassword } from '../executor/become-password.js';
 import { setupVault } from '../vars/vault.js';
 import { scrubSecrets } from '../executor/secrets.js';
 import { registerCompletion } from './completion.js';
@@ -28,6 +29,8 @@ export async function buildProgram(): Promise<Command> {
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    // -K: the become password is read before any host is contacted
+    .hook('preAction', async (_p, cmd) => setupBecomePassword(cmd.opts()))
     // the vault keyring is set before any command reads a file
     .hook('preAction', async (_p, cmd) => setupVault(cmd.opts()));
 
@@ -42,6 +45,7 @@ export async function buildProgram(): Promise<Command> {
       .addOption(new Option('--format <format>', 'output: tty (live view), plain lines, or json (one object per event)').choices(['tty', 'plain', 'json']))
       .option('--report <file>', 'write a JSON run summary (per host, per task) to this file')
       .option('--no-host-key-checking', 'accept unknown or changed host keys (explicit opt-out)')
+      .option('-K, --ask-become-pass', 'prompt for the sudo password (ansible_become_password in the inventory wins)', false)
       .option('--vault-password-file <file>', 'decrypt Ansible Vault files and !vault values with the password in FILE (repeatable; default $ANSIBLE_VAULT_PASSWORD_FILE)', collect, [])
       .option('--ask-vault-pass', 'prompt for the vault password', false);
 

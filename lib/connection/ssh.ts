@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { NodeSSH } from 'node-ssh';
 import { RunbookError } from '../errors.js';
@@ -26,6 +27,9 @@ import {
   type KnownHostEntry,
 } from './known-hosts.js';
 import type { Connection, ConnectionSpec, ExecResult, RunOptions } from './types.js';
+import { ConnectError, happyConnect } from './happy-eyeballs.js';
+import { openTunnel } from './jump.js';
+import { releaseShared } from './pool.js';
 
 export interface SshTuning {
   /** ssh2 keepalive interval (ms); default 5000 */
@@ -53,6 +57,10 @@ export class SshConnection implements Connection {
   /** why the connection is gone (set once it died after being ready) */
   private lost: string | undefined;
   private lastError: string | undefined;
+  /** the shared jump host connection this one is tunnelled through (released on close) */
+  private via: SshConnection | undefined;
+  /** the address the TCP connection went to (Happy Eyeballs winner; undefined through a jump host) */
+  connectedAddress: string | undefined;
   private closing = false;
   private readonly sem: Semaphore;
   private readonly inflight = new Set<(e: RunbookError) => void>();
@@ -127,7 +135,14 @@ export class SshConnection implements Connection {
       }
     }
 
-    const sock = await this.connectTcp(deadline);
+    let sock: net.Socket | Duplex;
+    if (s.jumpHosts?.length) {
+      if (this.via) await releaseShared(this.via).catch(() => {});
+      this.via = undefined;
+      const t = await openTunnel(s);
+      sock = t.sock;
+      this.via = t.via;
+    } else sock = await this.connectTcp(deadline);
     let hostKeyError: RunbookError | undefined;
     const hostVerifier = (key: Buffer): boolean => {
       if (!s.hostKeyChecking) return true;
@@ -178,6 +193,11 @@ export class SshConnection implements Connection {
     } catch (e) {
       sock.destroy();
       ssh.dispose();
+      if (this.via) {
+        const via = this.via;
+        this.via = undefined;
+        await releaseShared(via).catch(() => {});
+      }
       if (hostKeyError) throw hostKeyError;
       const level = (e as { level?: string }).level;
       const elapsed = Date.now() - started;
@@ -214,27 +234,34 @@ export class SshConnection implements Connection {
     client.on('end', onGone);
   }
 
-  private connectTcp(deadline: number): Promise<net.Socket> {
+  /** TCP connect with Happy Eyeballs (RFC 8305, happy-eyeballs.ts): a dual-stack name tries IPv6 first, IPv4 250 ms later. */
+  private async connectTcp(deadline: number): Promise<net.Socket> {
     const s = this.spec;
+    let sock: net.Socket;
+    try {
+      const r = await happyConnect(s.address, s.port, deadline);
+      sock = r.sock;
+      this.connectedAddress = r.address;
+    } catch (e) {
+      if (e instanceof ConnectError && e.timedOut) throw this.unreachable(`TCP connect to ${s.address}:${s.port} timed out after ${s.connectTimeoutMs} ms`);
+      throw this.unreachable(`cannot connect to ${s.address}:${s.port}: ${errText(e)}`, e);
+    }
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 10_000);
+    return sock;
+  }
+
+  /**
+   * A direct-tcpip channel from this host to host:port (for a target behind this jump host). Opens the connection
+   * first if needed. Does not count against the exec channel limit (OpenSSH's MaxSessions counts sessions only).
+   */
+  async forwardOut(host: string, port: number): Promise<ClientChannel> {
+    if (!this.client || this.lost) await this.open();
+    const client = this.client!;
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: s.address, port: s.port });
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(this.unreachable(`TCP connect to ${s.address}:${s.port} timed out after ${s.connectTimeoutMs} ms`));
-      }, Math.max(1, deadline - Date.now()));
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        sock.removeAllListeners('error');
-        sock.setNoDelay(true);
-        sock.setKeepAlive(true, 10_000);
-        // ssh2 attaches its own error handler; this one keeps a late error from crashing the process meanwhile
-        sock.on('error', () => {});
-        resolve(sock);
-      });
-      sock.once('error', (e) => {
-        clearTimeout(timer);
-        sock.destroy();
-        reject(this.unreachable(`cannot connect to ${s.address}:${s.port}: ${errText(e)}`, e));
+      client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+        if (err) reject(this.unreachable(`cannot open a tunnel to ${host}:${port}: ${errText(err)}`, err));
+        else resolve(ch);
       });
     });
   }
@@ -380,6 +407,11 @@ export class SshConnection implements Connection {
     this.client = undefined;
     this.ssh = undefined;
     this.lost = undefined; // a later open() or run() connects again
+    if (this.via) {
+      const via = this.via;
+      this.via = undefined;
+      await releaseShared(via);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { Connection, ConnectionSpec } from '../connection/types.js';
 import { createConnection } from '../connection/index.js';
+import { firstExisting, sshConfigForInventory, type SpecExtras } from '../connection/ssh-config.js';
 
 function bool(v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
@@ -28,7 +29,7 @@ function sshOptions(...args: unknown[]): Map<string, string> {
   return out;
 }
 
-export function connectionSpecFor(host: string, v: Record<string, unknown>, hostKeyChecking?: boolean, playConnection?: string): ConnectionSpec {
+export function connectionSpecFor(host: string, v: Record<string, unknown>, hostKeyChecking?: boolean, playConnection?: string): ConnectionSpec & SpecExtras {
   const o = sshOptions(v['ansible_ssh_common_args'], v['ansible_ssh_extra_args']);
   let type = String(v['ansible_connection'] ?? playConnection ?? (host === 'localhost' ? 'local' : 'ssh'));
   if (type === 'community.proxmox.proxmox_pct_remote' || type === 'community.general.proxmox_pct_remote' || type === 'proxmox_pct_remote') type = 'pct';
@@ -45,21 +46,33 @@ export function connectionSpecFor(host: string, v: Record<string, unknown>, host
   const knownHosts = v['runbook_known_hosts'] ?? v['ansible_ssh_known_hosts_file'] ?? o.get('userknownhostsfile');
   const key = v['ansible_ssh_private_key_file'] ?? v['ansible_private_key_file'];
   const timeout = Number(v['ansible_ssh_timeout'] ?? v['ansible_timeout'] ?? 10);
-  const jump = v['runbook_jump_hosts'] ?? v['ansible_ssh_jump_hosts'] ?? o.get('proxyjump');
+  const userVar = v['ansible_user'] ?? v['ansible_ssh_user'] ?? v['remote_user'];
+  const target = String(v['ansible_host'] ?? v['ansible_ssh_host'] ?? host);
+  // ~/.ssh/config (or runbook_ssh_config / RUNBOOK_SSH_CONFIG): HostName, User, Port, IdentityFile, ProxyJump,
+  // each only where the inventory says nothing
+  const sc = type === 'local' ? undefined : sshConfigForInventory(host, target, v, userVar !== undefined ? String(userVar) : undefined);
+  const jump = v['runbook_jump_hosts'] ?? v['ansible_ssh_jump_hosts'] ?? o.get('proxyjump') ?? sc?.proxyJump;
+  const pbm = String(v['proxmox_become_method'] ?? 'sudo');
+  if (pbm !== 'sudo' && pbm !== 'none') {
+    throw new RunbookError('config', `host ${host}: proxmox_become_method ${JSON.stringify(pbm)} is not supported (sudo, none)`, { host });
+  }
   const expand = (p: string) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
   return {
     host,
     type: type as ConnectionSpec['type'],
-    address: String(v['ansible_host'] ?? v['ansible_ssh_host'] ?? host),
-    port: Number(v['ansible_port'] ?? v['ansible_ssh_port'] ?? 22),
-    user: String(v['ansible_user'] ?? v['ansible_ssh_user'] ?? v['remote_user'] ?? os.userInfo().username),
-    privateKeyFile: key !== undefined ? expand(String(key)) : undefined,
+    address: sc?.hostName ?? target,
+    port: Number(v['ansible_port'] ?? v['ansible_ssh_port'] ?? sc?.port ?? 22),
+    user: String(userVar ?? sc?.user ?? os.userInfo().username),
+    privateKeyFile: key !== undefined ? expand(String(key)) : firstExisting(sc?.identityFiles),
     password: v['ansible_password'] !== undefined ? String(v['ansible_password']) : v['ansible_ssh_pass'] !== undefined ? String(v['ansible_ssh_pass']) : undefined,
     knownHostsFile: knownHosts !== undefined ? expand(String(knownHosts)) : undefined,
     hostKeyChecking: hkc ?? true,
     connectTimeoutMs: Math.max(1, timeout) * 1000,
     vmid: v['proxmox_vmid'] !== undefined ? String(v['proxmox_vmid']) : v['runbook_pct_vmid'] !== undefined ? String(v['runbook_pct_vmid']) : undefined,
     jumpHosts: jump === undefined || jump === 'none' ? undefined : Array.isArray(jump) ? jump.map(String) : String(jump).split(','),
+    ...(sc ? { sshConfigFile: sc.file } : {}),
+    proxmoxBecomeMethod: pbm,
+    ...(v['runbook_pct_become_password'] !== undefined ? { proxmoxBecomePassword: String(v['runbook_pct_become_password']) } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import { loadYamlFile } from '../yaml-load.js';
 import { applySteps, StepFailed } from './apply.js';
 import { EventBus, type HostResult, type Recap, type Status } from './events.js';
 import { FACTS_SCRIPT, factVars, parseFacts } from './facts.js';
+import { cliBecomePassword } from './become-password.js';
 import { connectionSpecFor, openConnection } from './connect.js';
 import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
 import { Secrets, markSecret } from './secrets.js';
@@ -760,9 +761,10 @@ export class Executor {
     const user = String(this.render(task.becomeUser ?? scope.becomeUser ?? ctx['ansible_become_user'] ?? 'root', ctx));
     const method = String(this.render(task.becomeMethod ?? scope.becomeMethod ?? ctx['ansible_become_method'] ?? 'sudo', ctx));
     if (method !== 'sudo' && method !== 'su') throw new RunbookError('bad_argument', `become_method ${method} is not supported (sudo, su)`, { pos: task.pos });
-    const login = String(ctx['ansible_user'] ?? ctx['ansible_ssh_user'] ?? (target === 'localhost' ? process.env['USER'] ?? 'root' : 'root'));
-    if (login === user) return undefined;
-    const pw = ctx['ansible_become_password'] ?? ctx['ansible_become_pass'];
+    // becoming the user the connection already runs as is a no-op in the connection itself (it knows the real login
+    // user, which may come from ~/.ssh/config; for pct it is the container's root)
+    void target;
+    const pw = ctx['ansible_become_password'] ?? ctx['ansible_become_pass'] ?? cliBecomePassword();
     return { method, user, password: pw !== undefined ? String(this.render(pw, ctx)) : undefined };
   }
 
@@ -779,7 +781,7 @@ export class Executor {
     if (st.unreachable) throw new RunbookError('unreachable', `host ${host} is unreachable`, { host });
     if (!st.conn) {
       const ctx = this.varsFor(host, undefined, { when: [], tags: [], blockVars: [], environment: [] });
-      const resolved = resolveFor(Object.fromEntries(Object.entries(ctx).filter(([k]) => k.startsWith('ansible_') || k.startsWith('runbook_'))), ctx, this.templar);
+      const resolved = resolveFor(Object.fromEntries(Object.entries(ctx).filter(([k]) => k.startsWith('ansible_') || k.startsWith('runbook_') || k.startsWith('proxmox_'))), ctx, this.templar);
       const spec = connectionSpecFor(host, resolved, this.opts.hostKeyChecking, this.play?.connection);
       st.conn = openConnection(spec);
       // unreachable hosts stay unreachable for the run
