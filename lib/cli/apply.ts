@@ -29,6 +29,8 @@ export interface CommonFlags {
   hostKeyChecking: boolean;
   /** ansible.cfg of this run: its connection and become settings are the lowest-precedence defaults */
   cfg?: AnsibleCfg;
+  /** seconds to wait for another run's host lock */
+  lockTimeout?: number;
 }
 
 export interface ApplyFlags extends CommonFlags {
@@ -77,22 +79,34 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     hostKeyChecking: flags.hostKeyChecking === false ? false : undefined,
     loader,
     cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg) },
+    ...(flags.lockTimeout !== undefined && Number.isFinite(flags.lockTimeout) && flags.lockTimeout >= 0 ? { lockTimeoutMs: flags.lockTimeout * 1000 } : {}),
   }, bus);
+  // First signal: start no new task, let the tasks in flight finish for up to RUNBOOK_ABORT_GRACE seconds (default
+  // 5), then close the connections (a write in flight then fails its length check and leaves the old file), print
+  // the recap and exit 130/143. A second signal closes the connections at once.
   let signalled: number | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  const graceMs = Math.max(0, Number(process.env['RUNBOOK_ABORT_GRACE'] ?? 5)) * 1000;
   const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled !== undefined) {
+      process.stderr.write(`\nrunbook: ${sig} again: closing the connections now\n`);
+      void ex.closeAll();
+      return;
+    }
     signalled = sig === 'SIGINT' ? 130 : 143;
-    process.stderr.write(`\nrunbook: ${sig} received, closing connections (a write in flight finishes or leaves the old file; no partial files)\n`);
-    void ex.closeAll().finally(() => {
-      process.exit(signalled);
-    });
+    process.stderr.write(`\nrunbook: ${sig} received: no new tasks; the tasks in flight get ${graceMs / 1000} s, then the connections close (no partial files)\n`);
+    ex.abort(sig, signalled);
+    grace = setTimeout(() => void ex.closeAll(), graceMs);
+    grace.unref();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const { exitCode } = await ex.run();
     reportFile?.write();
     return signalled ?? exitCode;
   } finally {
+    if (grace) clearTimeout(grace);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -46,6 +46,7 @@ export async function buildProgram(): Promise<Command> {
       .option('--report <file>', 'write a JSON run summary (per host, per task) to this file')
       .option('--no-host-key-checking', 'accept unknown or changed host keys (explicit opt-out)')
       .option('-K, --ask-become-pass', 'prompt for the sudo password (ansible_become_password in the inventory wins)', false)
+      .option('--lock-timeout <seconds>', 'wait at most this long for another run holding a host lock (0: do not wait)', (v) => Number(v), 60)
       .option('--vault-password-file <file>', 'decrypt Ansible Vault files and !vault values with the password in FILE (repeatable; default $ANSIBLE_VAULT_PASSWORD_FILE)', collect, [])
       .option('--ask-vault-pass', 'prompt for the vault password', false);
 

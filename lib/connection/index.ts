@@ -8,7 +8,10 @@ import type { Connection, ConnectionSpec } from './types.js';
 export function createConnection(spec: ConnectionSpec): Connection {
   switch (spec.type) {
     case 'ssh':
-      return new SshConnection(spec);
+      return new SshConnection(spec, {
+        ...(spec.keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs: spec.keepaliveIntervalMs } : {}),
+        ...(spec.keepaliveCountMax !== undefined ? { keepaliveCountMax: spec.keepaliveCountMax } : {}),
+      });
     case 'local':
       return new LocalConnection(spec.host);
     case 'pct':

@@ -53,6 +53,11 @@ export interface AtomicWriteOptions {
   mode?: string;
   owner?: string;
   group?: string;
+  /**
+   * the content's length in bytes: when given, a temp file of another size (stdin ended early because the
+   * connection dropped or the run was interrupted) is refused, so a truncated file never replaces the target
+   */
+  size?: number;
 }
 
 /**
@@ -83,8 +88,17 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     `trap 'exit 129' HUP`,
     `trap 'exit 130' INT`,
     `trap 'exit 143' TERM`,
+    // sshd gone: a message to the dead stderr raises SIGPIPE, which must still run the EXIT trap (rm the temp file)
+    `trap 'exit 141' PIPE`,
     `cat > "$tmp" || fail "cannot write $target: write to temp file failed (disk full?)"`,
   ];
+  if (opts.size !== undefined) {
+    if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw new RunbookError('bad_argument', `atomicWriteScript: invalid size ${opts.size}`);
+    lines.push(
+      `n=$(wc -c < "$tmp") || fail "cannot read back the temp file of $target"`,
+      `[ "$n" -eq ${opts.size} ] || fail "cannot write $target: received $n of ${opts.size} bytes (input ended early); the target was not changed"`,
+    );
+  }
   if (opts.mode !== undefined) {
     // the mode passed the regexes above: digits and [ugoarwxXst,+=-] only, safe inside double quotes
     lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);

@@ -50,6 +50,9 @@ export interface ConnectionSpec {
   /** false only when the user explicitly opts out (ansible_host_key_checking: false / RUNBOOK_HOST_KEY_CHECKING=false) */
   hostKeyChecking: boolean;
   connectTimeoutMs: number;
+  /** ssh: keepalive interval (ms) and unanswered keepalives before a silent link is declared dead (default 5000 x 3) */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
   /** pct: the container id on the Proxmox host reached over ssh at address */
   vmid?: string;
   /** jump hosts, outermost first: user@host:port */

@@ -28,7 +28,8 @@ export async function applySteps(conn: Connection, steps: Step[], base: RunOptio
   for (const step of steps) {
     let r: ExecResult;
     if (step.kind === 'write') {
-      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group });
+      const size = typeof step.content === 'string' ? Buffer.byteLength(step.content) : step.content.length;
+      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size });
       r = await conn.run(script, { ...base, input: step.content });
     } else {
       r = await conn.run(step.script, { ...base, input: step.input });

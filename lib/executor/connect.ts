@@ -15,6 +15,12 @@ function bool(v: unknown): boolean | undefined {
   return ['yes', 'true', 'on', '1'].includes(String(v).toLowerCase());
 }
 
+function num(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /** `-o Key=Value` options out of ansible_ssh_common_args / ansible_ssh_extra_args */
 function sshOptions(...args: unknown[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -46,6 +52,10 @@ export function connectionSpecFor(host: string, v: Record<string, unknown>, host
   const knownHosts = v['runbook_known_hosts'] ?? v['ansible_ssh_known_hosts_file'] ?? o.get('userknownhostsfile');
   const key = v['ansible_ssh_private_key_file'] ?? v['ansible_private_key_file'];
   const timeout = Number(v['ansible_ssh_timeout'] ?? v['ansible_timeout'] ?? 10);
+  // dead-link detection: runbook_keepalive_interval (s) / runbook_keepalive_count, or ssh's ServerAliveInterval /
+  // ServerAliveCountMax from ansible_ssh_common_args; a silent host is declared dead after about interval x count
+  const kaInterval = num(v['runbook_keepalive_interval'] ?? o.get('serveraliveinterval'));
+  const kaCount = num(v['runbook_keepalive_count'] ?? o.get('serveralivecountmax'));
   const userVar = v['ansible_user'] ?? v['ansible_ssh_user'] ?? v['remote_user'];
   const target = String(v['ansible_host'] ?? v['ansible_ssh_host'] ?? host);
   // ~/.ssh/config (or runbook_ssh_config / RUNBOOK_SSH_CONFIG): HostName, User, Port, IdentityFile, ProxyJump,
@@ -68,6 +78,8 @@ export function connectionSpecFor(host: string, v: Record<string, unknown>, host
     knownHostsFile: knownHosts !== undefined ? expand(String(knownHosts)) : undefined,
     hostKeyChecking: hkc ?? true,
     connectTimeoutMs: Math.max(1, timeout) * 1000,
+    ...(kaInterval !== undefined && kaInterval > 0 ? { keepaliveIntervalMs: Math.max(0.2, kaInterval) * 1000 } : {}),
+    ...(kaCount !== undefined && kaCount >= 1 ? { keepaliveCountMax: Math.floor(kaCount) } : {}),
     vmid: v['proxmox_vmid'] !== undefined ? String(v['proxmox_vmid']) : v['runbook_pct_vmid'] !== undefined ? String(v['runbook_pct_vmid']) : undefined,
     jumpHosts: jump === undefined || jump === 'none' ? undefined : Array.isArray(jump) ? jump.map(String) : String(jump).split(','),
     ...(sc ? { sshConfigFile: sc.file } : {}),

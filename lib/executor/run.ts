@@ -24,6 +24,7 @@ import { EventBus, type HostResult, type Recap, type Status } from './events.js'
 import { FACTS_SCRIPT, factVars, parseFacts } from './facts.js';
 import { cliBecomePassword } from './become-password.js';
 import { connectionSpecFor, openConnection } from './connect.js';
+import { acquireHostLock, DEFAULT_LOCK_TIMEOUT_MS } from './lock.js';
 import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
 import { Secrets, markSecret } from './secrets.js';
 import { decryptVaultValues } from '../vars/vault.js';
@@ -39,6 +40,8 @@ export interface ExecOptions {
   /** overrides host key checking for every host (explicit opt-out) */
   hostKeyChecking?: boolean;
   loader?: PlaybookLoader;
+  /** how long to wait for another run's lock on a host (--lock-timeout); default 60 s */
+  lockTimeoutMs?: number;
   /** ansible.cfg defaults as variables of the lowest precedence (ansible_user, ansible_become, ...) */
   cfgVars?: Record<string, unknown>;
 }
@@ -153,6 +156,7 @@ export class Executor {
     await this.bus.emit({ type: 'run:start', playbook: this.pb.file, check: this.opts.check, hosts: [...all] });
     try {
       for (const play of this.pb.plays) {
+        if (this.aborted) break;
         await this.runPlay(play);
       }
     } finally {
@@ -161,9 +165,26 @@ export class Executor {
     const recap = await Promise.all(
       [...this.hosts.values()].map(async (h) => (h.conn ? { ...h.stats, commands: await h.conn.then((c) => c.commandCount, () => 0) } : h.stats)),
     );
-    const exitCode = recap.some((r) => r.failed > 0) ? 2 : recap.some((r) => r.unreachable > 0) ? 4 : 0;
+    const exitCode = this.aborted ? this.aborted.exitCode : recap.some((r) => r.failed > 0) ? 2 : recap.some((r) => r.unreachable > 0) ? 4 : 0;
     await this.bus.emit({ type: 'run:end', recap, durationMs: Date.now() - started, exitCode, check: this.opts.check });
     return { exitCode, recap };
+  }
+
+  /** set by abort(): no new task (or loop item, or retry) starts; the run ends with this exit code */
+  private aborted: { signal: string; exitCode: number } | undefined;
+
+  /**
+   * Stop scheduling (SIGINT/SIGTERM): tasks in flight finish (or fail when closeAll() cuts their connection), no
+   * new one starts, the run ends normally with its recap and exits with `exitCode` (130/143).
+   */
+  abort(signal: string, exitCode: number): void {
+    if (this.aborted) return;
+    this.aborted = { signal, exitCode };
+    void this.bus.emit({ type: 'warning', message: `${signal} received: no new tasks are started; the tasks in flight finish, then the run ends` });
+  }
+
+  get abortedBy(): string | undefined {
+    return this.aborted?.signal;
   }
 
   async closeAll(): Promise<void> {
@@ -364,6 +385,7 @@ export class Executor {
   // tasks
 
   private async runTask(task: TaskNode, scope: Scope, hosts: string[], handler = false): Promise<void> {
+    if (this.aborted) return;
     const title = task.name ?? `${task.actionAs}`;
     let targets = hosts;
     if (truthy(scope.runOnce)) targets = hosts.slice(0, 1);
@@ -386,7 +408,7 @@ export class Executor {
     const out: T[] = new Array(hosts.length);
     let next = 0;
     const worker = async () => {
-      while (next < hosts.length) {
+      while (next < hosts.length && !this.aborted) {
         const i = next++;
         out[i] = await fn(hosts[i]!);
       }
@@ -461,6 +483,7 @@ export class Executor {
     // a loop: when and the module run per item; the task's result aggregates
     const results: ItemOutcome[] = [];
     for (const [i, item] of items.entries()) {
+      if (this.aborted) break;
       const ictx: Record<string, unknown> = { ...ctx, [task.loopVar]: item, ansible_loop_var: task.loopVar };
       if (task.indexVar) ictx[task.indexVar] = i;
       ictx['ansible_loop'] = { index: i + 1, index0: i, first: i === 0, last: i === items.length - 1, length: items.length };
@@ -638,11 +661,12 @@ export class Executor {
         const plan: Plan = def.plan(params, probe);
         outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx);
       } catch (e) {
+        if (this.aborted && isUnreachable(e)) return fail(`interrupted by ${this.aborted.signal}: ${(e as Error).message}`);
         if (isUnreachable(e)) return { status: 'unreachable', reason: (e as Error).message, result: { unreachable: true } };
         outcome = fail(this.errText(e, task));
       }
       outcome.delegatedTo = delegatedTo;
-      if (task.until === undefined) return outcome;
+      if (task.until === undefined || this.aborted) return outcome;
       outcome.result['attempts'] = attempt + 1;
       const uctx = task.register ? { ...ctx, [task.register]: outcome.result } : ctx;
       let ok = false;
@@ -783,7 +807,17 @@ export class Executor {
       const ctx = this.varsFor(host, undefined, { when: [], tags: [], blockVars: [], environment: [] });
       const resolved = resolveFor(Object.fromEntries(Object.entries(ctx).filter(([k]) => k.startsWith('ansible_') || k.startsWith('runbook_') || k.startsWith('proxmox_'))), ctx, this.templar);
       const spec = connectionSpecFor(host, resolved, this.opts.hostKeyChecking, this.play?.connection);
-      st.conn = openConnection(spec);
+      // the host lock (lock.ts) serialises runs against one host; --check writes nothing, so it takes none
+      const lock = !this.opts.check && spec.type !== 'local' && resolved['runbook_lock'] !== false && !/^(false|no|off|0)$/i.test(String(resolved['runbook_lock'] ?? ''));
+      st.conn = openConnection(spec).then((c) =>
+        lock
+          ? acquireHostLock(c, {
+              file: resolved['runbook_lock_file'] !== undefined ? String(resolved['runbook_lock_file']) : undefined,
+              timeoutMs: this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+              onWait: (message) => void this.bus.emit({ type: 'warning', message, host }),
+            })
+          : c,
+      );
       // unreachable hosts stay unreachable for the run
       st.conn.catch(() => {
         st.unreachable = true;
@@ -942,5 +976,5 @@ function dropOmitted(v: Record<string, unknown>): Record<string, unknown> {
 }
 
 function isUnreachable(e: unknown): boolean {
-  return e instanceof RunbookError && (e.code === 'unreachable' || e.code === 'host_key');
+  return e instanceof RunbookError && (e.code === 'unreachable' || e.code === 'host_key' || e.code === 'lock');
 }

@@ -89,8 +89,13 @@ const IN_PROGRESS_MS = 60_000;
  *
  * `ip netns exec` remounts /sys, which leaves /sys/fs/cgroup an empty sysfs directory; crun then refuses to start
  * ("invalid file system type on '/sys/fs/cgroup'"), so the anchor mounts cgroup2 there first.
+ *
+ * Each host also gets its own /run/lock (a small tmpfs), as a real machine has: runbook's per-host run lock lives
+ * there, and hosts sharing the root's /run/lock would lock each other out.
  */
-const ANCHOR_INIT = 'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec "$@"';
+const ANCHOR_INIT =
+  'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; ' +
+  'mkdir -p /run/lock && mount -t tmpfs -o mode=1777,size=1m lab-run-lock /run/lock; exec "$@"';
 const ANCHOR_COMM = 'sleep';
 
 const nsPrefix = (slot: number) => `${PREFIX}${slot}-`;
@@ -804,6 +809,27 @@ export class Lab {
     if (!(await waitFor(async () => !(await tcpOpen(h.address, h.port, 200)), 40, 50))) {
       throw new LabError(`sshd of ${h.name} still accepts connections after being stopped`);
     }
+  }
+
+  /**
+   * Kills the host's sshd with SIGKILL, the listener and every per-connection sshd (an sshd crash or an OOM kill):
+   * the SSH connections drop without a goodbye; the commands they ran lose their stdin/stdout. startSshd() revives it.
+   */
+  async killSshd(host: LabHost | string): Promise<void> {
+    const h = this.host(host);
+    const isSshd = (p: number) => processComm(p) === 'sshd';
+    if (!(await killAllIn(h.ns, 'SIGKILL', isSshd))) throw new LabError(`could not kill sshd of ${h.name}`);
+    rmSync(path.join(this.dir, 'hosts', h.name, 'sshd.pid'), { force: true });
+  }
+
+  /** The root-side end of the host's veth (rbl<slot>h<i>): setting it down cuts the host off without a FIN or RST. */
+  linkOf(host: LabHost | string): string {
+    return rootVeth(this.slot, this.hosts.indexOf(this.host(host)) + 1);
+  }
+
+  /** Takes the host's link down (up = false) or up again: packets vanish silently, as with a pulled cable. */
+  async setLink(host: LabHost | string, up: boolean): Promise<void> {
+    await must(['ip', 'link', 'set', this.linkOf(host), up ? 'up' : 'down'], { timeoutMs: 10_000 });
   }
 
   /** Starts the host's sshd again (no-op if it is running) and waits until it accepts TCP. */
