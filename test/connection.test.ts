@@ -653,12 +653,14 @@ describe('LocalConnection', () => {
 });
 
 describe('createConnection', () => {
-  it('creates ssh and local connections, refuses pct for now', () => {
+  it('creates ssh, local and pct connections; pct without a container id is a config error', () => {
     expect(createConnection(spec())).toBeInstanceOf(SshConnection);
     expect(createConnection({ ...spec(), type: 'local' })).toBeInstanceOf(LocalConnection);
+    // pct itself is tested against the lab in test/reach.test.ts
+    expect(createConnection({ ...spec(), type: 'pct', vmid: '101' }).constructor.name).toBe('PctConnection');
     let err: unknown;
     try {
-      createConnection({ ...spec(), type: 'pct', vmid: '101' });
+      createConnection({ ...spec(), type: 'pct' });
     } catch (e) {
       err = e;
     }
