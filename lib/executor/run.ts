@@ -653,12 +653,15 @@ export class Executor {
     let attempt = 0;
     for (;;) {
       let outcome: ItemOutcome;
+      let notRun = false;
       try {
         const conn = await this.connect(target);
         const params = def.prepare ? await def.prepare(args, mctx) : args;
         const script = def.probe(params);
         const probe = script !== null ? await conn.run(script, runOpts) : null;
         const plan: Plan = def.plan(params, probe);
+        // check mode: planned steps are not run, so there is no result for `until` to judge; retrying cannot help
+        notRun = check && plan.steps.length > 0 && plan.runInCheckMode !== true;
         outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx);
       } catch (e) {
         if (this.aborted && isUnreachable(e)) return fail(`interrupted by ${this.aborted.signal}: ${(e as Error).message}`);
@@ -666,7 +669,7 @@ export class Executor {
         outcome = fail(this.errText(e, task));
       }
       outcome.delegatedTo = delegatedTo;
-      if (task.until === undefined || this.aborted) return outcome;
+      if (task.until === undefined || this.aborted || notRun) return outcome;
       outcome.result['attempts'] = attempt + 1;
       const uctx = task.register ? { ...ctx, [task.register]: outcome.result } : ctx;
       let ok = false;
@@ -694,6 +697,10 @@ export class Executor {
       const hit = [...overlay].find((p) => {
         for (let i = plan.fail!.indexOf(p); i !== -1; i = plan.fail!.indexOf(p, i + 1)) if (!/[\w./-]/.test(plan.fail![i + p.length] ?? ' ')) return true;
         return false;
+      }) ?? [...overlay].find((p) => {
+        // or only its file name, e.g. systemd's "Could not find the requested service NAME.service"
+        const b = path.basename(p);
+        return b.includes('.') && b.length >= 4 && new RegExp(`(^|[\\s'"/])${b.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s:'",])`).test(plan.fail!);
       });
       if (hit) {
         return { status: 'changed', reason: `would change, after an earlier change (${hit} is planned but not yet there)`, result: { ...(plan.result ?? {}), changed: true }, afterEarlierChange: true };
