@@ -501,7 +501,7 @@ export class Executor {
     }
     const agg: ItemOutcome = {
       status: results.some((r) => r.status === 'unreachable') ? 'unreachable' : results.some((r) => r.status === 'failed') ? 'failed' : results.some((r) => r.status === 'changed') ? 'changed' : results.every((r) => r.status === 'skipped') ? 'skipped' : 'ok',
-      reason: results.length === 0 ? 'loop over an empty list' : results.filter((r) => r.status === 'failed').map((r) => `[${r.item}] ${r.reason}`).join('; ') || `${results.filter((r) => r.status === 'changed').length} of ${results.length} items changed`,
+      reason: results.length === 0 ? 'loop over an empty list' : results.filter((r) => r.status === 'unreachable' || r.status === 'failed').map((r) => `[${r.item}] ${r.reason}`).join('; ') || `${results.filter((r) => r.status === 'changed').length} of ${results.length} items changed`,
       result: { results: results.map((r) => r.result), changed: results.some((r) => r.status === 'changed'), failed: results.some((r) => r.status === 'failed'), skipped: results.length === 0 || results.every((r) => r.status === 'skipped') },
       diffs: results.flatMap((r) => r.diffs ?? []),
     };
