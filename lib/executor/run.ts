@@ -22,6 +22,7 @@ import { loadYamlFile } from '../yaml-load.js';
 import { applySteps, StepFailed } from './apply.js';
 import { EventBus, type HostResult, type Recap, type Status } from './events.js';
 import { FACTS_SCRIPT, factVars, parseFacts } from './facts.js';
+import { runReboot, type RebootArgs } from './reboot.js';
 import { cliBecomePassword } from './become-password.js';
 import { connectionSpecFor, openConnection } from './connect.js';
 import { acquireHostLock, DEFAULT_LOCK_TIMEOUT_MS } from './lock.js';
@@ -953,6 +954,19 @@ export class Executor {
           if (Date.now() > deadline) return { status: 'failed', reason: `timed out waiting for connection after ${timeout / 1000}s`, result: {} };
           await new Promise((r) => setTimeout(r, sleep));
         }
+      }
+      case 'reboot': {
+        // drops and re-opens the connection (lib/executor/reboot.ts); always changed; check mode runs nothing
+        if (this.taskCheckMode(scope, task, ctx) ?? this.opts.check) return { status: 'changed', reason: 'would reboot (check mode: nothing run)', result: { rebooted: true, elapsed: 0 } };
+        const become = this.becomeFor(scope, task, ctx, host);
+        const reset = async () => {
+          const old = st.conn;
+          st.conn = undefined;
+          st.unreachable = false;
+          await (await old?.catch(() => undefined))?.close().catch(() => undefined);
+        };
+        const r = await runReboot(args as RebootArgs, { connect: () => this.connect(host), reset, runOpts: become ? { become } : {} });
+        return { status: r.ok ? 'changed' : 'failed', reason: r.reason, result: r.result };
       }
       default:
         throw new RunbookError('internal', `action ${task.action} has no implementation`);

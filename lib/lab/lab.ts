@@ -55,6 +55,13 @@ export interface LabOptions {
    * which costs ~115 ms per command here (pyenv); the benchmark uses '/bin/sh' so it measures the tools, not that.
    */
   shell?: string;
+  /**
+   * A copy-on-write /etc per host: an overlay (lower: the machine's /etc, upper: the host's slot dir) mounted on /etc
+   * in the host's mount namespace, with the /etc/netns/NS binds made again on top. Writes and renames in the host's
+   * /etc (e.g. relinking /etc/localtime) never reach the machine's. Bind-mounting single files cannot do that for
+   * /etc/localtime: it is a symlink, and a bind mount follows it onto the zone file.
+   */
+  privateEtc?: boolean;
 }
 
 export interface LabExecResult {
@@ -97,6 +104,11 @@ const ANCHOR_INIT =
   'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; ' +
   'mkdir -p /run/lock && mount -t tmpfs -o mode=1777,size=1m lab-run-lock /run/lock; exec "$@"';
 const ANCHOR_COMM = 'sleep';
+/** LabOptions.privateEtc: run first by the anchor (with RBL_PRIVATE_ETC = a dir of the host, RBL_NS = its netns). */
+const PRIVATE_ETC_INIT =
+  'if [ -n "$RBL_PRIVATE_ETC" ]; then d=$RBL_PRIVATE_ETC; mkdir -p "$d/real" "$d/upper" "$d/work" && ' +
+  'mount --bind /etc "$d/real" && mount -t overlay -o "lowerdir=/etc,upperdir=$d/upper,workdir=$d/work" lab-etc /etc && ' +
+  'for e in "$d/real/netns/$RBL_NS"/*; do [ ! -e "$e" ] || mount --bind "$e" "/etc/${e##*/}" || exit 1; done || exit 1; fi; ';
 
 const nsPrefix = (slot: number) => `${PREFIX}${slot}-`;
 const hostNs = (slot: number, name: string) => `${PREFIX}${slot}-${name}`;
@@ -540,6 +552,8 @@ export class Lab {
   readonly podman: boolean;
   /** root's login shell in the hosts when set (LabOptions.shell) */
   readonly shell: string | undefined;
+  /** each host has a copy-on-write /etc (LabOptions.privateEtc) */
+  readonly privateEtc: boolean;
   private destroying?: Promise<void>;
 
   private constructor(init: {
@@ -552,6 +566,7 @@ export class Lab {
     rootfs?: string;
     podman: boolean;
     shell?: string;
+    privateEtc?: boolean;
   }) {
     this.name = init.name;
     this.dir = init.dir;
@@ -565,6 +580,7 @@ export class Lab {
     if (init.internetNs) this.internetNs = init.internetNs;
     if (init.rootfs) this.rootfs = init.rootfs;
     this.shell = init.shell;
+    this.privateEtc = !!init.privateEtc;
   }
 
   static async create(opts: LabOptions): Promise<Lab> {
@@ -611,6 +627,7 @@ export class Lab {
       slot,
       hosts,
       podman: !!opts.podman,
+      privateEtc: !!opts.privateEtc,
       ...(opts.shell !== undefined ? { shell: opts.shell } : {}),
       ...(opts.internet ? { internetV6: v6Internet(slot), internetNs: internetNs(slot) } : {}),
       ...(opts.podman ? { rootfs: ROOTFS_DIR } : {}),
@@ -717,9 +734,12 @@ export class Lab {
   /** Starts the host's anchor (see ANCHOR_INIT) and waits until it has exec'd into `sleep` (mounts done). */
   private async startAnchor(h: LabHost): Promise<number> {
     const hdir = this.podmanDir(h);
-    const child = spawn('ip', ['netns', 'exec', h.ns, '/bin/sh', '-c', ANCHOR_INIT, 'lab-anchor', 'sleep', 'infinity'], {
+    const init = this.privateEtc ? PRIVATE_ETC_INIT + ANCHOR_INIT : ANCHOR_INIT;
+    const env = this.privateEtc ? { ...process.env, RBL_PRIVATE_ETC: path.join(hdir, 'etc'), RBL_NS: h.ns } : process.env;
+    const child = spawn('ip', ['netns', 'exec', h.ns, '/bin/sh', '-c', init, 'lab-anchor', 'sleep', 'infinity'], {
       detached: true,
       stdio: 'ignore',
+      env,
     });
     child.on('error', () => {});
     child.unref();
@@ -830,6 +850,24 @@ export class Lab {
   /** Takes the host's link down (up = false) or up again: packets vanish silently, as with a pulled cable. */
   async setLink(host: LabHost | string, up: boolean): Promise<void> {
     await must(['ip', 'link', 'set', this.linkOf(host), up ? 'up' : 'down'], { timeoutMs: 10_000 });
+  }
+
+  /**
+   * A sh command that, run inside the host (over SSH), returns at once and after `delaySec` seconds does what a
+   * reboot does to SSH: every sshd of the host (listener and sessions, found by the host's netns) gets SIGTERM, so
+   * open connections drop; then sshd is started again (retried for up to 4 s while the port is released).
+   * The reboot test's reboot_command.
+   */
+  restartSshdCommand(host: LabHost | string, delaySec = 1): string {
+    const h = this.host(host);
+    const hostDir = path.join(this.dir, 'hosts', h.name);
+    const inner = [
+      `sleep ${Number(delaySec)}`,
+      'me=$(readlink /proc/self/ns/net)',
+      'for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] && [ "$(cat "$p/comm" 2>/dev/null)" = sshd ] && kill "${p#/proc/}"; done',
+      `for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0.2; ${SSHD} -f ${path.join(hostDir, 'sshd_config')} -E ${path.join(hostDir, 'sshd.log')} && break; done`,
+    ].join('; ');
+    return `setsid sh -c '${inner}' </dev/null >/dev/null 2>&1 &`;
   }
 
   /** Starts the host's sshd again (no-op if it is running) and waits until it accepts TCP. */

@@ -65,6 +65,15 @@ export const ACTIONS: ActionDef[] = [
     type: 'object', additionalProperties: false,
     properties: { timeout: { type: 'integer' }, delay: { type: 'integer' }, sleep: { type: 'integer' }, connect_timeout: { type: 'integer' } },
   }),
+  action('reboot', 'reboot the host, wait until it answers again (always changed)', {
+    type: 'object', additionalProperties: false,
+    properties: {
+      reboot_timeout: { type: 'integer', minimum: 1 }, connect_timeout: { type: 'integer', minimum: 1 },
+      pre_reboot_delay: { type: 'integer', minimum: 0 }, post_reboot_delay: { type: 'integer', minimum: 0 },
+      test_command: { type: 'string', minLength: 1 }, msg: str, reboot_command: { type: 'string', minLength: 1 },
+      boot_time_command: { type: 'string', minLength: 1 }, search_paths: { type: 'array', items: str },
+    },
+  }),
 ];
 
 ACTIONS.find((a) => a.name === 'setup')!.aliases.push('gather_facts', 'ansible.builtin.gather_facts');

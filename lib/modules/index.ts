@@ -19,5 +19,9 @@ import slurp from './slurp.js';
 import user from './user.js';
 import debconf from './debconf.js';
 import getUrl from './get-url.js';
+import podmanVolume from './podman-volume.js';
+import podmanContainer from './podman-container.js';
+import mount from './mount.js';
+import timezone from './timezone.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone];

@@ -14,18 +14,15 @@ const BUILTIN = [
   'iptables', 'known_hosts', 'package', 'package_facts', 'pause', 'pip', 'raw', 'rpm_key', 'script',
   'service_facts', 'sysvinit', 'tempfile', 'unarchive', 'uri', 'validate_argument_spec', 'wait_for', 'yum',
   'yum_repository',
-  // not yet: tracked in issue #8
-  'reboot',
 ];
 const COLLECTIONS: Record<string, string[]> = {
-  'ansible.posix': ['mount', 'acl', 'at', 'authorized_key', 'firewalld', 'patch', 'seboolean', 'selinux', 'synchronize'],
+  'ansible.posix': ['acl', 'at', 'authorized_key', 'firewalld', 'patch', 'seboolean', 'selinux', 'synchronize'],
   'community.general': [
-    'timezone',
     'alternatives', 'apk', 'archive', 'filesystem', 'git_config', 'ini_file', 'lvg', 'lvol', 'make', 'modprobe',
     'nmcli', 'npm', 'parted', 'pipx', 'proxmox', 'proxmox_kvm', 'snap', 'ufw', 'xml', 'zfs',
   ],
   'community.docker': ['docker_container', 'docker_image', 'docker_network', 'docker_volume', 'docker_compose_v2'],
-  'containers.podman': ['podman_container', 'podman_volume', 'podman_image', 'podman_network', 'podman_pod', 'podman_secret', 'podman_play', 'podman_login'],
+  'containers.podman': ['podman_image', 'podman_network', 'podman_pod', 'podman_secret', 'podman_play', 'podman_login'],
   'community.crypto': ['openssh_keypair', 'openssl_privatekey', 'x509_certificate'],
 };
 
