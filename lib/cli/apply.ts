@@ -14,7 +14,6 @@ import { syntaxCheckFiles } from './syntax-check.js';
 import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type AnsibleCfg } from './ansible-cfg.js';
 import { PlainReporter } from '../report/plain.js';
 import { JsonReporter } from '../report/json.js';
-import { LiveReporter } from '../report/live.js';
 import { ReportFile } from '../report/report-file.js';
 
 export interface CommonFlags {
@@ -53,9 +52,10 @@ export function chooseFormat(f?: string): 'tty' | 'plain' | 'json' {
   return process.stdout.isTTY && cols > 0 && !process.env['CI'] ? 'tty' : 'plain';
 }
 
-export function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean): void {
+export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean): Promise<void> {
   if (format === 'json') bus.on(new JsonReporter().on);
-  else if (format === 'tty') bus.on(new LiveReporter(diff).on);
+  // the live view (listr2 and its dependencies, ~25 ms to load) only when it is used
+  else if (format === 'tty') bus.on(new (await import('../report/live.js')).LiveReporter(diff).on);
   else bus.on(new PlainReporter(undefined, diff).on);
 }
 
@@ -63,7 +63,7 @@ export function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', 
 export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>): Promise<number> {
   const bus = new EventBus();
   const format = chooseFormat(flags.format);
-  attachReporter(bus, format, flags.diff);
+  await attachReporter(bus, format, flags.diff);
   const reportFile = flags.report ? new ReportFile(flags.report) : undefined;
   if (reportFile) bus.on(reportFile.on);
   const tags = (flags.tags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);

@@ -54,7 +54,12 @@ class HostState {
   unreachable = false;
   failed = false;
   ended = false;
-  facts: Record<string, unknown> = {};
+  /** bumped by every write to `facts` (set_fact, register, ...), wherever it happens: hostvars entries are rebuilt only then */
+  factsVersion = 0;
+  facts: Record<string, unknown> = new Proxy({} as Record<string, unknown>, {
+    defineProperty: (t, k, d) => (this.factsVersion++, Reflect.defineProperty(t, k, d)),
+    deleteProperty: (t, k) => (this.factsVersion++, Reflect.deleteProperty(t, k)),
+  });
   gathered: Record<string, unknown> = {};
   includeVars: Record<string, unknown> = {};
   notified = new Set<string>();
@@ -321,16 +326,36 @@ export class Executor {
     return layers;
   }
 
+  // hostvars and groups: built once and reused (they were rebuilt for every host on every task: O(hosts²) per task).
+  // The inventory does not change during a run; a host's entry is rebuilt when its facts were written to
+  // (HostState.factsVersion) or its gathered facts replaced. Entries and the hostvars object are replaced, never
+  // mutated, so a task's variables stay the snapshot they were when the task started.
+  private groupsCache?: Record<string, string[]>;
+  private invVarsCache = new Map<string, Record<string, unknown>>();
+  private hostvarsEntries = new Map<string, { version: number; gathered: unknown; value: Record<string, unknown> }>();
+  private hostvarsCache?: Record<string, unknown>;
+
+  private hostvars(): Record<string, unknown> {
+    let stale = this.hostvarsCache === undefined;
+    for (const h of this.inv.hosts.keys()) {
+      const st = this.hosts.get(h);
+      const version = st ? st.factsVersion : -1;
+      const e = this.hostvarsEntries.get(h);
+      if (e && e.version === version && e.gathered === st?.gathered) continue;
+      let inv = this.invVarsCache.get(h);
+      if (!inv) this.invVarsCache.set(h, (inv = this.inv.hostVars(h)));
+      this.hostvarsEntries.set(h, { version, gathered: st?.gathered, value: { ...inv, ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h } });
+      stale = true;
+    }
+    if (stale) this.hostvarsCache = Object.fromEntries([...this.inv.hosts.keys()].map((h) => [h, this.hostvarsEntries.get(h)!.value]));
+    return this.hostvarsCache!;
+  }
+
   varsFor(host: string, task: TaskNode | undefined, scope: Scope): Record<string, unknown> {
     // `!vault` values written inline (play, role, block, task vars) are decrypted here and never printed
     const vars = decryptVaultValues(merge(this.layers(host, task, scope)), () => task?.pos, markSecret) as Record<string, unknown>;
-    const groups: Record<string, string[]> = {};
-    for (const [g, def] of this.inv.groups) groups[g] = this.inv.selectHosts(g);
-    const hostvars: Record<string, unknown> = {};
-    for (const h of this.inv.hosts.keys()) {
-      const st = this.hosts.get(h);
-      hostvars[h] = { ...this.inv.hostVars(h), ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h };
-    }
+    const groups = (this.groupsCache ??= Object.fromEntries([...this.inv.groups.keys()].map((g) => [g, this.inv.selectHosts(g)])));
+    const hostvars = this.hostvars();
     const role = scope.role ?? task?.role;
     return {
       ...this.opts.cfgVars,

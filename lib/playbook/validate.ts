@@ -2,10 +2,25 @@
  * Module arguments against their JSON schema (ajv). Templated values ("{{ x }}") cannot be checked before they are
  * rendered, so errors under them are ignored at load time; the executor validates again after rendering.
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020 as Ajv, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { ErrorCode } from '../errors.js';
 
-const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false });
+/**
+ * ajv is loaded (synchronously: it is CommonJS) and set up on the first schema compiled, and each module's schema
+ * is compiled the first time that module's arguments are checked: a run pays only for the modules it uses, and
+ * commands that check no arguments pay nothing. `validateSchema: false`: checking a schema against the draft-2020
+ * meta-schema compiles that meta-schema first, which cost more than all of a run's own schemas together (~110 ms
+ * of a ~0.5 s start); the module schemas are ours and test/module-schemas.test.ts checks each against it instead.
+ */
+let ajv: Ajv | undefined;
+function theAjv(): Ajv {
+  if (!ajv) {
+    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false, validateSchema: false });
+  }
+  return ajv;
+}
 const cache = new WeakMap<object, ValidateFunction>();
 
 export interface ArgError {
@@ -17,7 +32,7 @@ export interface ArgError {
 function compiled(schema: Record<string, unknown>): ValidateFunction {
   let v = cache.get(schema);
   if (!v) {
-    v = ajv.compile(schema);
+    v = theAjv().compile(schema);
     cache.set(schema, v);
   }
   return v;
