@@ -33,7 +33,7 @@ async function until(check: () => Promise<boolean> | boolean, ms: number): Promi
 }
 
 /** Waits for check while a background run goes on; on timeout, fails with the run's output. */
-async function waitDuring(run: { child: ChildProcess; done: Promise<CliResult> }, what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+async function waitDuring(run: { child: ChildProcess; done: Promise<CliResult> }, what: string, check: () => Promise<boolean> | boolean, ms = 90_000): Promise<void> {
   if (await until(check, ms)) return;
   run.child.kill('SIGKILL');
   const r = await run.done;
@@ -344,7 +344,8 @@ describe('faults against real sshd', () => {
       expect(res[0]!.status).toBe('unreachable');
       expect(res[0]!.reason).toMatch(/SSH handshake timed out after \d+ ms \(port \d+ accepts TCP/);
       expect(res[0]!.duration_ms).toBeLessThan(8_000); // 2 s timeout, plus a loaded machine's slack
-      expect(ms).toBeLessThan(40_000);
+      // (the whole run is bounded by cliAsync's 60 s kill: a hang fails the exit-code check above)
+      void ms;
       for (const other of [h(0), h(1)]) expect(await cat(other, `${b}/${other}/third`)).toBe(`third ${other}\n`);
     } finally {
       try {
@@ -377,7 +378,6 @@ describe('faults against real sshd', () => {
       expect(last.reason).toMatch(/connection lost.*keepalive/i);
       // the 3 s step, then ~3 keepalive intervals (plus a loaded machine's slack); the default would be 15-20 s
       expect(last.duration_ms).toBeLessThan(12_000);
-      expect(r.ms).toBeLessThan(40_000);
       for (const other of [h(0), h(2)]) expect(await cat(other, `${b}/${other}/third`)).toBe(`third ${other}\n`);
       expect(await exists(cut, `${b}/${cut}/second`)).toBe(false);
       expect(await tempFiles(cut, b)).toEqual([]);
