@@ -23,7 +23,9 @@ function changedTasks(stdout: string): Map<string, string[]> {
 
 async function treeHash(host: string): Promise<string> {
   // every file's path, mode and content hash under the host's /etc (with its private views) and the app tree
-  const r = await lab.exec(host, ['sh', '-c', `find /etc ${base} -xdev \\( -type f -o -type l -o -type d \\) -printf '%p %m %y\\n' 2>/dev/null | sort; find /etc ${base} -xdev -type f -readable -print0 2>/dev/null | sort -z | xargs -0 sha1sum 2>/dev/null`]);
+  // /etc/netns is pruned: it holds every lab's private views (other labs may come and go meanwhile); this host's own
+  // views are mounted over /etc/sysctl.d, /etc/containers, ... and hashed there
+  const r = await lab.exec(host, ['sh', '-c', `find /etc ${base} -xdev -path /etc/netns -prune -o \\( -type f -o -type l -o -type d \\) -printf '%p %m %y\\n' 2>/dev/null | sort; find /etc ${base} -xdev -path /etc/netns -prune -o -type f -readable -print0 2>/dev/null | sort -z | xargs -0 sha1sum 2>/dev/null`]);
   return r.stdout;
 }
 
