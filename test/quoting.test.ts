@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Lab } from '../lib/lab/lab.js';
+import { installPct, removePct, type PctHost } from '../lib/lab/pct.js';
 import { cliAsync, events } from './helpers.js';
 
 const N = 200;
@@ -128,6 +129,52 @@ describe('quoting property: 200 hostile strings arrive byte-exact and are never 
     expect((await lab.exec(h, ['test', '-e', canary])).code).not.toBe(0);
     expect(fs.existsSync(canary)).toBe(false);
   }, 900_000);
+
+  it('through the pct connection too (two shell layers: ssh to the Proxmox host, then pct exec): 60 strings', async () => {
+    const h = lab.hosts[0]!;
+    let pct: PctHost | undefined;
+    try {
+      pct = await installPct(lab, h.name, [101]);
+      const pbase = `${base}-pct`;
+      const ss = strings().slice(0, 60);
+      const items = ss.map((s, i) => ({ i, s, f: fileName(s, i) }));
+      fs.writeFileSync(path.join(dir, 'pct-items.json'), JSON.stringify({ items, base: pbase }));
+      const inv = `all:\n  children:\n    ct:\n      hosts:\n        ct101:\n          ansible_connection: pct\n          proxmox_vmid: 101\n          ansible_host: ${h.address}\n          ansible_port: ${h.port}\n          ansible_user: root\n          ansible_ssh_private_key_file: ${lab.keyFile}\n          runbook_known_hosts: ${lab.knownHostsFile}\n`;
+      fs.writeFileSync(path.join(dir, 'pct-inv.yml'), inv);
+      fs.writeFileSync(
+        path.join(dir, 'pct.yml'),
+        `- hosts: ct
+  gather_facts: false
+  tasks:
+    - file: { path: "{{ base }}/{{ d }}", state: directory }
+      loop: [argv, paths]
+      loop_control: { loop_var: d }
+    - name: argv through pct
+      command:
+        argv: [sh, -c, 'printf "%s" "$1" > "$2"', sh, "{{ item.s }}", "{{ base }}/argv/{{ item.i }}"]
+      loop: "{{ items }}"
+    - name: path and content through pct
+      copy: { content: "{{ item.s }}", dest: "{{ base }}/paths/{{ item.f }}" }
+      loop: "{{ items }}"
+`,
+      );
+      const r = await cliAsync(['apply', path.join(dir, 'pct.yml'), '-i', path.join(dir, 'pct-inv.yml'), '-e', `@${path.join(dir, 'pct-items.json')}`, '--format', 'json'], { timeoutMs: 600_000 });
+      const failed = events(r.stdout).filter((e) => e.event === 'task:result' && e.status !== 'changed');
+      expect(failed, r.stderr + JSON.stringify(failed).slice(0, 3000)).toEqual([]);
+      expect(r.code, r.stderr).toBe(0);
+      // every command really went through pct exec into container 101
+      expect(fs.readFileSync(pct.logFile, 'utf8').split('\n').filter((l) => l.startsWith('101 ')).length).toBeGreaterThanOrEqual(2 * items.length);
+      // the files are on the (shared) filesystem: read them as bytes here
+      for (const it of items) {
+        expect(fs.readFileSync(`${pbase}/argv/${it.i}`, 'utf8'), `argv #${it.i} ${JSON.stringify(it.s)}`).toBe(it.s);
+        expect(fs.readFileSync(`${pbase}/paths/${it.f}`, 'utf8'), `path #${it.i} ${JSON.stringify(it.f)}`).toBe(it.s);
+      }
+      expect(fs.existsSync(canary)).toBe(false);
+      fs.rmSync(pbase, { recursive: true, force: true });
+    } finally {
+      if (pct) await removePct(lab, pct);
+    }
+  }, 650_000);
 
   it('a NUL byte is refused with a clear error, and nothing runs', async () => {
     await lab.exec(lab.hosts[0]!, ['mkdir', '-p', base]);
