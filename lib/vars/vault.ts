@@ -12,6 +12,7 @@
  * --ask-vault-pass) before any file is read. Everything decrypted is registered as a secret (lib/executor/secrets.ts)
  * so no reporter can print it.
  */
+import { promptSecret } from '../cli/prompt.js';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { RunbookError, type SourcePos } from '../errors.js';
@@ -152,39 +153,9 @@ export function hasVaultValues(v: unknown, depth = 0): boolean {
   return Object.values(v as Record<string, unknown>).some((x) => hasVaultValues(x, depth + 1));
 }
 
-/** Read one line from stdin without echo on a terminal (the prompt goes to stderr); from a pipe, its first line. */
-export async function promptVaultPassword(prompt = 'Vault password: '): Promise<string> {
-  const stdin = process.stdin;
-  const tty = stdin.isTTY === true;
-  if (tty) process.stderr.write(prompt);
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const finish = (err?: Error) => {
-      stdin.off('data', onData);
-      stdin.off('end', onEnd);
-      if (tty) {
-        stdin.setRawMode(false);
-        process.stderr.write('\n');
-      }
-      stdin.pause();
-      if (err) reject(err);
-      else resolve(buf);
-    };
-    const onData = (d: Buffer) => {
-      const s = d.toString('utf8');
-      for (const ch of s) {
-        if (ch === '\n' || ch === '\r') return finish();
-        if (ch === '\u0003') return finish(new RunbookError('usage', 'vault password prompt interrupted'));
-        if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1);
-        else buf += ch;
-      }
-    };
-    const onEnd = () => finish(buf ? undefined : new RunbookError('usage', '--ask-vault-pass: no password on standard input'));
-    if (tty) stdin.setRawMode(true);
-    stdin.on('data', onData);
-    stdin.on('end', onEnd);
-    stdin.resume();
-  });
+/** The --ask-vault-pass prompt: one line from stdin, without echo on a terminal. */
+export function promptVaultPassword(prompt = 'Vault password: '): Promise<string> {
+  return promptSecret(prompt, '--ask-vault-pass');
 }
 
 /** CLI flags and environment -> the keyring. Called once before any file is read. */
