@@ -10,7 +10,7 @@ import { checkRoleArgs } from '../playbook/argument-specs.js';
 import { checkUndefined } from '../playbook/undefined-check.js';
 import type { SourcePos } from '../errors.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
-import { isMap } from '../playbook/loader.js';
+import { isMap, loopSource } from '../playbook/loader.js';
 import { resolveAction } from '../modules/registry.js';
 import { createTemplar, OMIT, type Templar } from '../vars/template.js';
 import { hasTemplate, resolveFor } from '../vars/resolve.js';
@@ -178,15 +178,7 @@ function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | und
   };
   // 2. a loop over something that is not a list
   if (t.loop !== undefined) {
-    let raw: unknown = t.loop;
-    let mode: 'loop' | 'items' | 'dict' = 'loop';
-    if (isMap(raw) && '__with_items__' in raw) {
-      raw = raw['__with_items__'];
-      mode = 'items';
-    } else if (isMap(raw) && '__with_dict__' in raw) {
-      raw = raw['__with_dict__'];
-      mode = 'dict';
-    }
+    const { raw, mode } = loopSource(t.loop);
     const templated = hasTemplate(raw);
     const r = templated ? render(raw) : { ok: true as const, v: raw };
     if (r.ok && !(isMap(r.v) && '__vault__' in r.v)) {

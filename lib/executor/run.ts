@@ -11,7 +11,7 @@ import { RunbookError } from '../errors.js';
 import type { Connection, Become, RunOptions as ConnRunOptions } from '../connection/types.js';
 import type { Inventory } from '../inventory/index.js';
 import type { BlockNode, Item, Play, Playbook, RoleScope, TaskNode } from '../playbook/model.js';
-import { PlaybookLoader, isMap, truthy } from '../playbook/loader.js';
+import { PlaybookLoader, isMap, loopSource, truthy } from '../playbook/loader.js';
 import { validateArgs } from '../playbook/validate.js';
 import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, ModuleDef, Plan } from '../modules/types.js';
@@ -536,15 +536,7 @@ export class Executor {
   }
 
   private loopItems(task: TaskNode, ctx: Record<string, unknown>): unknown[] {
-    let raw = task.loop;
-    let mode: 'loop' | 'items' | 'dict' = 'loop';
-    if (isMap(raw) && '__with_items__' in raw) {
-      raw = raw['__with_items__'];
-      mode = 'items';
-    } else if (isMap(raw) && '__with_dict__' in raw) {
-      raw = raw['__with_dict__'];
-      mode = 'dict';
-    }
+    const { raw, mode } = loopSource(task.loop);
     const v = this.render(raw, ctx);
     if (mode === 'dict') {
       if (!isMap(v)) throw new RunbookError('bad_argument', `with_dict needs a dictionary, got ${typeof v}`, { pos: task.pos });

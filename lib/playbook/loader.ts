@@ -604,6 +604,13 @@ function flattenHandlers(items: Item[]): TaskNode[] {
   return out;
 }
 
+/** A task's loop as written: `loop:` as is, `with_items:` (flattened one level) and `with_dict:` unwrapped. */
+export function loopSource(loop: unknown): { raw: unknown; mode: 'loop' | 'items' | 'dict' } {
+  if (isMap(loop) && '__with_items__' in loop) return { raw: loop['__with_items__'], mode: 'items' };
+  if (isMap(loop) && '__with_dict__' in loop) return { raw: loop['__with_dict__'], mode: 'dict' };
+  return { raw: loop, mode: 'loop' };
+}
+
 export function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }
