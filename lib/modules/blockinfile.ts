@@ -8,8 +8,8 @@
  * followed path), plan = edit(before) -> write when different, keeping mode/owner/group unless asked.
  */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
-import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, dirnameOf, isFrameError, namesFor, parseFrame, parseStat, quote, wantedAttrs, type WantedAttrs } from './common.js';
+import type { ModuleDef, Plan } from './types.js';
+import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, isFrameError, namesFor, parseFrame, parseStat, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
 import { LINEINFILE_LIMIT, probeLineInFile, pyRegex, readLines, type LineInFileParams } from './lineinfile.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -63,25 +63,7 @@ export function planEdit(
   if (out.after !== before || !exists) {
     if (!exists && out.after === '') return { steps: [], reason: out.noop ?? `${path} does not exist and there is nothing to write`, result };
     const after = Buffer.from(out.after, 'latin1');
-    const steps: Step[] = [];
-    if (!exists && f.str('parent') !== '1') {
-      const parent = dirnameOf(path);
-      steps.push({ kind: 'run', script: `mkdir -p -- ${quote(parent)}`, describe: `create directory ${parent}` });
-    }
-    const write: Step = { kind: 'write', path, content: after, describe: `write ${path}` };
-    let changes: string[] = [];
-    if (exists) {
-      const root = f.str('uid') === '0';
-      write.mode = t.attrs.mode ?? st.mode;
-      const owner = t.attrs.owner ?? (root ? String(st.uid) : undefined);
-      const group = t.attrs.group ?? (root ? String(st.gid) : undefined);
-      if (owner !== undefined) write.owner = owner;
-      if (group !== undefined) write.group = group;
-      changes = attrChanges(path, t.attrs, st).changes;
-    } else {
-      Object.assign(write, t.attrs);
-    }
-    steps.push(write);
+    const { steps, changes } = wholeFileWrite(path, after, t.attrs, st, f);
     return { steps, reason: [exists ? out.msg : `${out.msg} (file created)`, ...changes].join(', '), diffs: [contentDiff(path, beforeBuf, undefined, after)], result };
   }
   const { changes, script } = attrChanges(path, t.attrs, st);

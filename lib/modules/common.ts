@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
-import type { FileDiff } from './types.js';
+import type { FileDiff, Step } from './types.js';
 
 export { quote };
 
@@ -340,6 +340,35 @@ export function diffText(data: Buffer | undefined, sha: string | undefined): str
 
 export function contentDiff(label: string, before: Buffer | undefined, beforeSha: string | undefined, after: Buffer): FileDiff {
   return { label, before: diffText(before, beforeSha), after: diffText(after, sha1(after)) };
+}
+
+/**
+ * The steps that write an edited file whole (lineinfile, blockinfile, replace): `mkdir -p` of a missing parent, then
+ * an atomic write that keeps the existing file's mode (and, as root, its owner and group) unless `want` says
+ * otherwise. `changes` lists the attribute changes for the plan's reason.
+ */
+export function wholeFileWrite(path: string, after: Buffer, want: WantedAttrs, cur: FileStat, frame: Frame): { steps: Step[]; changes: string[] } {
+  const steps: Step[] = [];
+  const exists = cur.type === 'file';
+  if (!exists && frame.str('parent') !== '1') {
+    const parent = dirnameOf(path);
+    steps.push({ kind: 'run', script: `mkdir -p -- ${quote(parent)}`, describe: `create directory ${parent}` });
+  }
+  const write: Step = { kind: 'write', path, content: after, describe: `write ${path}` };
+  let changes: string[] = [];
+  if (exists) {
+    const root = frame.str('uid') === '0';
+    write.mode = want.mode ?? cur.mode;
+    const owner = want.owner ?? (root ? String(cur.uid) : undefined);
+    const group = want.group ?? (root ? String(cur.gid) : undefined);
+    if (owner !== undefined) write.owner = owner;
+    if (group !== undefined) write.group = group;
+    changes = attrChanges(path, want, cur).changes;
+  } else {
+    Object.assign(write, want);
+  }
+  steps.push(write);
+  return { steps, changes };
 }
 
 export function dirnameOf(path: string): string {

@@ -7,7 +7,7 @@
  * A symlinked path is followed (Ansible writes to realpath(path)).
  */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import type { ModuleDef, Plan } from './types.js';
 import {
   EPILOGUE,
   FILE_ATTR_SCHEMA,
@@ -15,7 +15,6 @@ import {
   attrChanges,
   badArg,
   contentDiff,
-  dirnameOf,
   isFrameError,
   namesFor,
   parseFrame,
@@ -23,6 +22,7 @@ import {
   quote,
   statShell,
   wantedAttrs,
+  wholeFileWrite,
   type WantedAttrs,
 } from './common.js';
 
@@ -332,25 +332,7 @@ export function planLineInFile(p: LineInFileParams, probe: ExecResult | null): P
 
   if (edit.changed) {
     const after = Buffer.from(edit.lines.join(''), 'latin1');
-    const steps: Step[] = [];
-    if (!exists && f.str('parent') !== '1') {
-      const parent = dirnameOf(path);
-      steps.push({ kind: 'run', script: `mkdir -p -- ${quote(parent)}`, describe: `create directory ${parent}` });
-    }
-    const write: Step = { kind: 'write', path, content: after, describe: `write ${path}` };
-    let changes: string[] = [];
-    if (exists) {
-      const root = f.str('uid') === '0';
-      write.mode = p.attrs.mode ?? st.mode;
-      const owner = p.attrs.owner ?? (root ? String(st.uid) : undefined);
-      const group = p.attrs.group ?? (root ? String(st.gid) : undefined);
-      if (owner !== undefined) write.owner = owner;
-      if (group !== undefined) write.group = group;
-      changes = attrChanges(path, p.attrs, st).changes;
-    } else {
-      Object.assign(write, p.attrs);
-    }
-    steps.push(write);
+    const { steps, changes } = wholeFileWrite(path, after, p.attrs, st, f);
     return {
       steps,
       reason: [exists ? edit.msg : `${edit.msg} (file created)`, ...changes].join(', '),
