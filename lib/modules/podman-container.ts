@@ -16,7 +16,8 @@
 import { split } from 'shlex';
 import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, parseFrame, quote } from './common.js';
+import { EPILOGUE, PRELUDE, badArg, quote } from './common.js';
+import { readInspect } from './podman-inspect.js';
 
 export type ContainerState = 'started' | 'stopped' | 'absent' | 'present' | 'created';
 
@@ -357,22 +358,10 @@ function foundSpec(p: PodmanContainerParams, have: ContainerSpec): Partial<Conta
 }
 
 export function planPodmanContainer(p: PodmanContainerParams, res: ExecResult | null): Plan {
-  const f = parseFrame(res);
   const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg });
-  if (isFrameError(f)) return fail(`podman_container ${p.name}: ${f.error}`);
-  if (f.str('no_podman') === '1') return fail(`podman_container ${p.name}: ${p.executable} is not installed on the host`);
-  const rc = f.str('rc');
-  const out = f.str('out') ?? '';
-  let found: ExistingContainer | undefined;
-  if (rc === '0') {
-    try {
-      found = parseContainerInspect(out);
-    } catch (e) {
-      return fail(`podman_container ${p.name}: cannot read podman container inspect output: ${(e as Error).message}`);
-    }
-  } else if (!/no such container/i.test(out)) {
-    return fail(`podman_container ${p.name}: podman container inspect failed (exit ${rc}): ${out.trim()}`);
-  }
+  const read = readInspect(res, 'container', p.name, p.executable, parseContainerInspect);
+  if (!read.ok) return fail(read.error);
+  const found: ExistingContainer | undefined = read.found;
   const P = quote(p.executable);
   const N = quote(p.name);
   const label = `podman container ${p.name}`;

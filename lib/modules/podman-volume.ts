@@ -10,7 +10,8 @@
  */
 import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, parseFrame, quote } from './common.js';
+import { EPILOGUE, PRELUDE, badArg, quote } from './common.js';
+import { readInspect } from './podman-inspect.js';
 
 export interface PodmanVolumeParams {
   name: string;
@@ -111,22 +112,11 @@ export function createVolumeCommand(p: PodmanVolumeParams): string {
 }
 
 export function planPodmanVolume(p: PodmanVolumeParams, res: ExecResult | null): Plan {
-  const f = parseFrame(res);
   const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg });
-  if (isFrameError(f)) return fail(`podman_volume ${p.name}: ${f.error}`);
-  if (f.str('no_podman') === '1') return fail(`podman_volume ${p.name}: ${p.executable} is not installed on the host`);
-  const rc = f.str('rc');
-  const out = f.str('out') ?? '';
-  let existing: ExistingVolume | undefined;
-  if (rc === '0') {
-    try {
-      existing = parseVolumeInspect(out);
-    } catch (e) {
-      return fail(`podman_volume ${p.name}: cannot read podman volume inspect output: ${(e as Error).message}`);
-    }
-  } else if (!/no such volume/i.test(out)) {
-    return fail(`podman_volume ${p.name}: podman volume inspect failed (exit ${rc}): ${out.trim()}`);
-  }
+  const read = readInspect(res, 'volume', p.name, p.executable, parseVolumeInspect);
+  if (!read.ok) return fail(read.error);
+  const f = read.frame;
+  const existing: ExistingVolume | undefined = read.found;
   if (f.has('users_rc') && f.str('users_rc') !== '0') return fail(`podman_volume ${p.name}: podman ps failed: ${(f.str('users') ?? '').trim()}`);
   const users = (f.str('users') ?? '').split('\n').map((x) => x.trim()).filter(Boolean);
   const label = `podman volume ${p.name}`;
