@@ -662,7 +662,10 @@ export class Executor {
       host,
       vars: ctx,
       findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
-      renderTemplateFile: (p) => this.templar.renderString(fs.readFileSync(p, 'utf8'), resolveFor(fs.readFileSync(p, 'utf8'), ctx, this.templar), { trimBlocks: true, keepTrailingNewline: true }),
+      renderTemplateFile: (p) => {
+        const src = fs.readFileSync(p, 'utf8');
+        return this.templar.renderString(src, resolveFor(src, ctx, this.templar), { trimBlocks: true, keepTrailingNewline: true });
+      },
     };
     const forceCheck = this.taskCheckMode(scope, task, ctx);
     const check = forceCheck ?? this.opts.check;
