@@ -6,8 +6,8 @@
  *  - only yes/no, true/false, on/off (in their three casings) are booleans; `y`, `n`, `Y`, `N` stay strings;
  *  - `1e3` is a string (PyYAML's float needs a dot: `1.0e+3`);
  *  - timestamps (`2001-12-14`) stay strings (PyYAML gives a date object; its text form is the same string).
- * Ansible tags: `!vault` yields `{ __vault__: ciphertext }`, `!unsafe` yields the string as is (the tag stays on the
- * node: use `isUnsafe(file, path)` to keep such a value away from the template engine).
+ * Ansible tags: `!vault` yields `{ __vault__: ciphertext }`; `!unsafe` yields a template that renders to the text
+ * itself (see unsafeTag), and the tag stays on the node (`isUnsafe(file, path)`).
  */
 import { readFileSync, statSync } from 'node:fs';
 import {
@@ -66,10 +66,15 @@ const vaultTag: ScalarTag = {
   stringify: (item) => String((item.value as { __vault__: string }).__vault__),
 };
 
+/**
+ * `!unsafe`: the text is never a template. It becomes a one-expression template whose value is the text itself
+ * (`{{ "..." }}`), so the one render it gets yields it verbatim, and the rendered value is final (vars/final.ts).
+ * Text without `{{`/`{%` needs no wrapping.
+ */
 const unsafeTag: ScalarTag = {
   tag: '!unsafe',
   identify: () => false,
-  resolve: (str: string) => str,
+  resolve: (str: string) => (/\{[{%#]/.test(str) ? `{{ ${JSON.stringify(str)} }}` : str),
 };
 
 const PY_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;

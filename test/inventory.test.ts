@@ -7,6 +7,7 @@ import { ConfigErrors, RunbookError } from '../lib/errors.js';
 import { loadInventory, parseHostPattern, pyLiteral, shlexSplit, expandHostPattern } from '../lib/inventory/index.js';
 import type { Inventory } from '../lib/inventory/index.js';
 import { isUnsafe, loadYamlFile, parseYaml } from '../lib/yaml-load.js';
+import { createTemplar } from '../lib/vars/template.js';
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'inventory');
 const CLASSIC = join(FIX, 'classic');
@@ -389,7 +390,9 @@ describe('yaml-load', () => {
 
   it('keeps !vault and !unsafe loadable', () => {
     const f = parseYaml('pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nraw: !unsafe "{{ not_a_template }}"\nplain: x\n', 'v.yml');
-    expect(f.value).toEqual({ pw: { __vault__: '$ANSIBLE_VAULT;1.1;AES256\n6162\n' }, raw: '{{ not_a_template }}', plain: 'x' });
+    expect(f.value).toMatchObject({ pw: { __vault__: '$ANSIBLE_VAULT;1.1;AES256\n6162\n' }, plain: 'x' });
+    // !unsafe text renders to itself, once, and is never a template
+    expect(createTemplar().render((f.value as Record<string, unknown>)['raw'], {})).toBe('{{ not_a_template }}');
     expect(isUnsafe(f, ['raw'])).toBe(true);
     expect(isUnsafe(f, ['plain'])).toBe(false);
   });

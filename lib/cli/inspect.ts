@@ -10,6 +10,8 @@ import { PlaybookLoader } from '../playbook/loader.js';
 import { allActions, allModules } from '../modules/registry.js';
 import type { Inventory } from '../inventory/index.js';
 import { winners, type Layer } from '../vars/precedence.js';
+import { redactSecrets } from '../vars/secret-values.js';
+import { isVaultValue } from '../vars/vault.js';
 import { parseExtraVars } from './extra-vars.js';
 import { openInventory } from './apply.js';
 import { CLI_POS, rolesPathFromEnv } from './adhoc.js';
@@ -131,6 +133,22 @@ interface InventoryFlags {
   list?: boolean;
   host?: string;
   format?: string;
+  showSecrets?: boolean;
+}
+
+/**
+ * Variables for display: a value that is secret (vault, SOPS, a secret-named vars file: secret-values.ts), or an
+ * inline `!vault` value not decrypted, shows as `<encrypted>` unless --show-secrets asks for the plaintext.
+ */
+function shown(v: unknown, showSecrets: boolean | undefined): unknown {
+  if (showSecrets) return v;
+  const hideVault = (x: unknown, depth: number): unknown => {
+    if (isVaultValue(x)) return '<encrypted>';
+    if (x === null || typeof x !== 'object' || depth > 30) return x;
+    if (Array.isArray(x)) return x.map((y) => hideVault(y, depth + 1));
+    return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, hideVault(y, depth + 1)]));
+  };
+  return redactSecrets(hideVault(v, 0));
 }
 
 function inventoryCommand(group: string | undefined, flags: InventoryFlags): number {
@@ -138,7 +156,7 @@ function inventoryCommand(group: string | undefined, flags: InventoryFlags): num
   for (const w of inv.warnings) process.stderr.write(`warning: ${w.format()}\n`);
   if (flags.host) {
     if (!inv.hosts.has(flags.host)) throw new RunbookError('config', `host "${flags.host}" is not in the inventory`);
-    out(JSON.stringify(inv.hostVars(flags.host), null, flags.format === 'json' ? undefined : 4) + '\n');
+    out(JSON.stringify(shown(inv.hostVars(flags.host), flags.showSecrets), null, flags.format === 'json' ? undefined : 4) + '\n');
     return 0;
   }
   if (flags.graph) {
@@ -147,7 +165,7 @@ function inventoryCommand(group: string | undefined, flags: InventoryFlags): num
     out(inventoryGraph(inv, root));
     return 0;
   }
-  out(JSON.stringify(inventoryList(inv), null, flags.format === 'json' ? undefined : 4) + '\n');
+  out(JSON.stringify(shown(inventoryList(inv), flags.showSecrets), null, flags.format === 'json' ? undefined : 4) + '\n');
   return 0;
 }
 
@@ -183,12 +201,16 @@ export function explainVars(inv: Inventory, host: string, extraVars: Record<stri
   return rows;
 }
 
-function varsCommand(host: string, name: string | undefined, flags: { inventory: string; extraVars: string[]; format?: string }): number {
+function varsCommand(host: string, name: string | undefined, flags: { inventory: string; extraVars: string[]; format?: string; showSecrets?: boolean }): number {
   const sink = new ErrorSink();
   const extraVars = sink.guard(() => parseExtraVars(flags.extraVars)) ?? {};
   const inv = sink.guard(() => openInventory(flags.inventory, flags.inventory !== 'inventory'));
   sink.throwIfAny();
-  let rows = explainVars(inv!, host, extraVars);
+  let rows = explainVars(inv!, host, extraVars).map((r) => ({
+    ...r,
+    value: shown(r.value, flags.showSecrets),
+    overrides: r.overrides.map((o) => ({ ...o, value: shown(o.value, flags.showSecrets) })),
+  }));
   if (name !== undefined) {
     rows = rows.filter((r) => r.name === name);
     if (!rows.length) throw new RunbookError('undefined_variable', `variable "${name}" is not defined for host ${host} (by the inventory or -e)`);
@@ -236,6 +258,7 @@ export function registerInspect(program: Command): void {
     .option('--list', 'all groups and hosts as JSON, with _meta.hostvars (default)', false)
     .option('--graph', 'the group tree', false)
     .option('--host <name>', 'one host\'s merged variables as JSON')
+    .option('--show-secrets', 'print secret values (vault, SOPS, secret files) instead of <encrypted>', false)
     .addOption(fmt())
     .action((group: string | undefined, flags: InventoryFlags) => {
       process.exitCode = inventoryCommand(group, flags);
@@ -247,8 +270,9 @@ export function registerInspect(program: Command): void {
     .argument('[name]', 'only this variable')
     .option('-i, --inventory <path>', 'inventory file or directory', 'inventory')
     .option('-e, --extra-vars <kv>', 'extra variables, as for apply (repeatable)', collect, [])
+    .option('--show-secrets', 'print secret values (vault, SOPS, secret files) instead of <encrypted>', false)
     .addOption(fmt())
-    .action((host: string, name: string | undefined, flags: { inventory: string; extraVars: string[]; format?: string }) => {
+    .action((host: string, name: string | undefined, flags: { inventory: string; extraVars: string[]; format?: string; showSecrets?: boolean }) => {
       process.exitCode = varsCommand(host, name, flags);
     });
 }

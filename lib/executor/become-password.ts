@@ -4,11 +4,13 @@
  * `ansible_become_password` (or `ansible_become_pass`) in the host's variables takes precedence, as in Ansible.
  */
 import { promptSecret } from '../cli/prompt.js';
+import { addSecret } from '../vars/secret-values.js';
 
 let cliPassword: string | undefined;
 
 export function setCliBecomePassword(pw: string | undefined): void {
   cliPassword = pw;
+  if (pw !== undefined) addSecret(pw);
 }
 
 export function cliBecomePassword(): string | undefined {

@@ -4,6 +4,7 @@
  */
 import type { FileDiff } from '../modules/types.js';
 import type { SourcePos } from '../errors.js';
+import { maskDeep } from '../vars/secret-values.js';
 
 export type Status = 'ok' | 'changed' | 'skipped' | 'failed' | 'unreachable';
 
@@ -56,7 +57,9 @@ export class EventBus {
   on(l: Listener): void {
     this.listeners.push(l);
   }
+  /** Every string of every event is masked of secrets (secret-values.ts) before any reporter sees it. */
   async emit(e: RunEvent): Promise<void> {
-    for (const l of this.listeners) await l(e);
+    const masked = maskDeep(e);
+    for (const l of this.listeners) await l(masked);
   }
 }

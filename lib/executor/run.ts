@@ -17,6 +17,7 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, ModuleDef, Plan } from '../modules/types.js';
 import { createTemplar, OMIT, TemplateError, type Templar } from '../vars/template.js';
 import { resolveFor } from '../vars/resolve.js';
+import { markFinal, setFinalNames, withFinal } from '../vars/final.js';
 import { merge, type Layer } from '../vars/precedence.js';
 import { loadYamlFile } from '../yaml-load.js';
 import { applySteps, StepFailed } from './apply.js';
@@ -277,7 +278,7 @@ export class Executor {
         st.failed = false;
         st.stats.failed -= 1;
         st.stats.rescued += 1;
-        if (st.lastFailure) Object.assign(st.facts, { ansible_failed_task: st.lastFailure.task, ansible_failed_result: st.lastFailure.result });
+        if (st.lastFailure) Object.assign(st.facts, markFinal({ ansible_failed_task: st.lastFailure.task, ansible_failed_result: st.lastFailure.result }));
       }
       await this.runItems(b.rescue, s, () => failedInBlock.filter((h) => this.host(h).active));
     }
@@ -344,7 +345,9 @@ export class Executor {
       if (e && e.version === version && e.gathered === st?.gathered) continue;
       let inv = this.invVarsCache.get(h);
       if (!inv) this.invVarsCache.set(h, (inv = this.inv.hostVars(h)));
-      this.hostvarsEntries.set(h, { version, gathered: st?.gathered, value: { ...inv, ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h } });
+      // a host's facts and registered results are data (final.ts): never rendered, even through hostvars
+      const value = setFinalNames({ ...inv, ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h }, st ? [...Object.keys(st.gathered), ...Object.keys(st.facts)] : []);
+      this.hostvarsEntries.set(h, { version, gathered: st?.gathered, value });
       stale = true;
     }
     if (stale) this.hostvarsCache = Object.fromEntries([...this.inv.hosts.keys()].map((h) => [h, this.hostvarsEntries.get(h)!.value]));
@@ -357,7 +360,11 @@ export class Executor {
     const groups = (this.groupsCache ??= Object.fromEntries([...this.inv.groups.keys()].map((g) => [g, this.inv.selectHosts(g)])));
     const hostvars = this.hostvars();
     const role = scope.role ?? task?.role;
-    return {
+    // facts, registered results and set_fact values that won are final (never rendered again: final.ts)
+    const st = this.host(host);
+    const finals: string[] = [];
+    for (const src of [st.gathered, st.facts]) for (const k of Object.keys(src)) if (vars[k] === src[k]) finals.push(k);
+    return setFinalNames({
       ...this.opts.cfgVars,
       ...vars,
       inventory_hostname: host,
@@ -379,7 +386,7 @@ export class Executor {
       ansible_skip_tags: this.opts.skipTags,
       ansible_version: { full: '2.14.0', major: 2, minor: 14, revision: 0, string: '2.14.0 (runbook)' },
       omit: OMIT,
-    };
+    }, finals);
   }
 
   render(value: unknown, ctx: Record<string, unknown>): unknown {
@@ -510,9 +517,13 @@ export class Executor {
     const results: ItemOutcome[] = [];
     for (const [i, item] of items.entries()) {
       if (this.aborted) break;
-      const ictx: Record<string, unknown> = { ...ctx, [task.loopVar]: item, ansible_loop_var: task.loopVar };
-      if (task.indexVar) ictx[task.indexVar] = i;
-      ictx['ansible_loop'] = { index: i + 1, index0: i, first: i === 0, last: i === items.length - 1, length: items.length };
+      // loop items are rendered values: final, never rendered again (a host's output looped over stays text)
+      const ictx = withFinal(ctx, {
+        [task.loopVar]: item,
+        ansible_loop_var: task.loopVar,
+        ...(task.indexVar ? { [task.indexVar]: i } : {}),
+        ansible_loop: { index: i + 1, index0: i, first: i === 0, last: i === items.length - 1, length: items.length },
+      });
       const r = await this.runOne(task, scope, host, ictx, noLog);
       let label: string;
       try {
@@ -555,7 +566,7 @@ export class Executor {
     if (task.register && r.status !== 'unreachable') {
       const reg: Record<string, unknown> = { ...r.result, changed: r.status === 'changed', failed: r.status === 'failed', skipped: r.status === 'skipped' };
       if (r.status === 'failed' && reg['msg'] === undefined) reg['msg'] = r.reason;
-      st.facts[task.register] = noLog ? this.secrets.markValue(reg) : reg;
+      st.facts[task.register] = markFinal(noLog ? this.secrets.markValue(reg) : reg);
     }
     if (r.status === 'changed') {
       st.plannedChanges++;
@@ -692,10 +703,9 @@ export class Executor {
       outcome.delegatedTo = delegatedTo;
       if (task.until === undefined || this.aborted || notRun) return outcome;
       outcome.result['attempts'] = attempt + 1;
-      const uctx = task.register ? { ...ctx, [task.register]: outcome.result } : ctx;
       let ok = false;
       try {
-        ok = this.evalBool(task.until, { ...uctx, ...outcome.result });
+        ok = this.evalBool(task.until, withFinal(ctx, { ...(task.register ? { [task.register]: outcome.result } : {}), ...outcome.result }));
       } catch {
         ok = false;
       }
@@ -754,8 +764,10 @@ export class Executor {
       // what is created below a directory implies the directory (file state=directory makes the parents too)
       for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
     }
+    // what the host returned is data, never a template (final.ts)
+    markFinal(result);
     // changed_when / failed_when see the registered variable (and the result's own keys)
-    const rctx = { ...ctx, ...(task.register ? { [task.register]: { ...result, changed } } : {}), ...result };
+    const rctx = withFinal(ctx, { ...(task.register ? { [task.register]: markFinal({ ...result, changed }) } : {}), ...result });
     let failed = result['failed'] === true;
     if (failed && typeof result['msg'] === 'string') {
       // a failed command says which exit code and the last words it printed, not just "non-zero return code"
@@ -817,7 +829,8 @@ export class Executor {
     // user, which may come from ~/.ssh/config; for pct it is the container's root)
     void target;
     const pw = ctx['ansible_become_password'] ?? ctx['ansible_become_pass'] ?? cliBecomePassword();
-    return { method, user, password: pw !== undefined ? String(this.render(pw, ctx)) : undefined };
+    // the become password is a secret wherever it came from (an inventory variable, -K)
+    return { method, user, password: pw !== undefined ? markSecret(String(this.render(pw, ctx))) : undefined };
   }
 
   findFile(kind: 'files' | 'templates', name: string, role?: RoleScope): string | undefined {
@@ -871,7 +884,8 @@ export class Executor {
       }
       case 'set_fact': {
         const { cacheable, ...facts } = args;
-        Object.assign(st.facts, facts);
+        // rendered once, here: the values are final from now on (a copied host output stays text)
+        Object.assign(st.facts, markFinal(facts));
         return { status: 'ok', reason: `set ${Object.keys(facts).join(', ')}`, result: { ansible_facts: facts } };
       }
       case 'assert': {
@@ -945,8 +959,8 @@ export class Executor {
       case 'setup': {
         const conn = await this.connect(host);
         const r = await conn.run(FACTS_SCRIPT);
-        const facts = parseFacts(r.stdout);
-        st.gathered = factVars(facts);
+        const facts = markFinal(parseFacts(r.stdout));
+        st.gathered = markFinal(factVars(facts));
         return { status: 'ok', reason: 'facts gathered', result: { ansible_facts: facts } };
       }
       case 'wait_for_connection': {

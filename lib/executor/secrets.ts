@@ -8,14 +8,9 @@ import * as path from 'node:path';
 import type { SourcePos } from '../errors.js';
 import type { HostResult } from './events.js';
 import { decryptVaultValues, VAULT_HEADER } from '../vars/vault.js';
+import { addSecret, hasSecrets, markSecret, maskSecrets } from '../vars/secret-values.js';
 
-const MASK = '********';
-
-/**
- * One set per process: the inventory (group_vars/host_vars) is read before any Executor exists, and a secret found
- * anywhere must be masked everywhere.
- */
-const PROCESS_SECRETS = new Set<string>();
+export { markSecret };
 
 /** Is `file` secret by nature: its name (secret, vault, .sops.) or a whole-file Ansible Vault envelope. */
 export function isSecretFile(file: string): boolean {
@@ -45,24 +40,7 @@ export function absorbVarsFile(file: string, vars: Record<string, unknown>, posA
   return out;
 }
 
-/** Remember every string leaf (and number) of v as a secret; returns v. */
-export function markSecret<T>(v: T): T {
-  const walk = (x: unknown, depth: number) => {
-    if (depth > 30) return;
-    if (typeof x === 'string') {
-      if (x.length >= 4) PROCESS_SECRETS.add(x);
-      // multi-line secrets (keys, certificates) are also masked line by line, as outputs may re-wrap them
-      if (x.includes('\n')) for (const l of x.split('\n')) if (l.trim().length >= 8) PROCESS_SECRETS.add(l.trim());
-    } else if (typeof x === 'number' && String(x).length >= 4) PROCESS_SECRETS.add(String(x));
-    else if (Array.isArray(x)) x.forEach((y) => walk(y, depth + 1));
-    else if (x && typeof x === 'object') Object.values(x).forEach((y) => walk(y, depth + 1));
-  };
-  walk(v, 0);
-  return v;
-}
-
 export class Secrets {
-  private values = PROCESS_SECRETS;
 
   /** vars loaded from `file`: `!vault` values decrypted, secret files register every leaf; returns the vars */
   absorb(file: string, vars: Record<string, unknown>, posAt?: (p: (string | number)[]) => SourcePos | undefined): Record<string, unknown> {
@@ -75,21 +53,15 @@ export class Secrets {
   }
 
   add(secret: string): void {
-    if (secret.length >= 1) this.values.add(secret);
+    addSecret(secret);
   }
 
   scrub(s: string): string {
-    if (this.values.size === 0) return s;
-    let out = s;
-    // longest first so a secret containing another is masked whole
-    for (const v of [...this.values].sort((a, b) => b.length - a.length)) {
-      if (out.includes(v)) out = out.split(v).join(MASK);
-    }
-    return out;
+    return maskSecrets(s);
   }
 
   scrubResult(r: HostResult): HostResult {
-    if (this.values.size === 0) return r;
+    if (!hasSecrets()) return r;
     return {
       ...r,
       reason: this.scrub(r.reason),
@@ -102,5 +74,5 @@ export class Secrets {
 
 /** Mask every secret known to this process in `s` (for messages printed outside a run: configuration errors). */
 export function scrubSecrets(s: string): string {
-  return new Secrets().scrub(s);
+  return maskSecrets(s);
 }

@@ -64,7 +64,7 @@ export const REPORT_SCHEMA = {
         items: {
           type: 'object',
           required: ['task', 'file', 'line', 'status', 'changed', 'reason', 'duration_ms', 'diff'],
-          properties: { task: { type: 'string' }, ...pos, status, changed: { type: 'boolean' }, reason: { type: 'string' }, duration_ms: { type: 'number' }, diff },
+          properties: { task: { type: 'string' }, ...pos, status, changed: { type: 'boolean' }, reason: { type: 'string' }, duration_ms: { type: 'number' }, diff, output: { type: ['string', 'null'] } },
         },
       },
     },

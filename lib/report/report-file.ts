@@ -1,4 +1,4 @@
-/** --report FILE.json: a run summary per host and per task (status, changed, duration, diff), written at the end. */
+/** --report FILE.json: a run summary per host and per task (status, changed, duration, diff, debug output), written at the end. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunEvent } from '../executor/events.js';
@@ -12,6 +12,8 @@ interface TaskEntry {
   reason: string;
   duration_ms: number;
   diff: unknown;
+  /** what a debug task showed */
+  output: string | null;
 }
 
 export class ReportFile {
@@ -23,7 +25,7 @@ export class ReportFile {
     if (e.type === 'run:start') this.playbook = e.playbook;
     if (e.type === 'task:result') {
       const list = this.hosts.get(e.result.host) ?? [];
-      list.push({ task: e.task, file: e.pos.file, line: e.pos.line, status: e.result.status, changed: e.result.status === 'changed', reason: e.result.reason, duration_ms: e.result.durationMs, diff: e.result.diffs ?? null });
+      list.push({ task: e.task, file: e.pos.file, line: e.pos.line, status: e.result.status, changed: e.result.status === 'changed', reason: e.result.reason, duration_ms: e.result.durationMs, diff: e.result.diffs ?? null, output: e.result.output ?? null });
       this.hosts.set(e.result.host, list);
     }
     if (e.type === 'run:end') this.end = e;

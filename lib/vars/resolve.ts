@@ -5,6 +5,7 @@
  */
 import { RunbookError } from '../errors.js';
 import type { Templar } from './template.js';
+import { finalNames, isFinalName, isFinalObject } from './final.js';
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'if', 'else', 'elif', 'endif', 'for', 'endfor', 'true', 'false', 'True', 'False', 'none', 'None', 'set', 'endset', 'with', 'loop', 'recursive', 'block', 'endblock', 'macro', 'endmacro', 'import', 'from', 'as', 'include', 'raw', 'endraw', 'filter', 'endfilter', 'call', 'namespace', 'lookup', 'query', 'q', 'range', 'dict', 'omit']);
 
@@ -12,11 +13,13 @@ function isTemplatedString(v: unknown): v is string {
   return typeof v === 'string' && (v.includes('{{') || v.includes('{%'));
 }
 
+/** Does v hold a string still to be rendered? Final values (host data, rendered output: final.ts) never do. */
 export function hasTemplate(v: unknown, depth = 0): boolean {
   if (isTemplatedString(v)) return true;
-  if (depth > 20 || v === null || typeof v !== 'object') return false;
+  if (depth > 20 || v === null || typeof v !== 'object' || isFinalObject(v)) return false;
   if (Array.isArray(v)) return v.some((x) => hasTemplate(x, depth + 1));
-  return Object.values(v as Record<string, unknown>).some((x) => hasTemplate(x, depth + 1));
+  const fin = finalNames(v);
+  return Object.entries(v as Record<string, unknown>).some(([k, x]) => !fin?.has(k) && hasTemplate(x, depth + 1));
 }
 
 /** Names a template refers to (an over-approximation: attributes and string literals are left out). */
@@ -62,7 +65,7 @@ export function resolveFor(value: unknown, ctx: Record<string, unknown>, templar
       out[name] = resolved.get(name);
       return;
     }
-    if (!(name in ctx) || !hasTemplate(ctx[name])) return;
+    if (!(name in ctx) || isFinalName(ctx, name) || !hasTemplate(ctx[name])) return;
     if (visiting.includes(name)) {
       throw new RunbookError('template_error', `recursion in variables: ${[...visiting.slice(visiting.indexOf(name)), name].join(' -> ')}`);
     }

@@ -14,6 +14,8 @@
  */
 import { Environment } from 'minijinja-js';
 import { FILTERS, LOOKUPS, LookupUndefined, TESTS, pyRepr, pyStr, pyTruthy, type Kw } from './filters.js';
+import { finalNames, isFinalObject, setFinalNames } from './final.js';
+import { addSecret, containsSecret, hasSecrets, markSecret, MIN_DERIVED } from './secret-values.js';
 
 export class TemplateError extends Error {
   code: 'undefined_variable' | 'template_syntax' | 'template_error';
@@ -184,7 +186,9 @@ class Rewriter {
           break;
         }
         texts.push(texts[texts.length - 1] + '.' + mt.v);
-        names.push(JSON.stringify(JSON.parse(names[names.length - 1]) + '.' + mt.v));
+        const prevName = names[names.length - 1];
+        // a static name so far ("a.b") grows as a literal; after a dynamic key it is an expression (a[k] ~ ".b")
+        names.push(prevName.startsWith('"') ? JSON.stringify(JSON.parse(prevName) + '.' + mt.v) : `(${prevName} ~ ${JSON.stringify('.' + mt.v)})`);
         j = m + 1;
         continue;
       }
@@ -306,7 +310,14 @@ function rewriteExpr(src: string, roots: Set<string>): string | null {
 
 // ============================================================== template scanning
 
-interface Scanned { out: string; roots: Set<string> | null; includes: string[] }
+interface Scanned {
+  out: string;
+  roots: Set<string> | null;
+  includes: string[];
+  /** with `track`: the variables each printed expression N reads (its `__o(N)` call), and what template-local names ({% set %}, {% for %}) are made from */
+  exprRoots?: string[][];
+  locals?: Map<string, string[]>;
+}
 
 /** Find the end of a `{{`/`{%` tag starting at p (index of the closer), honouring strings and brackets. */
 function tagEnd(src: string, p: number, closer: '}}' | '%}'): number {
@@ -328,8 +339,14 @@ function tagEnd(src: string, p: number, closer: '}}' | '%}'): number {
 const REWRITE_TAGS = new Set(['if', 'elif', 'for', 'set', 'with', 'call']);
 const INCLUDE_TAGS = new Set(['include', 'import', 'from', 'extends']);
 
-function scanTemplate(src: string): Scanned {
+/**
+ * Rewrite a template for the engine (see the top of this file). With `track`, every printed expression also calls
+ * `__o(N)` with its value, so the templar can tell which printed pieces were derived from a secret.
+ */
+function scanTemplate(src: string, track = false): Scanned {
   const roots = new Set<string>();
+  const exprRoots: string[][] = [];
+  const locals = new Map<string, string[]>();
   const includes: string[] = [];
   let dynamic = false;
   let out = '';
@@ -355,11 +372,20 @@ function scanTemplate(src: string): Scanned {
     if (body[0] === '-' || body[0] === '+') { lead = body[0]; body = body.slice(1); }
     if (body.endsWith('-') || body.endsWith('+')) { trail = body[body.length - 1]; body = body.slice(0, -1); }
     if (kind === '{') {
-      const ex = rewriteExpr(body, roots);
-      if (ex === null) out += src.slice(p, e + 2);
-      else {
+      const own = new Set<string>();
+      const ex = rewriteExpr(body, own);
+      for (const r of own) roots.add(r);
+      if (ex === null) {
+        // left to the engine as written: which variables it reads is unknown, so the context is not pruned
+        dynamic = true;
+        out += src.slice(p, e + 2);
+      }
+      else if (!track) {
         // set first so numbers/strings print natively (floats keep their .0); the rest goes through Python repr
         out += `{%${lead === '-' ? '-' : '+'} set __v = (${ex}) %}{{ __v if __v is string or __v is number or __v is undefined else __v | __py ${trail}}}`;
+      } else {
+        exprRoots.push([...own]);
+        out += `{%${lead === '-' ? '-' : '+'} set __v = (${ex}) %}{{ __v if __v is string or __v is number or __v is undefined else __v | __py }}{{ __v | __o(${exprRoots.length - 1}) ${trail}}}`;
       }
       i = e + 2;
       continue;
@@ -400,7 +426,12 @@ function scanTemplate(src: string): Scanned {
         }
         if (split === -1) newBody = body;
         else {
-          const ex = rewriteExpr(rest.slice(split), roots);
+          const own = new Set<string>();
+          const ex = rewriteExpr(rest.slice(split), own);
+          for (const r of own) roots.add(r);
+          // the names this tag makes: `for a, b in ...` / `set x = ...`
+          const targets = rest.slice(0, kw === 'for' ? split - 2 : split - 1).match(/[A-Za-z_]\w*/g) ?? [];
+          for (const t of targets) locals.set(t, [...own]);
           newBody = ex === null ? null : head + rest.slice(0, split) + ex;
         }
       } else {
@@ -408,10 +439,11 @@ function scanTemplate(src: string): Scanned {
         newBody = ex === null ? null : head + ex;
       }
     }
+    if (newBody === null) dynamic = true; // as written: the variables it reads are unknown, keep the whole context
     out += newBody === null ? src.slice(p, e + 2) : `{%${lead}${newBody}${trail}%}`;
     i = e + 2;
   }
-  return { out, roots: dynamic ? null : roots, includes };
+  return { out, roots: dynamic ? null : roots, includes, ...(track ? { exprRoots, locals } : {}) };
 }
 
 /** If the whole string is exactly one `{{ expr }}`, return expr. */
@@ -447,7 +479,14 @@ function splitKwargs(raw: unknown[], names: readonly string[] | undefined, force
   return [raw.map(toJS), {}];
 }
 
-interface Compiled { name: string; roots: string[] | null }
+interface Compiled {
+  name: string;
+  roots: string[] | null;
+  source: string;
+  isExpr: boolean;
+  /** the same template with every printed expression reporting its value (compiled when a render reads a secret) */
+  tracked?: { name: string; exprRoots: string[][]; locals: Map<string, string[]> };
+}
 
 const CACHE_LIMIT = 4000;
 
@@ -462,6 +501,10 @@ class MiniJinjaTemplar implements Templar {
   private pendingError: unknown;
   private captured: unknown;
   private curVars: Record<string, unknown> = {};
+  /** did the last render read a secret (secret-values.ts)? Then what it produced is a secret too */
+  private lastSecret = false;
+  /** during a tracked render: which printed expressions come from secrets, and what they printed */
+  private track: { exprRoots: string[][]; locals: Map<string, string[]>; vars: Record<string, unknown>; pieces: string[] } | undefined;
 
   constructor(private templateSearch?: (name: string) => string | undefined) {
     const env = this.env;
@@ -496,6 +539,16 @@ class MiniJinjaTemplar implements Templar {
     }
     env.addFilter('__py', (v: unknown) => guard(() => (v === undefined || v === null ? '' : pyStr(toJS(v))), ''));
     env.addFilter('__cap', (v: unknown) => guard(() => ((this.captured = toJS(v)), ''), ''));
+    env.addFilter('__o', (v: unknown, n: unknown) =>
+      guard(() => {
+        const t = this.track;
+        if (t && this.pieceFromSecret(t, Number(n))) {
+          const x = toJS(v);
+          t.pieces.push(typeof x === 'string' ? x : typeof x === 'number' ? String(x) : pyStr(x));
+        }
+        return '';
+      }, ''),
+    );
     env.addGlobal('__U', (name: unknown) => {
       if (this.pendingUndef === undefined) this.pendingUndef = String(name);
       return null;
@@ -582,7 +635,7 @@ class MiniJinjaTemplar implements Templar {
       }
       void e;
     }
-    const compiled: Compiled = { name, roots: scanned.roots ? [...scanned.roots] : null };
+    const compiled: Compiled = { name, roots: scanned.roots ? [...scanned.roots] : null, source, isExpr };
     this.cache.set(cacheKey, compiled);
     return compiled;
   }
@@ -604,7 +657,55 @@ class MiniJinjaTemplar implements Templar {
     }
   }
 
+  /** Does printed expression n of a tracked render read a secret (directly, or through a {% set %}/{% for %} name)? */
+  private pieceFromSecret(t: NonNullable<MiniJinjaTemplar['track']>, n: number): boolean {
+    const seen = new Set<string>();
+    const fromSecret = (name: string): boolean => {
+      if (seen.has(name)) return false;
+      seen.add(name);
+      if (Object.prototype.hasOwnProperty.call(t.vars, name)) return containsSecret(t.vars[name]);
+      return (t.locals.get(name) ?? []).some(fromSecret);
+    };
+    return (t.exprRoots[n] ?? []).some(fromSecret);
+  }
+
+  /** The tracked twin of a compiled template (see scanTemplate's `track`). */
+  private trackedOf(c: Compiled): NonNullable<Compiled['tracked']> {
+    if (c.tracked) return c.tracked;
+    const scanned = scanTemplate(c.source, true);
+    const name = `__t${++this.counter}`;
+    this.env.addTemplate(name, scanned.out);
+    c.tracked = { name, exprRoots: scanned.exprRoots ?? [], locals: scanned.locals ?? new Map() };
+    return c.tracked;
+  }
+
   private run(c: Compiled, vars: Record<string, unknown>): string {
+    // a render that reads a secret makes secrets: the whole value of an expression, or each printed piece of a
+    // template that came from one (never by searching the output for the secret's text)
+    this.lastSecret = hasSecrets() && (c.roots ? c.roots.some((r) => Object.prototype.hasOwnProperty.call(vars, r) && containsSecret(vars[r])) : Object.values(vars).some((v) => containsSecret(v)));
+    let name = c.name;
+    if (this.lastSecret && !c.isExpr && c.roots) {
+      try {
+        const t = this.trackedOf(c);
+        name = t.name;
+        this.track = { exprRoots: t.exprRoots, locals: t.locals, vars, pieces: [] };
+      } catch {
+        this.track = undefined; // the plain template still renders; its whole output is marked below
+      }
+    }
+    try {
+      const out = this.renderCompiled(c, name, vars);
+      if (this.lastSecret && !c.isExpr) {
+        if (this.track) for (const p of this.track.pieces) addSecret(p, MIN_DERIVED);
+        else addSecret(out, MIN_DERIVED);
+      }
+      return out;
+    } finally {
+      this.track = undefined;
+    }
+  }
+
+  private renderCompiled(c: Compiled, templateName: string, vars: Record<string, unknown>): string {
     let ctx: Record<string, unknown> = vars;
     if (c.roots) {
       ctx = {};
@@ -616,7 +717,7 @@ class MiniJinjaTemplar implements Templar {
     let out = '';
     let err: unknown;
     try {
-      out = this.env.renderTemplate(c.name, ctx);
+      out = this.env.renderTemplate(templateName, ctx);
     } catch (e) {
       err = e;
     } finally {
@@ -653,6 +754,8 @@ class MiniJinjaTemplar implements Templar {
     this.run(c, vars);
     const v = this.captured;
     this.captured = null;
+    // a value computed from a secret is one (a container's own leaves that are secrets are known already)
+    if (this.lastSecret && (typeof v === 'string' || typeof v === 'number')) markSecret(v, MIN_DERIVED);
     return v;
   }
 
@@ -669,11 +772,17 @@ class MiniJinjaTemplar implements Templar {
       if (single !== null) return this.evaluate(single, vars);
       return this.renderString(value, vars);
     }
+    // host data and rendered output are final: never rendered again (final.ts)
+    if (isFinalObject(value)) return value;
     if (Array.isArray(value)) return value.map((x) => this.render(x, vars));
     if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(value)) out[this.isTemplated(k) ? pyStr(this.render(k, vars)) : k] = this.render(x, vars);
-      return out;
+      const fin = finalNames(value);
+      for (const [k, x] of Object.entries(value)) {
+        if (fin?.has(k)) out[k] = x;
+        else out[this.isTemplated(k) ? pyStr(this.render(k, vars)) : k] = this.render(x, vars);
+      }
+      return fin ? setFinalNames(out, fin) : out;
     }
     return value;
   }
