@@ -179,22 +179,50 @@ function rel(file, cwd) {
   return abs.startsWith(CORPUS + path.sep) ? path.relative(CORPUS, abs) : abs.startsWith(WORK + path.sep) ? `driver:${path.relative(WORK, abs)}` : file;
 }
 
+/** ansible.builtin.copy, ansible.legacy.copy and copy are one module; community.general.pacman is pacman. */
+function shortModule(name) {
+  return name.split('.').pop();
+}
+
 /** The reason an error stands for, without the place: what the fixing work has to add. */
 export function classify(message) {
   let m;
-  if ((m = /^unknown module "([^"]+)"/.exec(message))) return { category: 'unsupported module', reason: `module ${m[1]}` };
-  if ((m = /^module "?([^" ]+)"? is not supported/.exec(message))) return { category: 'unsupported module', reason: `module ${m[1]}` };
-  if ((m = /^unknown argument "([^"]+)" for module (\S+)/.exec(message))) return { category: 'unknown module argument', reason: `${m[2]}: argument ${m[1]}` };
+  if ((m = /^unknown module "([^"]+)"/.exec(message))) return { category: 'unsupported module', reason: `module ${shortModule(m[1])}` };
+  if ((m = /^module "?([^" ]+)"? is not supported/.exec(message))) return { category: 'unsupported module', reason: `module ${shortModule(m[1])}` };
+  if ((m = /^unknown argument "([^"]+)" for module (\S+)/.exec(message))) return { category: 'unknown module argument', reason: `${shortModule(m[2])}: argument ${m[1]}` };
   if ((m = /^argument "([^"]+)" of (\S+) must be one of .*, got (.*)$/.exec(message)))
-    return { category: 'unsupported argument value', reason: `${m[2]}: ${m[1]}=${m[3]}` };
+    return { category: 'unsupported argument value', reason: `${shortModule(m[2])}: ${m[1]}=${m[3]}` };
+  if ((m = /^argument "([^"]+)" of (\S+) must be (\w+), got (.*)$/.exec(message)))
+    return {
+      category: 'argument type Ansible would convert',
+      reason: `${shortModule(m[2])}: ${m[1]} must be ${m[3]}, got ${m[4].startsWith('"') ? 'a string' : /^-?\d/.test(m[4]) ? 'a number' : 'another type'}`,
+    };
+  if ((m = /^module (\S+) needs argument "([^"]+)"/.exec(message)))
+    return { category: 'required argument Ansible does not require', reason: `${shortModule(m[1])}: ${m[2]} required` };
+  if ((m = /^unknown task keyword "([^"]+)"/.exec(message))) return { category: 'unsupported task keyword / loop form', reason: `keyword ${m[1]}` };
+  if (/^expected k=v arguments, got "[^"]*}}/.test(message))
+    return { category: 'k=v argument parsing', reason: 'free-form k=v string with a {{ expr }} containing spaces' };
+  if (/^expected k=v arguments/.test(message)) return { category: 'k=v argument parsing', reason: 'free-form k=v string' };
+  if ((m = /^template syntax error: (.*?)(?: \(line \d+\))?$/.exec(message))) return { category: 'Jinja syntax', reason: m[1] };
+  if (/^tasks file not found/.test(message)) return { category: 'include/import path resolution', reason: 'tasks file not found relative to the including file' };
+  if ((m = /^(\S+): path "[^"]*" must be an absolute path/.exec(message))) return { category: 'argument validation stricter than Ansible', reason: `${m[1]}: path must be absolute` };
   if (/cannot decrypt SOPS file: no age key/.test(message)) return { category: 'SOPS inventory vars without a key', reason: 'SOPS-encrypted group_vars/host_vars read at load (no age key on this machine)' };
   if ((m = /^unknown filter "?([^" ]+)"?/.exec(message)) || (m = /filter "?([^" ]+)"? (?:is )?(?:unknown|not supported)/.exec(message)))
     return { category: 'unknown filter', reason: `filter ${m[1]}` };
   if ((m = /lookup "?([^" ]+)"? (?:is )?(?:unknown|not supported)/.exec(message)) || (m = /^unknown lookup "?([^" ]+)"?/.exec(message)))
     return { category: 'unsupported lookup', reason: `lookup ${m[1]}` };
-  if ((m = /^role "([^"]+)" not found/.exec(message))) return { category: 'role not found', reason: `role ${m[1]}` };
-  // generic: keep the message, drop quoted specifics that vary per place
+  if ((m = /^role "([^"]+)" not found/.exec(message)))
+    return /^[\w]+\.[\w]+\.[\w]+$/.test(m[1])
+      ? { category: 'collection role (namespace.collection.role)', reason: 'role by collection name not found (no collections_path)' }
+      : { category: 'role not found', reason: `role ${m[1]}` };
+  // generic: keep the message, without machine paths
   return { category: 'other', reason: message.replace(/\/work\/\S+/g, 'PATH') };
+}
+
+/** A tasks/vars file for a non-Debian OS (setup-RedHat.yml, Archlinux.yml, ...): Ansible never loads it on Debian. */
+const OTHER_OS = /(redhat|rhel|centos|rocky|alma|fedora|amazon|suse|opensuse|sles|arch|freebsd|openbsd|netbsd|darwin|macos|alpine|gentoo|solaris|windows|dnf|yum|zypper|pacman|pkgng)/i;
+function isOtherOsFile(file) {
+  return !!file && OTHER_OS.test(path.basename(file));
 }
 
 // ---- Ansible ----
@@ -248,7 +276,7 @@ try {
     const head = headOf(dir);
     const p = prepare(c, labInventory);
     const rb = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, '--syntax-check', '--format', 'plain'], { cwd: p.cwd, env: p.env });
-    const errors = rb.rc === 0 ? [] : parseRunbook(rb.out, p.cwd).map((e) => ({ ...e, ...classify(e.message) }));
+    const errors = rb.rc === 0 ? [] : parseRunbook(rb.out, p.cwd).map((e) => ({ ...e, ...classify(e.message), otherOs: isOtherOsFile(e.file) }));
     const res = {
       name: c.name,
       repo: c.repo,
@@ -269,6 +297,7 @@ try {
         res.ansibleCheck = { rc: an.rc, recap: (an.out.match(/PLAY RECAP[\s\S]*/) ?? [an.out.slice(-400)])[0].trim() };
       }
     }
+    if (c.variantOf) res.variantOf = c.variantOf;
     results.push(res);
     process.stderr.write(`${c.name}: runbook ${res.runbook.loads ? 'loads' : `refuses (${errors.length} errors)`}${res.ansible ? `, ansible ${res.ansible.accepts ? 'accepts' : 'refuses'}` : ''}\n`);
   }
@@ -289,29 +318,34 @@ for (const r of results) {
   const e = r.runbook.errors[0];
   const first = e ? `${e.file ? `${e.file}:${e.line}: ` : ''}${e.message}`.replace(/\|/g, '\\|').slice(0, 160) : '';
   const an = r.ansible ? (r.ansible.accepts ? 'accepts' : `refuses: ${r.ansible.first.replace(/\|/g, '\\|').slice(0, 160)}`) : 'n/a';
-  let row = `| ${r.name}@${r.commit.slice(0, 10)}${r.pinned ? '' : ' (not the manifest commit)'} | ${r.runbook.loads ? 'yes' : 'no'} | ${r.runbook.errors.length} | ${first} | ${an} |`;
+  let row = `| ${r.name}${r.variantOf ? ` (variant of ${r.variantOf})` : ''}@${r.commit.slice(0, 10)}${r.pinned ? '' : ' (not the manifest commit)'} | ${r.runbook.loads ? 'yes' : 'no'} | ${r.runbook.errors.length} | ${first} | ${an} |`;
   if (labInventory) row += ` ${r.runbookCheck.rc === 0 ? 'ok' : `rc ${r.runbookCheck.rc}`} | ${r.ansibleCheck ? (r.ansibleCheck.rc === 0 ? 'ok' : `rc ${r.ansibleCheck.rc}`) : 'n/a'} |`;
   md.push(row);
 }
-const loads = results.filter((r) => r.runbook?.loads).length;
-md.push(`\nrunbook loads ${loads}/${results.length}; Ansible accepts ${results.filter((r) => r.ansible?.accepts).length}/${results.length}\n`);
+const main = results.filter((r) => !r.variantOf);
+const loads = main.filter((r) => r.runbook?.loads).length;
+md.push(`\nrunbook loads ${loads}/${main.length} codebases; Ansible accepts ${main.filter((r) => r.ansible?.accepts).length}/${main.length} (rows marked "variant of" are extra drivers of a codebase, not counted)\n`);
 
 // inventory: distinct reasons, by how many codebases each blocks
 const byReason = new Map();
 for (const r of results) {
   for (const e of r.runbook?.errors ?? []) {
     const k = `${e.category}\u0000${e.reason}`;
-    if (!byReason.has(k)) byReason.set(k, { category: e.category, reason: e.reason, codebases: new Set(), places: [] });
+    if (!byReason.has(k)) byReason.set(k, { category: e.category, reason: e.reason, codebases: new Set(), debianPath: new Set(), places: [] });
     const b = byReason.get(k);
-    b.codebases.add(r.name);
-    b.places.push(`${r.name}: ${e.file ?? '?'}:${e.line ?? '?'}  ${e.message}`);
+    b.codebases.add(r.variantOf ?? r.name);
+    if (!e.otherOs) b.debianPath.add(r.variantOf ?? r.name);
+    b.places.push(`${r.name}: ${e.file ?? '?'}:${e.line ?? '?'}${e.otherOs ? ' [other-OS file]' : ''}  ${e.message}`);
   }
 }
 const reasons = [...byReason.values()].sort((a, b) => b.codebases.size - a.codebases.size || a.category.localeCompare(b.category) || a.reason.localeCompare(b.reason));
 md.push('## Reasons, by the number of codebases each blocks\n');
-md.push('| # codebases | category | reason | codebases |');
-md.push('|---|---|---|---|');
-for (const b of reasons) md.push(`| ${b.codebases.size} | ${b.category} | ${b.reason.replace(/\|/g, '\\|')} | ${[...b.codebases].join(', ')} |`);
+md.push('"# codebases": codebases where runbook reports it; "outside other-OS files": of those, the codebases where it occurs in at');
+md.push('least one file that is not for another OS (setup-RedHat.yml, Archlinux.yml, ...): the ones a Debian run really needs.\n');
+md.push('| # codebases | outside other-OS files | category | reason | codebases |');
+md.push('|---|---|---|---|---|');
+for (const b of reasons)
+  md.push(`| ${b.codebases.size} | ${b.debianPath.size} | ${b.category} | ${b.reason.replace(/\|/g, '\\|')} | ${[...b.codebases].join(', ')} |`);
 md.push('\n## Every error, by reason\n');
 for (const b of reasons) {
   md.push(`### ${b.category}: ${b.reason} (${b.codebases.size})\n`);
@@ -322,4 +356,4 @@ const text = md.join('\n') + '\n';
 process.stdout.write(text);
 if (values['--md']) writeFileSync(values['--md'], text);
 if (values['--json']) writeFileSync(values['--json'], JSON.stringify({ runbookVersion, ansibleVersion, results }, null, 2) + '\n');
-process.exitCode = loads === results.length ? 0 : 1;
+process.exitCode = loads === main.length ? 0 : 1;
