@@ -130,17 +130,22 @@ function prepare(c, labInventory) {
   return { cwd, playbook, inventory, env, work };
 }
 
-/** A lab run: the lab's hosts (connection vars from its inventory) in every group the driver's inventory names. */
+/**
+ * A lab run: an inventory directory with the lab's own inventory (group "lab", connection vars) and one more file
+ * that puts the lab's hosts into every other group the driver's inventory names.
+ */
 function labInventoryFor(c, work, labInventory, driverInventory) {
-  const text = readFileSync(driverInventory, 'utf8');
-  const groups = [...text.matchAll(/^ {4}([A-Za-z0-9_.-]+):\s*$/gm)].map((m) => m[1]);
-  const file = path.join(work, 'lab-inventory.yml');
+  const groups = [...readFileSync(driverInventory, 'utf8').matchAll(/^ {4}([A-Za-z0-9_.-]+):\s*$/gm)].map((m) => m[1]).filter((g) => g !== 'lab');
+  const dir = path.join(work, 'lab-inventory');
+  mkdirSync(dir, { recursive: true });
   const lab = readFileSync(labInventory, 'utf8');
-  // the lab inventory is `all: {hosts: {...}, vars: {...}}`; add the driver's groups as children holding every host
-  const hosts = [...lab.matchAll(/^ {4}(host\d+):/gm)].map((m) => m[1]);
-  const children = groups.map((g) => `    ${g}:\n      hosts:\n${hosts.map((h) => `        ${h}: {}`).join('\n')}`).join('\n');
-  writeFileSync(file, `${lab.trimEnd()}\n  children:\n${children}\n`);
-  return file;
+  writeFileSync(path.join(dir, '1-lab.yml'), lab);
+  const hosts = [...lab.matchAll(/^ {8}(host\d+):\s*$/gm)].map((m) => m[1]);
+  if (groups.length) {
+    const body = groups.map((g) => `    ${g}:\n      hosts:\n${hosts.map((h) => `        ${h}:`).join('\n')}`).join('\n');
+    writeFileSync(path.join(dir, '2-groups.yml'), `all:\n  children:\n${body}\n`);
+  }
+  return dir;
 }
 
 // ---- runbook output ----
@@ -291,7 +296,8 @@ try {
     if (labInventory) {
       const report = path.join(p.work, 'check-report.json');
       const ck = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, '--check', '--format', 'plain', '--no-host-key-checking', '--report', report], { cwd: p.cwd, env: p.env });
-      res.runbookCheck = { rc: ck.rc, tail: ck.out.trim().split('\n').slice(-5).join('\n'), report: checkSummary(report) ? report : undefined };
+      const firstFail = ck.out.split('\n').find((l) => /\bfailed\b|^error|FAILED/.test(l) && !/failed=/.test(l));
+      res.runbookCheck = { rc: ck.rc, firstFailure: firstFail?.trim(), tail: ck.out.trim().split('\n').slice(-5).join('\n'), report: checkSummary(report) ? report : undefined };
       if (withAnsible) {
         const an = run('ansible-playbook', [p.playbook, '-i', p.inventory, '--check'], { cwd: p.cwd, env: p.env });
         res.ansibleCheck = { rc: an.rc, recap: (an.out.match(/PLAY RECAP[\s\S]*/) ?? [an.out.slice(-400)])[0].trim() };
@@ -319,7 +325,7 @@ for (const r of results) {
   const first = e ? `${e.file ? `${e.file}:${e.line}: ` : ''}${e.message}`.replace(/\|/g, '\\|').slice(0, 160) : '';
   const an = r.ansible ? (r.ansible.accepts ? 'accepts' : `refuses: ${r.ansible.first.replace(/\|/g, '\\|').slice(0, 160)}`) : 'n/a';
   let row = `| ${r.name}${r.variantOf ? ` (variant of ${r.variantOf})` : ''}@${r.commit.slice(0, 10)}${r.pinned ? '' : ' (not the manifest commit)'} | ${r.runbook.loads ? 'yes' : 'no'} | ${r.runbook.errors.length} | ${first} | ${an} |`;
-  if (labInventory) row += ` ${r.runbookCheck.rc === 0 ? 'ok' : `rc ${r.runbookCheck.rc}`} | ${r.ansibleCheck ? (r.ansibleCheck.rc === 0 ? 'ok' : `rc ${r.ansibleCheck.rc}`) : 'n/a'} |`;
+  if (labInventory) row += ` ${r.runbookCheck.rc === 0 ? 'ok' : `rc ${r.runbookCheck.rc}: ${(r.runbookCheck.firstFailure ?? '').replace(/\|/g, '\\|').slice(0, 120)}`} | ${r.ansibleCheck ? (r.ansibleCheck.rc === 0 ? 'ok' : `rc ${r.ansibleCheck.rc}`) : 'n/a'} |`;
   md.push(row);
 }
 const main = results.filter((r) => !r.variantOf);
