@@ -626,6 +626,8 @@ export class Executor {
     } catch (e) {
       return fail(this.errText(e, task));
     }
+    // a problem the loader could only defer (docs/adr: load-time errors only for what is certain) fails the task now
+    if (task.deferred) return fail(`${task.deferred.pos.file}:${task.deferred.pos.line}:${task.deferred.pos.col}: ${task.deferred.message}`);
     const resolved = resolveAction(task.action)!;
     let args: Record<string, unknown>;
     try {

@@ -53,6 +53,11 @@ export interface TaskNode extends Inheritable {
   role?: RoleScope;
   /** for include_tasks / import_tasks resolved at load time */
   file: string;
+  /**
+   * A problem that is certain only if this task runs (an unsupported module in another OS's branch, a variable
+   * only a skipped path needs, ...): a warning at load, and the task fails with it when it is reached on a host.
+   */
+  deferred?: { code: string; message: string; pos: SourcePos };
 }
 
 export interface BlockNode extends Inheritable {
