@@ -2,7 +2,7 @@
 // executor's per-host task runner, and writes { "task title": [commands per host...] } to $RBBENCH_TRACE at exit.
 // It reads Connection.commandCount, the counter every connection keeps (lib/connection/types.ts).
 import { writeFileSync } from 'node:fs';
-import { Executor } from '../dist/lib/executor/run.js';
+import { Executor } from '../dist/lib/executor/executor.js';
 
 const out = new Map();
 const orig = Executor.prototype.runTaskOnHost;

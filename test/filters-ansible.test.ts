@@ -11,7 +11,7 @@ import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { createTemplar } from '../lib/vars/template.js';
 import { shaCrypt } from '../lib/vars/password-hash.js';
 import { encryptSops } from '../lib/vars/sops.js';
-import { FACTS_SCRIPT, parseFacts } from '../lib/executor/facts.js';
+import { FACTS_SCRIPT, parseFacts } from '../lib/actions/facts.js';
 
 const t = createTemplar();
 const ev = (expr: string, vars: Record<string, unknown> = {}) => t.evaluate(expr, vars);

@@ -19,7 +19,7 @@ import podmanVolume from '../lib/modules/podman-volume.js';
 import podmanContainer, { parsePort, sameImage } from '../lib/modules/podman-container.js';
 import mount, { editFstab, prepareMount } from '../lib/modules/mount.js';
 import timezone from '../lib/modules/timezone.js';
-import { rebootCommand } from '../lib/executor/reboot.js';
+import { rebootCommand } from '../lib/actions/reboot-run.js';
 import { resolveAction } from '../lib/modules/registry.js';
 import { unsupportedModule } from '../lib/modules/unsupported.js';
 import { cliAsync, events, ROOT } from './helpers.js';

@@ -6,7 +6,7 @@ import { InventoryBuilder } from '../inventory/builder.js';
 import type { Inventory } from '../inventory/index.js';
 import { PlaybookLoader } from '../playbook/loader.js';
 import type { Playbook } from '../playbook/model.js';
-import { Executor } from '../executor/run.js';
+import { Executor } from '../executor/executor.js';
 import { EventBus, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';

@@ -1,6 +1,6 @@
 /** Name -> module or action. Short names, ansible.builtin.X, ansible.legacy.X and each module's own aliases. */
 import type { ModuleDef } from './types.js';
-import { ACTIONS, type ActionDef } from './actions.js';
+import { ACTIONS, type ActionDef } from '../actions/index.js';
 import { MODULES } from './index.js';
 
 export type Resolved = { kind: 'module'; def: ModuleDef<any> } | { kind: 'action'; def: ActionDef };

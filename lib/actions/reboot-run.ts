@@ -1,6 +1,6 @@
 /**
  * The reboot action (ansible.builtin.reboot): it drops and re-opens the host's connection, so the executor runs it
- * itself (run.ts runAction), not as a module.
+ * itself (lib/actions/reboot.ts), not as a module.
  *
  * 1. read the boot id (boot_time_command, default `cat /proc/sys/kernel/random/boot_id`);
  * 2. run the reboot command (default `shutdown -r +MIN "msg"`, MIN = pre_reboot_delay / 60 like Ansible; a given

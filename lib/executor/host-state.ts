@@ -1,0 +1,116 @@
+/**
+ * The state of one host during a run, the keywords inherited from play to block to task (Scope), and the small
+ * shared types of the executor.
+ */
+import type { Item, Play, RoleScope } from '../playbook/model.js';
+import type { FileDiff } from '../modules/types.js';
+import type { PlaybookLoader } from '../playbook/loader.js';
+import { RunbookError } from '../errors.js';
+import { OMIT } from '../vars/template.js';
+import type { Connection } from '../connection/types.js';
+import type { Recap, Status } from './events.js';
+
+export interface ExecOptions {
+  check: boolean;
+  diff: boolean;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  extraVars: Record<string, unknown>;
+  forks: number;
+  /** overrides host key checking for every host (explicit opt-out) */
+  hostKeyChecking?: boolean;
+  loader?: PlaybookLoader;
+  /** how long to wait for another run's lock on a host (--lock-timeout); default 60 s */
+  lockTimeoutMs?: number;
+  /** ansible.cfg defaults as variables of the lowest precedence (ansible_user, ansible_become, ...) */
+  cfgVars?: Record<string, unknown>;
+}
+
+export const HIDDEN = "the output has been hidden due to 'no_log: true'";
+
+export class HostState {
+  conn?: Promise<Connection>;
+  unreachable = false;
+  failed = false;
+  ended = false;
+  /** bumped by every write to `facts` (set_fact, register, ...), wherever it happens: hostvars entries are rebuilt only then */
+  factsVersion = 0;
+  facts: Record<string, unknown> = new Proxy({} as Record<string, unknown>, {
+    defineProperty: (t, k, d) => (this.factsVersion++, Reflect.defineProperty(t, k, d)),
+    deleteProperty: (t, k) => (this.factsVersion++, Reflect.deleteProperty(t, k)),
+  });
+  gathered: Record<string, unknown> = {};
+  includeVars: Record<string, unknown> = {};
+  notified = new Set<string>();
+  /** the last failed task and its result: ansible_failed_task / ansible_failed_result in rescue */
+  lastFailure?: { task: Record<string, unknown>; result: Record<string, unknown> };
+  plannedChanges = 0;
+  /** check mode: paths earlier planned (not applied) steps would create or write */
+  overlay = new Set<string>();
+  stats: Recap;
+  constructor(readonly name: string) {
+    this.stats = { host: name, ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 };
+  }
+  get active(): boolean {
+    return !this.unreachable && !this.failed && !this.ended;
+  }
+}
+
+/** Keywords inherited from play -> block -> task, innermost wins (conditions and tags accumulate). */
+export interface Scope {
+  when: unknown[];
+  tags: string[];
+  blockVars: Record<string, unknown>[];
+  become?: unknown;
+  becomeUser?: unknown;
+  becomeMethod?: unknown;
+  checkMode?: unknown;
+  environment: unknown[];
+  ignoreErrors?: unknown;
+  noLog?: unknown;
+  delegateTo?: unknown;
+  runOnce?: unknown;
+  role?: RoleScope;
+}
+
+export function inherit(s: Scope, i: Item | Play): Scope {
+  return {
+    when: [...s.when, ...(!('kind' in i) || i.kind === 'block' ? i.when : [])],
+    tags: [...s.tags, ...i.tags],
+    blockVars: 'kind' in i && i.kind === 'task' ? s.blockVars : [...s.blockVars, i.vars],
+    become: i.become ?? s.become,
+    becomeUser: i.becomeUser ?? s.becomeUser,
+    becomeMethod: i.becomeMethod ?? s.becomeMethod,
+    checkMode: i.checkMode ?? s.checkMode,
+    environment: i.environment !== undefined ? [...s.environment, i.environment] : s.environment,
+    ignoreErrors: i.ignoreErrors ?? s.ignoreErrors,
+    noLog: i.noLog ?? s.noLog,
+    delegateTo: i.delegateTo ?? s.delegateTo,
+    runOnce: i.runOnce ?? s.runOnce,
+    role: ('role' in i ? i.role : undefined) ?? s.role,
+  };
+}
+
+export class EndPlay extends Error {}
+
+export interface ItemOutcome {
+  status: Status;
+  reason: string;
+  result: Record<string, unknown>;
+  diffs?: FileDiff[];
+  output?: string;
+  item?: string;
+  delegatedTo?: string;
+  afterEarlierChange?: boolean;
+}
+
+export function dropOmitted(v: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) if (val !== OMIT) out[k] = val;
+  return out;
+}
+
+export function isUnreachable(e: unknown): boolean {
+  return e instanceof RunbookError && (e.code === 'unreachable' || e.code === 'host_key' || e.code === 'lock');
+}

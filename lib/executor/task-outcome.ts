@@ -1,0 +1,141 @@
+/**
+ * Which host runs which task when (Ansible's linear strategy: every host finishes task N before any starts N+1,
+ * up to `forks` hosts at once), failures, block/rescue/always, handlers. The only caller of applySteps.
+ *
+ * Per host and task: render args -> validate -> prepare -> probe (one read-only round trip) -> pure plan ->
+ * report -> unless --check, apply. Check and apply share every line up to the last.
+ */
+import * as path from 'node:path';
+import { RunbookError } from '../errors.js';
+import type { Connection, Become, RunOptions as ConnRunOptions } from '../connection/types.js';
+import type { TaskNode } from '../playbook/model.js';
+import { isMap } from '../playbook/loader.js';
+import type { ModuleDef, Plan } from '../modules/types.js';
+import { OMIT } from '../vars/template.js';
+import { markFinal, withFinal } from '../vars/final.js';
+import { applySteps, StepFailed } from './apply.js';
+import { cliBecomePassword } from './become-password.js';
+import { markSecret } from './secrets.js';
+
+import { type ItemOutcome, type Scope } from './host-state.js';
+import { RunConnections } from './connections.js';
+
+/**
+ * After the plan: apply it (unless check mode: the one place check mode differs), then the outcome keywords
+ * (changed_when, failed_when) - and the task keywords that shape a run (check_mode, environment, become).
+ */
+export abstract class TaskOutcome extends RunConnections {
+  protected async executePlan(def: ModuleDef<any>, params: unknown, plan: Plan, conn: Connection, runOpts: ConnRunOptions, check: boolean, task: TaskNode, ctx: Record<string, unknown>): Promise<ItemOutcome> {
+    if (plan.fail && check) {
+      // check mode cannot see what earlier tasks would have changed: when the failure is about a path an earlier
+      // planned step creates, the honest answer is "would change, after an earlier change", not a failure
+      const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
+      // a planned path (or a directory a planned path implies) named whole in the failure, not as a prefix of another
+      const hit = [...overlay].find((p) => {
+        for (let i = plan.fail!.indexOf(p); i !== -1; i = plan.fail!.indexOf(p, i + 1)) if (!/[\w./-]/.test(plan.fail![i + p.length] ?? ' ')) return true;
+        return false;
+      }) ?? [...overlay].find((p) => {
+        // or only its file name, e.g. systemd's "Could not find the requested service NAME.service"
+        const b = path.basename(p);
+        return b.includes('.') && b.length >= 4 && new RegExp(`(^|[\\s'"/])${b.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s:'",])`).test(plan.fail!);
+      });
+      if (hit) {
+        return { status: 'changed', reason: `would change, after an earlier change (${hit} is planned but not yet there)`, result: { ...(plan.result ?? {}), changed: true }, afterEarlierChange: true };
+      }
+    }
+    if (plan.fail) return { status: 'failed', reason: plan.fail, result: { ...(plan.result ?? {}), failed: true, msg: plan.fail }, diffs: plan.diffs };
+    const willApply = plan.steps.length > 0 && (!check || plan.runInCheckMode === true);
+    let result: Record<string, unknown> = { ...(plan.result ?? {}) };
+    let changed = plan.steps.length > 0;
+    let reason = plan.reason;
+    let ran = false;
+    if (willApply) {
+      try {
+        const outputs = await applySteps(conn, plan.steps, runOpts);
+        ran = true;
+        reason = reason.replace(/\bwould run\b/, 'ran');
+        if (def.finish) result = { ...result, ...def.finish(params, outputs, plan) };
+      } catch (e) {
+        if (e instanceof StepFailed) {
+          const extra = def.finish ? def.finish(params, e.outputs, plan) : {};
+          return { status: 'failed', reason: e.message, result: { ...result, ...extra, failed: true, msg: e.message }, diffs: plan.diffs };
+        }
+        throw e;
+      }
+    } else if (plan.steps.length > 0) {
+      reason = `${plan.reason} (check mode: not applied)`;
+      const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
+      for (const st of plan.steps) if (st.kind === 'write') overlay.add(st.path);
+      for (const k of ['path', 'dest']) if (typeof plan.result?.[k] === 'string') overlay.add(plan.result[k] as string);
+      // what is created below a directory implies the directory (file state=directory makes the parents too)
+      for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
+    }
+    // what the host returned is data, never a template (final.ts)
+    markFinal(result);
+    // changed_when / failed_when see the registered variable (and the result's own keys)
+    const rctx = withFinal(ctx, { ...(task.register ? { [task.register]: markFinal({ ...result, changed }) } : {}), ...result });
+    let failed = result['failed'] === true;
+    if (failed && typeof result['msg'] === 'string') {
+      // a failed command says which exit code and the last words it printed, not just "non-zero return code"
+      const tail = typeof result['stderr'] === 'string' && result['stderr'] ? String(result['stderr']).trim().split('\n').slice(-2).join(' / ') : '';
+      reason = String(result['msg']) + (typeof result['rc'] === 'number' ? ` (rc=${result['rc']})` : '') + (tail ? `: ${tail}` : '');
+    }
+    if (task.changedWhen !== undefined) {
+      const literal = typeof task.changedWhen === 'boolean' ? task.changedWhen : undefined;
+      if (literal !== undefined) changed = literal;
+      else if (ran || plan.steps.length === 0) changed = this.evalAll(task.changedWhen, rctx);
+      else {
+        // in check mode the command's output does not exist: decide without it when possible
+        try {
+          changed = this.evalAll(task.changedWhen, rctx);
+        } catch {
+          changed = true;
+        }
+      }
+    }
+    if (task.failedWhen !== undefined && (ran || plan.steps.length === 0)) {
+      failed = this.evalAll(task.failedWhen, rctx);
+      if (failed) reason = `failed_when matched: ${JSON.stringify(task.failedWhen)}`;
+    }
+    result['changed'] = changed;
+    if (failed) return { status: 'failed', reason, result: { ...result, failed: true }, diffs: plan.diffs };
+    return { status: changed ? 'changed' : 'ok', reason, result, diffs: plan.diffs };
+  }
+
+  protected evalAll(cond: unknown, ctx: Record<string, unknown>): boolean {
+    const list = Array.isArray(cond) ? cond : [cond];
+    return list.every((c) => this.evalBool(c, ctx));
+  }
+
+  protected taskCheckMode(scope: Scope, task: TaskNode, ctx: Record<string, unknown>): boolean | undefined {
+    const v = task.checkMode ?? scope.checkMode;
+    if (v === undefined) return undefined;
+    return this.evalBool(this.render(v, ctx), ctx);
+  }
+
+  protected envFor(scope: Scope, task: TaskNode, ctx: Record<string, unknown>): Record<string, string> | undefined {
+    const envs = [...scope.environment, ...(task.environment !== undefined ? [task.environment] : [])];
+    if (!envs.length) return undefined;
+    const out: Record<string, string> = {};
+    for (const e of envs) {
+      const v = this.render(e, ctx);
+      if (!isMap(v)) throw new RunbookError('bad_argument', 'environment must be a mapping', { pos: task.pos });
+      for (const [k, val] of Object.entries(v)) if (val !== OMIT) out[k] = String(val);
+    }
+    return out;
+  }
+
+  protected becomeFor(scope: Scope, task: TaskNode, ctx: Record<string, unknown>, target: string): Become | undefined {
+    const b = task.become ?? scope.become ?? ctx['ansible_become'];
+    if (b === undefined || !this.evalBool(this.render(b, ctx), ctx)) return undefined;
+    const user = String(this.render(task.becomeUser ?? scope.becomeUser ?? ctx['ansible_become_user'] ?? 'root', ctx));
+    const method = String(this.render(task.becomeMethod ?? scope.becomeMethod ?? ctx['ansible_become_method'] ?? 'sudo', ctx));
+    if (method !== 'sudo' && method !== 'su') throw new RunbookError('bad_argument', `become_method ${method} is not supported (sudo, su)`, { pos: task.pos });
+    // becoming the user the connection already runs as is a no-op in the connection itself (it knows the real login
+    // user, which may come from ~/.ssh/config; for pct it is the container's root)
+    void target;
+    const pw = ctx['ansible_become_password'] ?? ctx['ansible_become_pass'] ?? cliBecomePassword();
+    // the become password is a secret wherever it came from (an inventory variable, -K)
+    return { method, user, password: pw !== undefined ? markSecret(String(this.render(pw, ctx))) : undefined };
+  }
+}

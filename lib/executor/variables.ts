@@ -1,0 +1,194 @@
+/**
+ * Which host runs which task when (Ansible's linear strategy: every host finishes task N before any starts N+1,
+ * up to `forks` hosts at once), failures, block/rescue/always, handlers. The only caller of applySteps.
+ *
+ * Per host and task: render args -> validate -> prepare -> probe (one read-only round trip) -> pure plan ->
+ * report -> unless --check, apply. Check and apply share every line up to the last.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RunbookError } from '../errors.js';
+import type { Inventory } from '../inventory/index.js';
+import type { Play, Playbook, RoleScope, TaskNode } from '../playbook/model.js';
+import { PlaybookLoader, isMap } from '../playbook/loader.js';
+import { createTemplar, OMIT, type Templar } from '../vars/template.js';
+import { resolveFor } from '../vars/resolve.js';
+import { setFinalNames } from '../vars/final.js';
+import { merge, type Layer } from '../vars/precedence.js';
+import { applySteps } from './apply.js';
+import { EventBus } from './events.js';
+import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
+import { Secrets, markSecret } from './secrets.js';
+import { decryptVaultValues } from '../vars/vault.js';
+
+import { HostState, type ExecOptions, type Scope } from './host-state.js';
+
+/**
+ * The run's shared state and its variables: hosts, the current play, the precedence layers of a host's variables
+ * (lib/vars/precedence.ts), hostvars, rendering. The base of the executor's parts (connections.ts,
+ * task-outcome.ts, pipeline.ts, executor.ts).
+ */
+export abstract class RunVariables {
+  readonly templar: Templar;
+  protected hosts = new Map<string, HostState>();
+  protected playVarsFiles = new Map<string, Record<string, unknown>>();
+  protected play!: Play;
+  protected playHosts: string[] = [];
+  readonly secrets = new Secrets();
+  protected loader: PlaybookLoader;
+
+  constructor(
+    protected readonly pb: Playbook,
+    protected readonly inv: Inventory,
+    protected readonly opts: ExecOptions,
+    protected readonly bus: EventBus,
+  ) {
+    this.templar = createTemplar();
+    this.loader = opts.loader ?? new PlaybookLoader();
+    onSopsDecrypted((v) => this.secrets.markValue(v));
+  }
+
+  protected activeOf(hosts: string[]): string[] {
+    return hosts.filter((h) => this.host(h).active);
+  }
+
+  protected host(name: string): HostState {
+    let h = this.hosts.get(name);
+    if (!h) {
+      h = new HostState(name);
+      this.hosts.set(name, h);
+    }
+    return h;
+  }
+
+  /** hosts a play pattern selects, with --limit applied; the implicit localhost when asked for and absent */
+  selectPlayHosts(pattern: string): string[] {
+    let hosts = this.inv.selectHosts(pattern);
+    if (hosts.length === 0 && /(^|[:,])(localhost|127\.0\.0\.1)($|[:,])/.test(pattern)) hosts = ['localhost'];
+    if (this.opts.limit) {
+      const lim = new Set(this.inv.selectHosts(this.opts.limit));
+      if (this.opts.limit.split(/[:,]/).includes('localhost')) lim.add('localhost');
+      hosts = hosts.filter((h) => lim.has(h));
+    }
+    return hosts;
+  }
+
+  /** set by abort(): no new task (or loop item, or retry) starts; the run ends with this exit code */
+  protected aborted: { signal: string; exitCode: number } | undefined;
+  layers(host: string, task: TaskNode | undefined, scope: Scope): Layer[] {
+    const st = this.host(host);
+    const role = scope.role ?? task?.role;
+    const layers: Layer[] = [];
+    if (role) layers.push({ source: `role ${role.name} defaults`, level: 'role defaults', vars: role.defaults });
+    if (this.inv.hosts.has(host)) {
+      for (const l of this.inv.hostLayers(host)) layers.push({ source: l.source, level: l.precedence, vars: l.vars });
+    }
+    layers.push({ source: 'facts', level: 'host facts', vars: st.gathered });
+    layers.push({ source: 'play vars', level: 'play vars', vars: this.play?.vars ?? {} });
+    layers.push({ source: 'play vars_files', level: 'play vars_files', vars: this.playVarsFiles.get(host) ?? {} });
+    if (role) layers.push({ source: `role ${role.name} vars`, level: 'role vars', vars: role.vars });
+    for (const bv of scope.blockVars) layers.push({ source: 'block vars', level: 'block vars', vars: bv });
+    if (task) layers.push({ source: 'task vars', level: 'task vars', vars: task.vars });
+    layers.push({ source: 'include_vars', level: 'include_vars', vars: st.includeVars });
+    layers.push({ source: 'set_fact / register', level: 'set_fact / register', vars: st.facts });
+    if (role) layers.push({ source: `role ${role.name} params`, level: 'role params', vars: role.params });
+    layers.push({ source: 'extra vars', level: 'extra vars', vars: this.opts.extraVars });
+    return layers;
+  }
+
+  // hostvars and groups: built once and reused (they were rebuilt for every host on every task: O(hosts²) per task).
+  // The inventory does not change during a run; a host's entry is rebuilt when its facts were written to
+  // (HostState.factsVersion) or its gathered facts replaced. Entries and the hostvars object are replaced, never
+  // mutated, so a task's variables stay the snapshot they were when the task started.
+  protected groupsCache?: Record<string, string[]>;
+  protected invVarsCache = new Map<string, Record<string, unknown>>();
+  protected hostvarsEntries = new Map<string, { version: number; gathered: unknown; value: Record<string, unknown> }>();
+  protected hostvarsCache?: Record<string, unknown>;
+
+  protected hostvars(): Record<string, unknown> {
+    let stale = this.hostvarsCache === undefined;
+    for (const h of this.inv.hosts.keys()) {
+      const st = this.hosts.get(h);
+      const version = st ? st.factsVersion : -1;
+      const e = this.hostvarsEntries.get(h);
+      if (e && e.version === version && e.gathered === st?.gathered) continue;
+      let inv = this.invVarsCache.get(h);
+      if (!inv) this.invVarsCache.set(h, (inv = this.inv.hostVars(h)));
+      // a host's facts and registered results are data (final.ts): never rendered, even through hostvars
+      const value = setFinalNames({ ...inv, ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h }, st ? [...Object.keys(st.gathered), ...Object.keys(st.facts)] : []);
+      this.hostvarsEntries.set(h, { version, gathered: st?.gathered, value });
+      stale = true;
+    }
+    if (stale) this.hostvarsCache = Object.fromEntries([...this.inv.hosts.keys()].map((h) => [h, this.hostvarsEntries.get(h)!.value]));
+    return this.hostvarsCache!;
+  }
+
+  varsFor(host: string, task: TaskNode | undefined, scope: Scope): Record<string, unknown> {
+    // `!vault` values written inline (play, role, block, task vars) are decrypted here and never printed
+    const vars = decryptVaultValues(merge(this.layers(host, task, scope)), () => task?.pos, markSecret) as Record<string, unknown>;
+    const groups = (this.groupsCache ??= Object.fromEntries([...this.inv.groups.keys()].map((g) => [g, this.inv.selectHosts(g)])));
+    const hostvars = this.hostvars();
+    const role = scope.role ?? task?.role;
+    // facts, registered results and set_fact values that won are final (never rendered again: final.ts)
+    const st = this.host(host);
+    const finals: string[] = [];
+    for (const src of [st.gathered, st.facts]) for (const k of Object.keys(src)) if (vars[k] === src[k]) finals.push(k);
+    return setFinalNames({
+      ...this.opts.cfgVars,
+      ...vars,
+      inventory_hostname: host,
+      inventory_hostname_short: host.split('.')[0],
+      group_names: (this.inv.hosts.get(host)?.groups ?? []).filter((g) => g !== 'all' && g !== 'ungrouped'),
+      groups,
+      hostvars,
+      playbook_dir: this.pb.dir,
+      inventory_dir: this.inv.sources[0] ? path.dirname(this.inv.sources[0]) : undefined,
+      role_path: role?.path,
+      role_name: role?.name,
+      ansible_check_mode: this.opts.check,
+      ansible_diff_mode: this.opts.diff,
+      ansible_play_hosts: this.activeOf(this.playHosts),
+      ansible_play_hosts_all: this.playHosts,
+      ansible_play_batch: this.activeOf(this.playHosts),
+      ansible_play_name: this.play?.name,
+      ansible_run_tags: this.opts.tags.length ? this.opts.tags : ['all'],
+      ansible_skip_tags: this.opts.skipTags,
+      ansible_version: { full: '2.14.0', major: 2, minor: 14, revision: 0, string: '2.14.0 (runbook)' },
+      omit: OMIT,
+    }, finals);
+  }
+
+  render(value: unknown, ctx: Record<string, unknown>): unknown {
+    return this.templar.render(value, resolveFor(value, ctx, this.templar));
+  }
+
+  evalBool(expr: unknown, ctx: Record<string, unknown>): boolean {
+    if (typeof expr === 'boolean') return expr;
+    if (expr === null || expr === undefined) return false;
+    if (typeof expr === 'number') return expr !== 0;
+    const s = String(expr);
+    return this.templar.evaluateBool(s, resolveFor(`{{ ${s.replace(/^\s*\{\{|\}\}\s*$/g, '')} }}`, ctx, this.templar));
+  }
+
+  protected async loadVarsFiles(host: string): Promise<void> {
+    if (this.playVarsFiles.has(host) || this.play.varsFiles.length === 0) return;
+    const out: Record<string, unknown> = {};
+    for (const f of this.play.varsFiles) {
+      const ctx = this.varsFor(host, undefined, { when: [], tags: [], blockVars: [], environment: [] });
+      const file = f.includes('{{') ? path.resolve(this.pb.dir, String(this.render(f, ctx))) : f;
+      const y = loadVarsYaml(file);
+      if (y.value && !isMap(y.value)) throw new RunbookError('schema', `vars file ${file} must be a mapping`, { pos: y.pos([]) });
+      Object.assign(out, this.secrets.absorb(file, (y.value ?? {}) as Record<string, unknown>, (p) => y.pos(p)));
+    }
+    this.playVarsFiles.set(host, out);
+  }
+
+  findFile(kind: 'files' | 'templates', name: string, role?: RoleScope): string | undefined {
+    if (path.isAbsolute(name)) return fs.existsSync(name) ? name : undefined;
+    const cands: string[] = [];
+    if (role) cands.push(path.join(role.path, kind, name), path.join(role.path, name));
+    cands.push(path.join(this.pb.dir, kind, name), path.join(this.pb.dir, name));
+    return cands.find((c) => fs.existsSync(c));
+  }
+
+}
