@@ -123,6 +123,9 @@ const v6Host = (slot: number, i: number) => `2001:db8:${hex(slot)}:${hex(i)}::2`
 const v6Gateway = (slot: number, i: number) => `2001:db8:${hex(slot)}:${hex(i)}::1`;
 const v6Internet = (slot: number) => `2001:db8:ffff:${hex(slot)}::80`;
 const labDirOf = (name: string) => path.join(LABS_DIR, name);
+/** Every lab address is in these ranges (IPv4: RFC 2544 benchmarking; IPv6: documentation prefix). */
+export const LAB_V4_RANGE = '198.18.0.0/15';
+export const LAB_V6_RANGE = '2001:db8::/32';
 
 interface Owner {
   id: string;
@@ -186,6 +189,19 @@ async function unmountBelow(dir: string): Promise<void> {
 }
 
 // ---- ip helpers ----
+
+/**
+ * Catch-all `unreachable` routes for the lab's ranges in the root namespace, so that no lab packet ever leaves the
+ * machine: the per-host /30 routes on the root-side veths are more specific and win while a link is up; for a host
+ * whose link is down (its connected route is gone), a torn-down lab, or an address no lab made, the lookup ends
+ * here instead of at the machine's default gateway. `replace` is idempotent and atomic, so concurrent creates
+ * agree; the routes are never removed (other labs may exist, and without labs they route nothing anyway).
+ */
+export async function ensureUnreachableRoutes(): Promise<void> {
+  await must(['ip', '-4', 'route', 'replace', 'unreachable', LAB_V4_RANGE], { timeoutMs: 10_000 });
+  // A machine without IPv6 has nothing to leak over it.
+  if (existsSync('/proc/net/if_inet6')) await must(['ip', '-6', 'route', 'replace', 'unreachable', LAB_V6_RANGE], { timeoutMs: 10_000 });
+}
 
 async function listNetns(): Promise<string[]> {
   const r = await run(['ip', 'netns', 'list'], { timeoutMs: 10_000 });
@@ -589,6 +605,7 @@ export class Lab {
       throw new LabError(`hosts must be an integer from 1 to ${MAX_HOSTS}, got ${opts.hosts}`);
     }
     if (process.getuid?.() !== 0) throw new LabError('the lab needs root (network namespaces, sshd)');
+    await ensureUnreachableRoutes();
     await destroyLeftovers(opts.name);
     const owner = await claimLabDir(opts.name, !!opts.persistent);
     const dir = labDirOf(opts.name);
