@@ -23,12 +23,6 @@ const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 export const ANCHOR_INIT =
   'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; ' +
   'mkdir -p /run/lock && mount -t tmpfs -o mode=1777,size=1m lab-run-lock /run/lock; exec "$@"';
-/** LabOptions.privateEtc: run first by the anchor (with RBL_PRIVATE_ETC = a dir of the host, RBL_NS = its netns). */
-export const PRIVATE_ETC_INIT =
-  'if [ -n "$RBL_PRIVATE_ETC" ]; then d=$RBL_PRIVATE_ETC; mkdir -p "$d/real" "$d/upper" "$d/work" && ' +
-  'mount --bind /etc "$d/real" && mount -t overlay -o "lowerdir=/etc,upperdir=$d/upper,workdir=$d/work" lab-etc /etc && ' +
-  'for e in "$d/real/netns/$RBL_NS"/*; do [ ! -e "$e" ] || mount --bind "$e" "/etc/${e##*/}" || exit 1; done || exit 1; fi; ';
-
 /** sshd_config of a host: listens on its address only, its own host key, the lab's authorized_keys. */
 export function sshdConfig(host: { name: string; ns: string; address: string; port: number }, hostDir: string, labDir: string): string {
   return [

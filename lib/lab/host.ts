@@ -1,11 +1,12 @@
 // One lab host: what it is (LabHost: name, namespace, addresses) and how it runs on the machine (HostRuntime: its
 // namespace and links, /etc/netns view, anchor process, sshd).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ANCHOR_INIT, PRIVATE_ETC_INIT, SSHD, sshdConfig, writeEtcNetns } from './config.js';
+import { ANCHOR_INIT, SSHD, sshdConfig, writeEtcNetns } from './config.js';
 import { ANCHOR_COMM, hostSlotDir, readAnchor, rootVeth } from './layout.js';
 import { addHostNetns, killAllIn } from './network.js';
+import { SHARED_INSIDE, mountPointsOf, privateRootPlan, privateRootScript, rootTops } from './privateroot.js';
 import { LabError, must, processComm, run, tcpOpen, waitFor } from './proc.js';
 
 export interface LabHost {
@@ -30,6 +31,9 @@ export interface HostContext {
   slot: number;
   internetNs?: string;
   shell?: string;
+  /** a copy-on-write view of the machine's whole filesystem (privateroot.ts) */
+  privateRoot: boolean;
+  /** the same for /etc alone (when not privateRoot) */
   privateEtc: boolean;
 }
 
@@ -72,7 +76,8 @@ export class HostRuntime {
     writeFileSync(path.join(this.dir, 'sshd_config'), sshdConfig(h, this.dir, this.ctx.labDir));
     await addHostNetns(this.ctx.slot, this.index, h, this.ctx.internetNs);
     await keygen;
-    await this.startAnchor();
+    const anchor = await this.startAnchor();
+    if (this.ctx.privateRoot || this.ctx.privateEtc) await this.makePrivateRoot(anchor);
     await this.spawnSshd();
     const pub = readFileSync(path.join(this.dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
     return `${pub[0]} ${pub[1]}`;
@@ -82,13 +87,9 @@ export class HostRuntime {
   private async startAnchor(): Promise<number> {
     const h = this.host;
     const hdir = this.stateDir;
-    const privateEtc = this.ctx.privateEtc;
-    const init = privateEtc ? PRIVATE_ETC_INIT + ANCHOR_INIT : ANCHOR_INIT;
-    const env = privateEtc ? { ...process.env, RBL_PRIVATE_ETC: path.join(hdir, 'etc'), RBL_NS: h.ns } : process.env;
-    const child = spawn('ip', ['netns', 'exec', h.ns, '/bin/sh', '-c', init, 'lab-anchor', 'sleep', 'infinity'], {
+    const child = spawn('ip', ['netns', 'exec', h.ns, '/bin/sh', '-c', ANCHOR_INIT, 'lab-anchor', 'sleep', 'infinity'], {
       detached: true,
       stdio: 'ignore',
-      env,
     });
     child.on('error', () => {});
     child.unref();
@@ -99,6 +100,44 @@ export class HostRuntime {
       throw new LabError(`the anchor process of ${h.name} did not start (pid ${pid}, comm ${processComm(pid)})`);
     }
     return pid;
+  }
+
+  /** Where the host's copy-on-write layers live on the machine: root/{upper,work,stash} in the slot dir. */
+  get rootDir(): string {
+    return path.join(this.stateDir, 'root');
+  }
+
+  /** The top-level directories the host has a private copy-on-write view of (none: []). */
+  get privateTops(): string[] {
+    this.tops ??= this.ctx.privateRoot ? rootTops() : this.ctx.privateEtc ? ['/etc'] : [];
+    return this.tops;
+  }
+  private tops?: string[];
+
+  /** Mounts the private root (or /etc) in the anchor's mount namespace, where sshd and exec() will run. */
+  private async makePrivateRoot(anchor: number): Promise<void> {
+    const mounts = mountPointsOf(readFileSync(`/proc/${anchor}/mountinfo`, 'utf8'));
+    // Paths as the anchor sees them (its mount namespace), through /proc/PID/root.
+    const isDir = (p: string) => {
+      try {
+        return statSync(`/proc/${anchor}/root${p}`).isDirectory();
+      } catch {
+        return undefined;
+      }
+    };
+    const plan = privateRootPlan(this.privateTops, mounts, SHARED_INSIDE, isDir);
+    const r = await run([...this.enter(), '/bin/sh', '-c', privateRootScript(plan, this.rootDir)], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new LabError(`could not mount the private root of ${this.host.name} (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+
+  /**
+   * Where the host's own copy of absolute path p is kept on the machine (its overlay's upper dir), if p is in a
+   * private directory; the file there exists only once the host has written p (before that the host sees the
+   * machine's). undefined: p is shared with the machine (/tmp, /run, ...), so the machine's p is the host's.
+   */
+  upperPath(p: string): string | undefined {
+    const top = this.privateTops.find((t) => p === t || p.startsWith(t + '/'));
+    return top === undefined ? undefined : path.join(this.rootDir, 'upper', p.slice(1));
   }
 
   /** The argv prefix that runs a command in the host's namespaces (net + the anchor's mount namespace). */

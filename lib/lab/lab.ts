@@ -59,6 +59,15 @@ export interface LabOptions {
    * /etc/localtime: it is a symlink, and a bind mount follows it onto the zone file.
    */
   privateEtc?: boolean;
+  /**
+   * A private copy-on-write view of the machine's whole filesystem per host (default true): every top-level
+   * directory but /proc, /sys, /dev, /run and /tmp is an overlay in the host's mount namespace (lower: the
+   * machine's, upper: the host's slot dir), so whatever a playbook writes there (/etc, /usr, /opt, /var/lib/dpkg,
+   * apt installs) stays in that host. /etc/netns and /var/lib/runbook-lab stay the machine's (lab plumbing).
+   * See lib/lab/privateroot.ts and docs/lab.md. false: hosts write to the machine's files (as before), except for
+   * the /etc/netns views and, with privateEtc, /etc.
+   */
+  privateRoot?: boolean;
 }
 
 export class Lab {
@@ -77,6 +86,8 @@ export class Lab {
   readonly shell: string | undefined;
   /** each host has a copy-on-write /etc (LabOptions.privateEtc) */
   readonly privateEtc: boolean;
+  /** each host has a copy-on-write view of the whole filesystem (LabOptions.privateRoot, default true) */
+  readonly privateRoot: boolean;
   private readonly runtimes: HostRuntime[];
   private destroying?: Promise<void>;
 
@@ -91,6 +102,7 @@ export class Lab {
     podman: boolean;
     shell?: string;
     privateEtc?: boolean;
+    privateRoot: boolean;
   }) {
     this.name = init.name;
     this.dir = init.dir;
@@ -105,11 +117,13 @@ export class Lab {
     if (init.rootfs) this.rootfs = init.rootfs;
     this.shell = init.shell;
     this.privateEtc = !!init.privateEtc;
+    this.privateRoot = init.privateRoot;
     const ctx = {
       labName: this.name,
       labDir: this.dir,
       slot: this.slot,
       privateEtc: this.privateEtc,
+      privateRoot: this.privateRoot,
       ...(this.internetNs ? { internetNs: this.internetNs } : {}),
       ...(this.shell !== undefined ? { shell: this.shell } : {}),
     };
@@ -162,6 +176,7 @@ export class Lab {
       hosts,
       podman: !!opts.podman,
       privateEtc: !!opts.privateEtc,
+      privateRoot: opts.privateRoot ?? true,
       ...(opts.shell !== undefined ? { shell: opts.shell } : {}),
       ...(opts.internet ? { internetV6: v6Internet(slot), internetNs: internetNs(slot) } : {}),
       ...(opts.podman ? { rootfs: ROOTFS_DIR } : {}),
@@ -242,6 +257,22 @@ export class Lab {
    */
   async exec(host: LabHost | string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<LabExecResult> {
     return this.runtime(host).exec(argv, opts);
+  }
+
+  /**
+   * Where the host's own copy of absolute path p is kept on the machine (the upper dir of its private root), or
+   * undefined when p is shared with the machine (/tmp, /run, ...: the machine's p is the host's). That file exists
+   * only once the host has written p; a deletion shows as a whiteout. To read what the host sees, use readFile().
+   */
+  hostPath(host: LabHost | string, p: string): string | undefined {
+    return this.runtime(host).upperPath(path.resolve('/', p));
+  }
+
+  /** The content of file p as the host sees it (read inside its mount namespace). Throws if it cannot be read. */
+  async readFile(host: LabHost | string, p: string): Promise<string> {
+    const r = await this.exec(host, ['cat', '--', p], { timeoutMs: 20_000 });
+    if (r.code !== 0) throw new LabError(`${this.host(host).name}: cannot read ${p}: ${r.stderr.trim()}`);
+    return r.stdout;
   }
 
   inventoryYaml(extraHostVars: Record<string, unknown> = {}): string {
