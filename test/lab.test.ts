@@ -233,6 +233,36 @@ describe('lab: 2 hosts, internet, podman', () => {
     expect((await ssh(lab, h.address, ['true'])).code).toBe(0);
   });
 
+  it('routes no lab address out of the machine: a downed link or an address no lab made is unreachable', async () => {
+    const h = lab.hosts[1]!;
+    const dev = lab.linkOf(h);
+    const routeGet = (addr: string) => run(['ip', '-o', 'route', 'get', addr], { timeoutMs: 10_000 });
+    // Up: the host's /30 on its veth wins over the catch-all.
+    const up = await routeGet(h.address);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toContain(` dev ${dev} `);
+    // Addresses inside the lab ranges that no lab made never go to the machine's default gateway.
+    for (const addr of ['198.18.255.254', '198.19.0.1', '2001:db8:ffff:ffff::1']) {
+      const r = await routeGet(addr);
+      expect(r.code, `${addr}: ${r.stdout}`).not.toBe(0);
+      expect(r.stderr).toMatch(/unreachable|no route to host/i);
+    }
+    await lab.setLink(h, false);
+    try {
+      for (const addr of [h.address, h.globalV6!]) {
+        const r = await routeGet(addr);
+        expect(r.code, `${addr}: ${r.stdout}`).not.toBe(0);
+        expect(r.stderr).toMatch(/unreachable|no route to host/i);
+      }
+      expect((await ssh(lab, h.address, ['true'])).code).toBe(255);
+    } finally {
+      await lab.setLink(h, true);
+    }
+    expect((await routeGet(h.address)).stdout).toContain(` dev ${dev} `);
+    const back = await ssh(lab, h.address, ['true']);
+    expect(back.code, back.stderr).toBe(0);
+  });
+
   it('destroys cleanly and idempotently', async () => {
     const nsBefore = (await netnsList()).filter((n) => lab.hosts.some((h) => h.ns === n) || n === lab.internetNs);
     expect(nsBefore).toHaveLength(3);

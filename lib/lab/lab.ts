@@ -1,46 +1,43 @@
 // The test lab: real OpenSSH servers, each in its own network namespace, optionally with a v6-only "internet"
 // and per-host podman state. See docs/lab.md for the topology and the address plan.
-import { randomUUID } from 'node:crypto';
+//
+// This file is the facade (the Lab class and everything other code imports from lib/lab/lab.js). The parts:
+//   layout.ts    where labs live, names, the address plan, the records tying them together
+//   network.ts   namespaces, veths, addresses, routes (iproute2), processes in a namespace
+//   slots.ts     claiming a lab name and a slot
+//   teardown.ts  removing a lab, and leftovers of interrupted runs
+//   config.ts    the text of sshd_config, containers.conf, the anchor's init script, ...
+//   host.ts      one host: LabHost, and HostRuntime (its namespace, anchor, sshd)
 import { spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  closeSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { HTTP_SERVER } from './config.js';
+import { HostRuntime, type LabExecResult, type LabHost } from './host.js';
 import {
-  LabError,
-  mapLimit,
-  must,
-  processAlive,
-  processComm,
-  processStartTime,
-  run,
-  sleep,
-  tcpOpen,
-  waitFor,
-} from './proc.js';
-import { ensureRootfs, mountPoints, ROOTFS_DIR } from './rootfs.js';
+  MAX_HOSTS,
+  UPLINK_IF,
+  hostNs,
+  internetNs,
+  labDirOf,
+  v4Host,
+  v6Host,
+  v6Internet,
+  validateName,
+  type LabState,
+} from './layout.js';
+import { addInternetNetns, ensureUnreachableRoutes } from './network.js';
+import { LabError, mapLimit, must, waitFor } from './proc.js';
+import { ensureRootfs, ROOTFS_DIR } from './rootfs.js';
+import { allocateSlot, claimLabDir } from './slots.js';
+import { destroyLeftovers, destroyOwnLab, teardownLab } from './teardown.js';
 
 export { LabError } from './proc.js';
 export { ensureRootfs, releaseRootfs, ROOTFS_DIR } from './rootfs.js';
-
-export interface LabHost {
-  name: string; // inventory name, e.g. 'host1'
-  ns: string; // netns name
-  address: string; // IPv4 address sshd listens on (reachable from root namespace)
-  port: number; // 22
-  globalV6?: string; // host's 'global' IPv6 on its uplink to the internet namespace (when internet: true)
-  uplinkIf?: string; // the host-side interface name of that uplink (like enp1s0 on web-arm)
-}
+export { LAB_ROOT, LABS_DIR, SLOTS_DIR, MAX_HOSTS, MAX_SLOT, LAB_V4_RANGE, LAB_V6_RANGE } from './layout.js';
+export { ensureUnreachableRoutes } from './network.js';
+export { destroyLab, destroyLeftovers, listLabs } from './teardown.js';
+export type { LabHost, LabExecResult } from './host.js';
 
 export interface LabOptions {
   name: string;
@@ -62,481 +59,16 @@ export interface LabOptions {
    * /etc/localtime: it is a symlink, and a bind mount follows it onto the zone file.
    */
   privateEtc?: boolean;
+  /**
+   * A private copy-on-write view of the machine's whole filesystem per host (default true): every top-level
+   * directory but /proc, /sys, /dev, /run and /tmp is an overlay in the host's mount namespace (lower: the
+   * machine's, upper: the host's slot dir), so whatever a playbook writes there (/etc, /usr, /opt, /var/lib/dpkg,
+   * apt installs) stays in that host. /etc/netns and /var/lib/runbook-lab stay the machine's (lab plumbing).
+   * See lib/lab/privateroot.ts and docs/lab.md. false: hosts write to the machine's files (as before), except for
+   * the /etc/netns views and, with privateEtc, /etc.
+   */
+  privateRoot?: boolean;
 }
-
-export interface LabExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-// ---- constants: where labs live, how things are named, the address plan ----
-
-export const LAB_ROOT = '/run/runbook-lab';
-export const LABS_DIR = path.join(LAB_ROOT, 'labs');
-export const SLOTS_DIR = path.join(LAB_ROOT, 'slots');
-export const MAX_HOSTS = 60;
-export const MAX_SLOT = 255;
-/** Every lab object (netns, root-side veth, /etc/netns dir) starts with this and its slot number. */
-const PREFIX = 'rbl';
-const SSHD = '/usr/sbin/sshd';
-const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
-const HOST_IF = 'eth0';
-const UPLINK_IF = 'enp1s0';
-/** In-progress marks (a lab dir without owner, a slot without lab file) younger than this are left alone. */
-const IN_PROGRESS_MS = 60_000;
-
-/**
- * Each host has one long-lived "anchor" process (`sleep infinity`) started with `ip netns exec NS`, so it lives in
- * the host's netns and in the mount namespace `ip netns exec` made (with the /etc/netns/NS/* bind mounts and its
- * own /sys). sshd (hence every SSH session) and exec() join the anchor's namespaces with nsenter, so they all share
- * one mount namespace per host. That matters for podman: it bind-mounts container netns files under /run/netns in
- * its own mount namespace, and a later podman command (or `podman rm`) started with a fresh `ip netns exec` would
- * not see them ("unknown FS magic"), leaking them.
- *
- * `ip netns exec` remounts /sys, which leaves /sys/fs/cgroup an empty sysfs directory; crun then refuses to start
- * ("invalid file system type on '/sys/fs/cgroup'"), so the anchor mounts cgroup2 there first.
- *
- * Each host also gets its own /run/lock (a small tmpfs), as a real machine has: runbook's per-host run lock lives
- * there, and hosts sharing the root's /run/lock would lock each other out.
- */
-const ANCHOR_INIT =
-  'mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; ' +
-  'mkdir -p /run/lock && mount -t tmpfs -o mode=1777,size=1m lab-run-lock /run/lock; exec "$@"';
-const ANCHOR_COMM = 'sleep';
-/** LabOptions.privateEtc: run first by the anchor (with RBL_PRIVATE_ETC = a dir of the host, RBL_NS = its netns). */
-const PRIVATE_ETC_INIT =
-  'if [ -n "$RBL_PRIVATE_ETC" ]; then d=$RBL_PRIVATE_ETC; mkdir -p "$d/real" "$d/upper" "$d/work" && ' +
-  'mount --bind /etc "$d/real" && mount -t overlay -o "lowerdir=/etc,upperdir=$d/upper,workdir=$d/work" lab-etc /etc && ' +
-  'for e in "$d/real/netns/$RBL_NS"/*; do [ ! -e "$e" ] || mount --bind "$e" "/etc/${e##*/}" || exit 1; done || exit 1; fi; ';
-
-const nsPrefix = (slot: number) => `${PREFIX}${slot}-`;
-const hostNs = (slot: number, name: string) => `${PREFIX}${slot}-${name}`;
-const internetNs = (slot: number) => `${PREFIX}${slot}-internet`;
-const rootVeth = (slot: number, i: number) => `${PREFIX}${slot}h${i}`; // <= 9 chars
-const rootVethRe = /^rbl(\d+)h\d+$/;
-const nsRe = /^rbl(\d+)-/;
-const v4Root = (slot: number, i: number) => `198.18.${slot}.${4 * (i - 1) + 1}`;
-const v4Host = (slot: number, i: number) => `198.18.${slot}.${4 * (i - 1) + 2}`;
-const hex = (n: number) => n.toString(16);
-const v6Host = (slot: number, i: number) => `2001:db8:${hex(slot)}:${hex(i)}::2`;
-const v6Gateway = (slot: number, i: number) => `2001:db8:${hex(slot)}:${hex(i)}::1`;
-const v6Internet = (slot: number) => `2001:db8:ffff:${hex(slot)}::80`;
-const labDirOf = (name: string) => path.join(LABS_DIR, name);
-
-interface Owner {
-  id: string;
-  pid: number;
-  start: string;
-  persistent: boolean;
-}
-
-interface LabState {
-  version: 1;
-  id: string;
-  name: string;
-  slot: number;
-  hosts: number;
-  internet: boolean;
-  podman: boolean;
-  created: string;
-}
-
-// ---- small fs helpers ----
-
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-function ageMs(p: string): number {
-  try {
-    return Date.now() - statSync(p).mtimeMs;
-  } catch {
-    return Infinity;
-  }
-}
-
-function ownerAlive(o: Owner): boolean {
-  return processAlive(o.pid, o.start);
-}
-
-function readSlotOwner(slot: number): { name: string; id: string } | undefined {
-  const text = (() => {
-    try {
-      return readFileSync(path.join(SLOTS_DIR, String(slot), 'lab'), 'utf8');
-    } catch {
-      return undefined;
-    }
-  })();
-  if (text === undefined) return undefined;
-  const [name, id] = text.trim().split('\n');
-  return name && id ? { name, id } : undefined;
-}
-
-/** Unmounts (lazily) anything mounted below dir, deepest first, so rm -r never walks into a mount. */
-async function unmountBelow(dir: string): Promise<void> {
-  const below = mountPoints()
-    .filter((m) => m.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
-  for (const m of below) await run(['umount', '-l', m], { timeoutMs: 10_000 });
-}
-
-// ---- ip helpers ----
-
-async function listNetns(): Promise<string[]> {
-  const r = await run(['ip', 'netns', 'list'], { timeoutMs: 10_000 });
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter(Boolean);
-}
-
-async function listLinks(): Promise<string[]> {
-  const r = await run(['ip', '-o', 'link', 'show'], { timeoutMs: 10_000 });
-  const names: string[] = [];
-  for (const line of r.stdout.split('\n')) {
-    const m = /^\d+:\s+([^:@\s]+)/.exec(line);
-    if (m) names.push(m[1]!);
-  }
-  return names;
-}
-
-async function netnsPids(ns: string): Promise<number[]> {
-  const r = await run(['ip', 'netns', 'pids', ns], { timeoutMs: 10_000 });
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .map((s) => Number(s.trim()))
-    .filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid);
-}
-
-async function ipBatch(args: string[], lines: string[]): Promise<void> {
-  if (lines.length === 0) return;
-  await must(['ip', ...args, '-batch', '-'], { input: lines.join('\n') + '\n', timeoutMs: 20_000 });
-}
-
-/** SIGKILLs every process in ns until none is left (bounded: 40 rounds x 50 ms). */
-async function killAllIn(ns: string, signal: NodeJS.Signals = 'SIGKILL', filter?: (pid: number) => boolean): Promise<boolean> {
-  for (let i = 0; i < 40; i++) {
-    const pids = (await netnsPids(ns)).filter((p) => !filter || filter(p));
-    if (pids.length === 0) return true;
-    for (const p of pids) {
-      try {
-        process.kill(p, i < 10 ? signal : 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await sleep(50);
-  }
-  return false;
-}
-
-/** The anchor pid of host dir hdir (slots/SLOT/hI), if that process is alive and still the anchor. */
-function readAnchor(hdir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(hdir, 'anchor.pid'), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && processComm(pid) === ANCHOR_COMM ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Container netns files podman mounted in the mount namespace of pid (under /run/netns). */
-function podmanNetnsFiles(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => /^\/run\/netns\/netns-[0-9a-f-]+$/.test(m));
-  } catch {
-    return [];
-  }
-}
-
-/** Removes everything of one slot: podman containers, processes, root-side veths, namespaces, /etc/netns dirs. */
-async function teardownSlotResources(slot: number): Promise<void> {
-  const prefix = nsPrefix(slot);
-  const nss = (await listNetns()).filter((n) => n.startsWith(prefix));
-  // Podman containers run in their own namespaces; only podman knows them. A leftover one always has a conmon in
-  // the host namespace, so ask podman (inside the host's anchor namespaces) only where a conmon is found.
-  const slotDir = path.join(SLOTS_DIR, String(slot));
-  const anchors = (existsSync(slotDir) ? readdirSync(slotDir) : [])
-    .filter((d) => /^h\d+$/.test(d))
-    .map((d) => readAnchor(path.join(slotDir, d)))
-    .filter((p): p is number => p !== undefined);
-  const netnsFiles = new Set(anchors.flatMap(podmanNetnsFiles));
-  await mapLimit(nss, 8, async (ns) => {
-    const pids = await netnsPids(ns);
-    const anchor = anchors.find((a) => pids.includes(a));
-    if (anchor && pids.some((p) => processComm(p) === 'conmon')) {
-      await run(['nsenter', '-t', String(anchor), '-m', '-n', '--', 'podman', 'rm', '--all', '--force', '--time', '0'], {
-        timeoutMs: 30_000,
-      });
-    }
-  });
-  await mapLimit(nss, 8, (ns) => killAllIn(ns));
-  // Netns files of containers that podman could not remove: mounted only in the (now gone) anchor namespace,
-  // they are plain empty files in ours.
-  const rootMounts = new Set(mountPoints());
-  for (const f of netnsFiles) if (!rootMounts.has(f)) rmSync(f, { force: true });
-  const re = new RegExp(`^${PREFIX}${slot}h\\d+$`);
-  const links = (await listLinks()).filter((l) => re.test(l));
-  // Deleting one end of a veth deletes the pair; do it before deleting the namespaces, whose destruction is async.
-  if (links.length) await run(['ip', '-force', '-batch', '-'], { input: links.map((l) => `link del ${l}`).join('\n') + '\n', timeoutMs: 20_000 });
-  if (nss.length) await run(['ip', '-force', '-batch', '-'], { input: nss.map((n) => `netns del ${n}`).join('\n') + '\n', timeoutMs: 20_000 });
-  if (existsSync('/etc/netns')) {
-    for (const e of readdirSync('/etc/netns')) {
-      if (e.startsWith(prefix)) rmSync(path.join('/etc/netns', e), { recursive: true, force: true });
-    }
-  }
-}
-
-async function removeSlotDir(slot: number): Promise<void> {
-  const d = path.join(SLOTS_DIR, String(slot));
-  await unmountBelow(d);
-  rmSync(d, { recursive: true, force: true });
-}
-
-/** Tears one lab down by name, whoever owns it. Returns whether anything of it existed. */
-async function teardownLab(name: string): Promise<boolean> {
-  const dir = labDirOf(name);
-  if (!existsSync(dir)) return false;
-  const owner = readJson<Owner>(path.join(dir, 'owner.json'));
-  const state = readJson<LabState>(path.join(dir, 'state.json'));
-  const slot = state?.slot;
-  // Only touch the slot's namespaces if the slot is still ours (it may have been released and reused).
-  const slotOwner = slot !== undefined ? readSlotOwner(slot) : undefined;
-  const ownsSlot = slot !== undefined && slotOwner?.name === name && (owner === undefined || slotOwner.id === owner.id);
-  if (ownsSlot) await teardownSlotResources(slot!);
-  await unmountBelow(dir);
-  rmSync(dir, { recursive: true, force: true });
-  if (ownsSlot) await removeSlotDir(slot!);
-  return true;
-}
-
-/** Destroys the lab called name (any owner, live or not). Returns false if there was no such lab. */
-export async function destroyLab(name: string): Promise<boolean> {
-  validateName(name);
-  return teardownLab(name);
-}
-
-/** Names of the labs that exist now, with whether their owner is alive (persistent labs count as alive). */
-export function listLabs(): { name: string; alive: boolean; persistent: boolean; dir: string }[] {
-  if (!existsSync(LABS_DIR)) return [];
-  return readdirSync(LABS_DIR).map((name) => {
-    const owner = readJson<Owner>(path.join(LABS_DIR, name, 'owner.json'));
-    return {
-      name,
-      persistent: !!owner?.persistent,
-      alive: !!owner && (owner.persistent || ownerAlive(owner)),
-      dir: path.join(LABS_DIR, name),
-    };
-  });
-}
-
-/**
- * Removes labs left by interrupted runs: lab dirs (whose name starts with prefix, when given) whose creating
- * process is dead, and, always, orphans: slots without their lab, and namespaces / root-side veths / /etc/netns
- * dirs of slots that are not allocated. Persistent labs (bin/lab.js up) are kept unless opts.all is set;
- * opts.all removes every matching lab, live or not.
- */
-export async function destroyLeftovers(prefix?: string, opts: { all?: boolean } = {}): Promise<void> {
-  // 1. Lab dirs whose owner is gone.
-  if (existsSync(LABS_DIR)) {
-    for (const name of readdirSync(LABS_DIR)) {
-      if (prefix !== undefined && !name.startsWith(prefix)) continue;
-      const dir = path.join(LABS_DIR, name);
-      const owner = readJson<Owner>(path.join(dir, 'owner.json'));
-      let dead: boolean;
-      if (opts.all) dead = true;
-      else if (!owner) dead = ageMs(dir) > IN_PROGRESS_MS; // being created right now, or a crash before owner.json
-      else dead = !owner.persistent && !ownerAlive(owner);
-      if (dead) await teardownLab(name);
-    }
-  }
-  // 2. Orphans. List namespaces/links/etc dirs BEFORE reading the slots: anything that a concurrent create makes
-  //    after that listing is not in it, and anything in it had its slot dir made before.
-  const nss = await listNetns();
-  const links = await listLinks();
-  const etcs = existsSync('/etc/netns') ? readdirSync('/etc/netns') : [];
-  const slots = new Set<number>();
-  if (existsSync(SLOTS_DIR)) {
-    for (const s of readdirSync(SLOTS_DIR)) {
-      const n = Number(s);
-      if (!Number.isInteger(n)) continue;
-      const so = readSlotOwner(n);
-      let orphan: boolean;
-      if (!so) orphan = ageMs(path.join(SLOTS_DIR, s)) > IN_PROGRESS_MS;
-      else {
-        const owner = readJson<Owner>(path.join(labDirOf(so.name), 'owner.json'));
-        // A lab dir without owner.json yet is being created; its slot is allocated after owner.json is written.
-        orphan = owner ? owner.id !== so.id : !existsSync(labDirOf(so.name));
-      }
-      if (orphan) {
-        await teardownSlotResources(n);
-        await removeSlotDir(n);
-      } else slots.add(n);
-    }
-  }
-  const unallocated = (name: string, re: RegExp) => {
-    const m = re.exec(name);
-    return !!m && !slots.has(Number(m[1]));
-  };
-  const strayNs = nss.filter((n) => unallocated(n, nsRe));
-  for (const ns of strayNs) await killAllIn(ns);
-  const strayLinks = links.filter((l) => unallocated(l, rootVethRe));
-  if (strayLinks.length) await run(['ip', '-force', '-batch', '-'], { input: strayLinks.map((l) => `link del ${l}`).join('\n') + '\n' });
-  if (strayNs.length) await run(['ip', '-force', '-batch', '-'], { input: strayNs.map((n) => `netns del ${n}`).join('\n') + '\n' });
-  for (const e of etcs) if (unallocated(e, nsRe)) rmSync(path.join('/etc/netns', e), { recursive: true, force: true });
-}
-
-function validateName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(name)) {
-    throw new LabError(`invalid lab name ${JSON.stringify(name)}: use 1-40 of [A-Za-z0-9_.-], starting with a letter or digit`);
-  }
-}
-
-/** Makes the lab dir atomically and writes owner.json; throws if a live lab of that name exists. */
-async function claimLabDir(name: string, persistent: boolean): Promise<Owner> {
-  mkdirSync(LABS_DIR, { recursive: true });
-  const dir = labDirOf(name);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      mkdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = readJson<Owner>(path.join(dir, 'owner.json'));
-      if (!owner && ageMs(dir) < IN_PROGRESS_MS) throw new LabError(`lab ${name} is being created by another process`);
-      if (owner?.persistent) throw new LabError(`lab ${name} exists (kept by \`lab.js up\`); remove it first: node bin/lab.js down ${name}`);
-      if (owner && ownerAlive(owner)) throw new LabError(`lab ${name} exists and belongs to live process ${owner.pid}`);
-      await teardownLab(name);
-      continue;
-    }
-    const owner: Owner = { id: randomUUID(), pid: process.pid, start: processStartTime(process.pid) ?? '', persistent };
-    writeFileSync(path.join(dir, 'owner.json'), JSON.stringify(owner) + '\n');
-    return owner;
-  }
-  throw new LabError(`could not claim lab dir ${dir}`);
-}
-
-function allocateSlot(name: string, id: string): number {
-  mkdirSync(SLOTS_DIR, { recursive: true });
-  for (let n = 1; n <= MAX_SLOT; n++) {
-    const d = path.join(SLOTS_DIR, String(n));
-    try {
-      mkdirSync(d);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw e;
-    }
-    writeFileSync(path.join(d, 'lab'), `${name}\n${id}\n`);
-    return n;
-  }
-  throw new LabError(`all ${MAX_SLOT} lab slots are in use (see ${SLOTS_DIR}; node bin/lab.js clean)`);
-}
-
-function sshdConfig(host: LabHost, hostDir: string, labDir: string): string {
-  return [
-    `# runbook lab sshd for ${host.name} (netns ${host.ns})`,
-    `Port ${host.port}`,
-    `ListenAddress ${host.address}`,
-    'AddressFamily inet',
-    `HostKey ${path.join(hostDir, 'ssh_host_ed25519_key')}`,
-    `PidFile ${path.join(hostDir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${path.join(labDir, 'authorized_keys')}`,
-    'StrictModes no',
-    'UsePAM no',
-    'PermitRootLogin prohibit-password',
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'X11Forwarding no',
-    'AcceptEnv LANG LC_*',
-    `Subsystem sftp ${SFTP_SERVER}`,
-    '',
-  ].join('\n');
-}
-
-function containersConf(podmanDir: string): string {
-  return [
-    '# runbook lab: per-host podman settings (bind-mounted over /etc/containers by `ip netns exec`)',
-    '[containers]',
-    'cgroups = "disabled"',
-    'default_ulimits = ["nofile=1000:1000","nproc=1000:1000"]',
-    'log_driver = "k8s-file"',
-    '',
-    '[network]',
-    'network_backend = "netavark"',
-    '',
-    '[engine]',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    `events_logfile_path = "${path.join(podmanDir, 'events.log')}"`,
-    // Rootful podman's default lock is one shared-memory segment for the whole machine; per-host podman states
-    // must not share it.
-    'lock_type = "file"',
-    `tmp_dir = "${path.join(podmanDir, 'tmp')}"`,
-    '',
-  ].join('\n');
-}
-
-function storageConf(podmanDir: string): string {
-  return [
-    '[storage]',
-    'driver = "vfs"',
-    `graphroot = "${path.join(podmanDir, 'storage')}"`,
-    `runroot = "${path.join(podmanDir, 'run')}"`,
-    '',
-  ].join('\n');
-}
-
-/** /etc/netns/NS: private /etc/sysctl.d, /etc/containers and /etc/systemd (with an empty system/) for the host. */
-function writeEtcNetns(ns: string, podmanDir: string, shell?: string): void {
-  const etc = path.join('/etc/netns', ns);
-  rmSync(etc, { recursive: true, force: true });
-  mkdirSync(path.join(etc, 'sysctl.d'), { recursive: true });
-  mkdirSync(path.join(etc, 'systemd', 'system'), { recursive: true });
-  mkdirSync(path.join(etc, 'containers', 'networks'), { recursive: true });
-  // /etc/netns/NS/systemd replaces all of /etc/systemd: keep its top-level config files.
-  if (existsSync('/etc/systemd')) {
-    for (const f of readdirSync('/etc/systemd', { withFileTypes: true })) {
-      if (f.isFile()) copyFileSync(path.join('/etc/systemd', f.name), path.join(etc, 'systemd', f.name));
-    }
-  }
-  for (const f of ['policy.json', 'registries.conf']) {
-    if (existsSync(path.join('/etc/containers', f))) copyFileSync(path.join('/etc/containers', f), path.join(etc, 'containers', f));
-  }
-  writeFileSync(path.join(etc, 'containers', 'containers.conf'), containersConf(podmanDir));
-  writeFileSync(path.join(etc, 'containers', 'storage.conf'), storageConf(podmanDir));
-  if (shell !== undefined) {
-    const passwd = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .map((l) => (l.startsWith('root:') ? l.split(':').slice(0, 6).concat(shell).join(':') : l))
-      .join('\n');
-    writeFileSync(path.join(etc, 'passwd'), passwd, { mode: 0o644 });
-  }
-}
-
-const HTTP_SERVER = `'use strict';
-// runbook lab "internet": answers every HTTP request with the caller's source address.
-const http = require('node:http');
-const fs = require('node:fs');
-const [addr, port, ready] = process.argv.slice(2);
-const server = http.createServer((req, res) => {
-  const body = (req.socket.remoteAddress || '') + '\\n';
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body);
-});
-server.on('error', (e) => { console.error(e); process.exit(1); });
-server.listen(Number(port), addr, () => fs.writeFileSync(ready, String(process.pid)));
-`;
 
 export class Lab {
   readonly name: string;
@@ -554,6 +86,9 @@ export class Lab {
   readonly shell: string | undefined;
   /** each host has a copy-on-write /etc (LabOptions.privateEtc) */
   readonly privateEtc: boolean;
+  /** each host has a copy-on-write view of the whole filesystem (LabOptions.privateRoot, default true) */
+  readonly privateRoot: boolean;
+  private readonly runtimes: HostRuntime[];
   private destroying?: Promise<void>;
 
   private constructor(init: {
@@ -567,6 +102,7 @@ export class Lab {
     podman: boolean;
     shell?: string;
     privateEtc?: boolean;
+    privateRoot: boolean;
   }) {
     this.name = init.name;
     this.dir = init.dir;
@@ -581,6 +117,17 @@ export class Lab {
     if (init.rootfs) this.rootfs = init.rootfs;
     this.shell = init.shell;
     this.privateEtc = !!init.privateEtc;
+    this.privateRoot = init.privateRoot;
+    const ctx = {
+      labName: this.name,
+      labDir: this.dir,
+      slot: this.slot,
+      privateEtc: this.privateEtc,
+      privateRoot: this.privateRoot,
+      ...(this.internetNs ? { internetNs: this.internetNs } : {}),
+      ...(this.shell !== undefined ? { shell: this.shell } : {}),
+    };
+    this.runtimes = this.hosts.map((h, i) => new HostRuntime(h, i + 1, ctx));
   }
 
   static async create(opts: LabOptions): Promise<Lab> {
@@ -589,8 +136,9 @@ export class Lab {
       throw new LabError(`hosts must be an integer from 1 to ${MAX_HOSTS}, got ${opts.hosts}`);
     }
     if (process.getuid?.() !== 0) throw new LabError('the lab needs root (network namespaces, sshd)');
+    await ensureUnreachableRoutes();
     await destroyLeftovers(opts.name);
-    const owner = await claimLabDir(opts.name, !!opts.persistent);
+    const owner = await claimLabDir(opts.name, !!opts.persistent, teardownLab);
     const dir = labDirOf(opts.name);
     let slot: number;
     try {
@@ -628,6 +176,7 @@ export class Lab {
       hosts,
       podman: !!opts.podman,
       privateEtc: !!opts.privateEtc,
+      privateRoot: opts.privateRoot ?? true,
       ...(opts.shell !== undefined ? { shell: opts.shell } : {}),
       ...(opts.internet ? { internetV6: v6Internet(slot), internetNs: internetNs(slot) } : {}),
       ...(opts.podman ? { rootfs: ROOTFS_DIR } : {}),
@@ -654,13 +203,13 @@ export class Lab {
     const pub = readFileSync(this.keyFile + '.pub', 'utf8');
     writeFileSync(path.join(this.dir, 'authorized_keys'), pub, { mode: 0o600 });
 
-    const hostKeys = await mapLimit(this.hosts, 8, (h, idx) => this.buildHost(h, idx + 1));
+    const hostKeys = await mapLimit(this.runtimes, 8, (rt) => rt.build());
     const known = this.hosts.map((h, i) => `${h.address} ${hostKeys[i]}`).join('\n') + '\n';
     writeFileSync(this.knownHostsFile, known);
     writeFileSync(this.inventoryFile, this.inventoryYaml());
 
     // Wait until every sshd accepts TCP (and the internet server is listening).
-    await mapLimit(this.hosts, 16, (h) => this.waitSshd(h));
+    await mapLimit(this.runtimes, 16, (rt) => rt.waitSshd());
     if (this.internetNs) {
       const ready = path.join(this.dir, 'internet', 'ready');
       if (!(await waitFor(() => existsSync(ready), 100, 50))) {
@@ -674,9 +223,7 @@ export class Lab {
     const ns = this.internetNs!;
     const idir = path.join(this.dir, 'internet');
     mkdirSync(idir, { recursive: true });
-    await must(['ip', 'netns', 'add', ns]);
-    // No IPv4 besides loopback's 127.0.0.1; the global v6 address lives on lo.
-    await ipBatch(['-n', ns], ['link set lo up', `addr add ${this.internetV6}/128 dev lo nodad`]);
+    await addInternetNetns(ns, this.internetV6!);
     const script = path.join(idir, 'server.cjs');
     writeFileSync(script, HTTP_SERVER);
     const log = openSync(path.join(idir, 'http.log'), 'a');
@@ -693,95 +240,8 @@ export class Lab {
     }
   }
 
-  /** Namespace, links, addresses, /etc/netns, sshd for host number i. Returns the host's public key line. */
-  private async buildHost(h: LabHost, i: number): Promise<string> {
-    const hostDir = path.join(this.dir, 'hosts', h.name);
-    // Podman state goes under the short slot dir, not the lab dir: with a longer prefix (a lab name of 16
-    // characters was enough) podman 4.3 hits the 108-byte unix socket path limit somewhere and
-    // `podman run --rm` then hangs 20 s after the container exits ("Exceeded conmon timeout").
-    const podmanDir = this.podmanDir(h);
-    mkdirSync(hostDir, { recursive: true });
-    mkdirSync(podmanDir, { recursive: true });
-    const keygen = must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `${h.name}@${this.name}`, '-f', path.join(hostDir, 'ssh_host_ed25519_key')]);
-    keygen.catch(() => {}); // awaited below; this only keeps an early failure from being an unhandled rejection
-    writeEtcNetns(h.ns, podmanDir, this.shell);
-    writeFileSync(path.join(hostDir, 'sshd_config'), sshdConfig(h, hostDir, this.dir));
-
-    const veth = rootVeth(this.slot, i);
-    await must(['ip', 'netns', 'add', h.ns]);
-    await must(['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', HOST_IF, 'netns', h.ns]);
-    await ipBatch([], [`addr add ${v4Root(this.slot, i)}/30 dev ${veth}`, `link set ${veth} up`]);
-    const inNs = ['link set lo up', `addr add ${h.address}/30 dev ${HOST_IF}`, `link set ${HOST_IF} up`];
-    if (this.internetNs) {
-      inNs.push(
-        `link add ${UPLINK_IF} type veth peer name h${i} netns ${this.internetNs}`,
-        `addr add ${h.globalV6}/64 dev ${UPLINK_IF} nodad`,
-        `link set ${UPLINK_IF} up`,
-      );
-    }
-    await ipBatch(['-n', h.ns], inNs);
-    if (this.internetNs) {
-      await ipBatch(['-n', this.internetNs], [`addr add ${v6Gateway(this.slot, i)}/64 dev h${i} nodad`, `link set h${i} up`]);
-      await ipBatch(['-n', h.ns], [`route add ::/0 via ${v6Gateway(this.slot, i)} dev ${UPLINK_IF}`]);
-    }
-    await keygen;
-    await this.startAnchor(h);
-    await this.spawnSshd(h);
-    const pub = readFileSync(path.join(hostDir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
-    return `${pub[0]} ${pub[1]}`;
-  }
-
-  /** Starts the host's anchor (see ANCHOR_INIT) and waits until it has exec'd into `sleep` (mounts done). */
-  private async startAnchor(h: LabHost): Promise<number> {
-    const hdir = this.podmanDir(h);
-    const init = this.privateEtc ? PRIVATE_ETC_INIT + ANCHOR_INIT : ANCHOR_INIT;
-    const env = this.privateEtc ? { ...process.env, RBL_PRIVATE_ETC: path.join(hdir, 'etc'), RBL_NS: h.ns } : process.env;
-    const child = spawn('ip', ['netns', 'exec', h.ns, '/bin/sh', '-c', init, 'lab-anchor', 'sleep', 'infinity'], {
-      detached: true,
-      stdio: 'ignore',
-      env,
-    });
-    child.on('error', () => {});
-    child.unref();
-    const pid = child.pid;
-    if (!pid) throw new LabError(`could not start the anchor process of ${h.name}`);
-    writeFileSync(path.join(hdir, 'anchor.pid'), `${pid}\n`);
-    if (!(await waitFor(() => processComm(pid) === ANCHOR_COMM, 100, 20))) {
-      throw new LabError(`the anchor process of ${h.name} did not start (pid ${pid}, comm ${processComm(pid)})`);
-    }
-    return pid;
-  }
-
-  /** The argv prefix that runs a command in the host's namespaces (net + the anchor's mount namespace). */
-  private enter(h: LabHost): string[] {
-    const pid = readAnchor(this.podmanDir(h));
-    if (pid === undefined) throw new LabError(`lab ${this.name}: the anchor process of ${h.name} is gone (destroyed lab?)`);
-    return ['nsenter', '-t', String(pid), '-m', '-n', '--'];
-  }
-
-  private async spawnSshd(h: LabHost): Promise<void> {
-    const hostDir = path.join(this.dir, 'hosts', h.name);
-    // sshd daemonizes; it (and every session it forks) lives in the anchor's netns and mount namespace.
-    await must([...this.enter(h), SSHD, '-f', path.join(hostDir, 'sshd_config'), '-E', path.join(hostDir, 'sshd.log')], {
-      timeoutMs: 20_000,
-    });
-  }
-
-  private async waitSshd(h: LabHost): Promise<void> {
-    if (!(await waitFor(() => tcpOpen(h.address, h.port, 200), 100, 50))) {
-      let log = '';
-      try {
-        log = readFileSync(path.join(this.dir, 'hosts', h.name, 'sshd.log'), 'utf8');
-      } catch {
-        /* none */
-      }
-      throw new LabError(`sshd of ${h.name} (${h.address}:${h.port}) did not accept connections within 100 tries:\n${log}`);
-    }
-  }
-
-  /** Per-host runtime state (anchor pid; podman graphroot, runroot, tmp_dir, events log): slots/SLOT/hI. */
-  private podmanDir(h: LabHost): string {
-    return path.join(SLOTS_DIR, String(this.slot), `h${this.hosts.indexOf(h) + 1}`);
+  private runtime(host: LabHost | string): HostRuntime {
+    return this.runtimes[this.hosts.indexOf(this.host(host))]!;
   }
 
   host(name: LabHost | string): LabHost {
@@ -796,9 +256,23 @@ export class Lab {
    * the /etc/netns/NS binds), the same one its SSH sessions see. Default timeout 60 s.
    */
   async exec(host: LabHost | string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<LabExecResult> {
-    const h = this.host(host);
-    const r = await run([...this.enter(h), ...argv], opts);
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    return this.runtime(host).exec(argv, opts);
+  }
+
+  /**
+   * Where the host's own copy of absolute path p is kept on the machine (the upper dir of its private root), or
+   * undefined when p is shared with the machine (/tmp, /run, ...: the machine's p is the host's). That file exists
+   * only once the host has written p; a deletion shows as a whiteout. To read what the host sees, use readFile().
+   */
+  hostPath(host: LabHost | string, p: string): string | undefined {
+    return this.runtime(host).upperPath(path.resolve('/', p));
+  }
+
+  /** The content of file p as the host sees it (read inside its mount namespace). Throws if it cannot be read. */
+  async readFile(host: LabHost | string, p: string): Promise<string> {
+    const r = await this.exec(host, ['cat', '--', p], { timeoutMs: 20_000 });
+    if (r.code !== 0) throw new LabError(`${this.host(host).name}: cannot read ${p}: ${r.stderr.trim()}`);
+    return r.stdout;
   }
 
   inventoryYaml(extraHostVars: Record<string, unknown> = {}): string {
@@ -822,13 +296,7 @@ export class Lab {
 
   /** Stops the host's sshd: the listener and every SSH connection it serves (their commands keep running). */
   async stopSshd(host: LabHost | string): Promise<void> {
-    const h = this.host(host);
-    const isSshd = (p: number) => processComm(p) === 'sshd';
-    if (!(await killAllIn(h.ns, 'SIGTERM', isSshd))) throw new LabError(`could not stop sshd of ${h.name}`);
-    rmSync(path.join(this.dir, 'hosts', h.name, 'sshd.pid'), { force: true });
-    if (!(await waitFor(async () => !(await tcpOpen(h.address, h.port, 200)), 40, 50))) {
-      throw new LabError(`sshd of ${h.name} still accepts connections after being stopped`);
-    }
+    await this.runtime(host).stopSshd();
   }
 
   /**
@@ -836,15 +304,12 @@ export class Lab {
    * the SSH connections drop without a goodbye; the commands they ran lose their stdin/stdout. startSshd() revives it.
    */
   async killSshd(host: LabHost | string): Promise<void> {
-    const h = this.host(host);
-    const isSshd = (p: number) => processComm(p) === 'sshd';
-    if (!(await killAllIn(h.ns, 'SIGKILL', isSshd))) throw new LabError(`could not kill sshd of ${h.name}`);
-    rmSync(path.join(this.dir, 'hosts', h.name, 'sshd.pid'), { force: true });
+    await this.runtime(host).killSshd();
   }
 
   /** The root-side end of the host's veth (rbl<slot>h<i>): setting it down cuts the host off without a FIN or RST. */
   linkOf(host: LabHost | string): string {
-    return rootVeth(this.slot, this.hosts.indexOf(this.host(host)) + 1);
+    return this.runtime(host).link;
   }
 
   /** Takes the host's link down (up = false) or up again: packets vanish silently, as with a pulled cable. */
@@ -859,42 +324,17 @@ export class Lab {
    * The reboot test's reboot_command.
    */
   restartSshdCommand(host: LabHost | string, delaySec = 1): string {
-    const h = this.host(host);
-    const hostDir = path.join(this.dir, 'hosts', h.name);
-    const inner = [
-      `sleep ${Number(delaySec)}`,
-      'me=$(readlink /proc/self/ns/net)',
-      'for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] && [ "$(cat "$p/comm" 2>/dev/null)" = sshd ] && kill "${p#/proc/}"; done',
-      `for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0.2; ${SSHD} -f ${path.join(hostDir, 'sshd_config')} -E ${path.join(hostDir, 'sshd.log')} && break; done`,
-    ].join('; ');
-    return `setsid sh -c '${inner}' </dev/null >/dev/null 2>&1 &`;
+    return this.runtime(host).restartSshdCommand(delaySec);
   }
 
   /** Starts the host's sshd again (no-op if it is running) and waits until it accepts TCP. */
   async startSshd(host: LabHost | string): Promise<void> {
-    const h = this.host(host);
-    const pidFile = path.join(this.dir, 'hosts', h.name, 'sshd.pid');
-    const pid = Number(existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : NaN);
-    if (!(Number.isInteger(pid) && processComm(pid) === 'sshd')) await this.spawnSshd(h);
-    await this.waitSshd(h);
+    await this.runtime(host).startSshd();
   }
 
   /** Removes everything the lab made. Idempotent; concurrent calls share one teardown. */
   destroy(): Promise<void> {
-    this.destroying ??= (async () => {
-      const owner = readJson<Owner>(path.join(this.dir, 'owner.json'));
-      const state = readJson<LabState>(path.join(this.dir, 'state.json'));
-      // Do not destroy a lab of the same name that someone else made after ours was already gone.
-      if (owner && state && state.slot !== this.slot) return;
-      if (existsSync(this.dir)) await teardownLab(this.name);
-      else {
-        const so = readSlotOwner(this.slot);
-        if (so?.name === this.name) {
-          await teardownSlotResources(this.slot);
-          await removeSlotDir(this.slot);
-        }
-      }
-    })();
+    this.destroying ??= destroyOwnLab(this.name, this.slot);
     return this.destroying;
   }
 }
