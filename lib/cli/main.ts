@@ -10,8 +10,7 @@ import { ConfigErrors, RunbookError } from '../errors.js';
 import { makeChalk } from '../report/style.js';
 import type { ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
-import { setupBecomePassword } from '../executor/become-password.js';
-import { setupVault } from '../vars/vault.js';
+import { setupBecomePassword, setupVault } from './secrets-setup.js';
 import { scrubSecrets } from '../executor/secrets.js';
 import { registerCompletion } from './completion.js';
 

@@ -3,7 +3,6 @@
  * process only, never logged (it reaches a host only on sudo's stdin, after sudo's own prompt; see exec-core.ts).
  * `ansible_become_password` (or `ansible_become_pass`) in the host's variables takes precedence, as in Ansible.
  */
-import { promptSecret } from '../cli/prompt.js';
 import { addSecret } from '../vars/secret-values.js';
 
 let cliPassword: string | undefined;
@@ -15,14 +14,4 @@ export function setCliBecomePassword(pw: string | undefined): void {
 
 export function cliBecomePassword(): string | undefined {
   return cliPassword;
-}
-
-/** The -K prompt: one line from stdin, without echo on a terminal. */
-export function promptBecomePassword(prompt = 'BECOME password: '): Promise<string> {
-  return promptSecret(prompt, '--ask-become-pass');
-}
-
-/** CLI flag -> the process's become password. */
-export async function setupBecomePassword(flags: { askBecomePass?: boolean }): Promise<void> {
-  if (flags.askBecomePass) setCliBecomePassword(await promptBecomePassword());
 }

@@ -104,5 +104,8 @@ export function privateRootScript(plan: PrivateRootPlan, base: string): string {
   plan.keep.forEach((k, i) => {
     lines.push(`mount --move ${q(path.join(base, 'stash', String(i)))} ${q(k.path)}`);
   });
+  // root's startup files as a fresh Debian host has them (/etc/skel), in the host's own copy of /root: the
+  // machine's (a developer's pyenv, say) would run for every SSH command and contend for its locks across hosts
+  if (plan.overlays.includes('/root')) lines.push('for f in .bashrc .profile; do [ -f /etc/skel/$f ] && cp /etc/skel/$f /root/$f || rm -f /root/$f; done');
   return lines.join('\n') + '\n';
 }

@@ -12,7 +12,6 @@
  * --ask-vault-pass) before any file is read. Everything decrypted is registered as a secret (lib/executor/secrets.ts)
  * so no reporter can print it.
  */
-import { promptSecret } from '../cli/prompt.js';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { RunbookError, type SourcePos } from '../errors.js';
@@ -153,18 +152,3 @@ export function hasVaultValues(v: unknown, depth = 0): boolean {
   return Object.values(v as Record<string, unknown>).some((x) => hasVaultValues(x, depth + 1));
 }
 
-/** The --ask-vault-pass prompt: one line from stdin, without echo on a terminal. */
-export function promptVaultPassword(prompt = 'Vault password: '): Promise<string> {
-  return promptSecret(prompt, '--ask-vault-pass');
-}
-
-/** CLI flags and environment -> the keyring. Called once before any file is read. */
-export async function setupVault(flags: { vaultPasswordFile?: string[]; askVaultPass?: boolean }): Promise<void> {
-  const pw: string[] = [];
-  const files = [...(flags.vaultPasswordFile ?? [])];
-  const env = process.env['ANSIBLE_VAULT_PASSWORD_FILE'];
-  if (env && files.length === 0) files.push(...env.split(',').map((f) => f.trim()).filter(Boolean));
-  for (const f of files) pw.push(readVaultPasswordFile(f));
-  if (flags.askVaultPass) pw.push(await promptVaultPassword());
-  setVaultPasswords(pw);
-}
