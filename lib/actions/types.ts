@@ -7,7 +7,9 @@
 import type { SourcePos } from '../errors.js';
 import type { Become, Connection } from '../connection/types.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
-import type { Status } from '../executor/events.js';
+
+/** How a task ended on a host (the executor's events carry the same). */
+export type Status = 'ok' | 'changed' | 'skipped' | 'failed' | 'unreachable';
 
 export interface ActionOutcome {
   status: Status;

@@ -6,7 +6,9 @@ import type { FileDiff } from '../modules/types.js';
 import type { SourcePos } from '../errors.js';
 import { maskDeep } from '../vars/secret-values.js';
 
-export type Status = 'ok' | 'changed' | 'skipped' | 'failed' | 'unreachable';
+import type { Status } from '../actions/types.js';
+
+export type { Status };
 
 export interface HostResult {
   host: string;

@@ -10,7 +10,7 @@ import { RunbookError, type ErrorSink } from '../errors.js';
 import { isMap } from 'yaml';
 import { loadYamlFile, type YamlFile } from '../yaml-load.js';
 import { decryptSopsYaml, isSopsFile } from '../vars/sops.js';
-import { absorbVarsFile } from '../executor/secrets.js';
+import { absorbVarsFile } from '../vars/secret-files.js';
 import type { InventoryPrecedence, VarLayer } from './types.js';
 
 export const VARS_EXTS = ['.yml', '.yaml', '.json'];
