@@ -9,7 +9,7 @@ import { ErrorSink, RunbookError } from '../errors.js';
 import { PlaybookLoader } from '../playbook/loader.js';
 import { allActions, allModules } from '../modules/registry.js';
 import type { Inventory } from '../inventory/index.js';
-import { winners, type Layer } from '../vars/precedence.js';
+import { precedenceLayers, winners, type Layer } from '../vars/precedence.js';
 import { redactSecrets } from '../vars/secret-values.js';
 import { isVaultValue } from '../vars/vault.js';
 import { parseExtraVars } from './extra-vars.js';
@@ -183,8 +183,11 @@ export interface VarRow {
 export function explainVars(inv: Inventory, host: string, extraVars: Record<string, unknown>): VarRow[] {
   if (!inv.hosts.has(host)) throw new RunbookError('config', `host "${host}" is not in the inventory`);
   const inLayers = inv.hostLayers(host);
-  const layers: (Layer & { pos?: (k: string) => { file: string; line: number; col: number } | undefined })[] = inLayers.map((l) => ({ source: l.source, level: l.precedence, vars: l.vars, pos: l.pos }));
-  layers.push({ source: 'extra vars (-e)', level: 'extra vars', vars: extraVars });
+  const layers: (Layer & { pos?: (k: string) => { file: string; line: number; col: number } | undefined })[] = precedenceLayers({
+    inventory: inLayers.map((l) => ({ source: l.source, level: l.precedence, vars: l.vars, pos: l.pos })),
+    extraVars,
+    extraVarsSource: 'extra vars (-e)',
+  });
   const rows: VarRow[] = [];
   for (const [name, w] of [...winners(layers)].sort(([a], [b]) => a.localeCompare(b))) {
     const l = w.layer as (typeof layers)[number];

@@ -14,7 +14,7 @@ import { PlaybookLoader, isMap } from '../playbook/loader.js';
 import { createTemplar, OMIT, type Templar } from '../vars/template.js';
 import { resolveFor } from '../vars/resolve.js';
 import { setFinalNames } from '../vars/final.js';
-import { merge, type Layer } from '../vars/precedence.js';
+import { merge, precedenceLayers, type Layer } from '../vars/precedence.js';
 import { applySteps } from './apply.js';
 import { EventBus } from './events.js';
 import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
@@ -77,23 +77,18 @@ export abstract class RunVariables {
   protected aborted: { signal: string; exitCode: number } | undefined;
   layers(host: string, task: TaskNode | undefined, scope: Scope): Layer[] {
     const st = this.host(host);
-    const role = scope.role ?? task?.role;
-    const layers: Layer[] = [];
-    if (role) layers.push({ source: `role ${role.name} defaults`, level: 'role defaults', vars: role.defaults });
-    if (this.inv.hosts.has(host)) {
-      for (const l of this.inv.hostLayers(host)) layers.push({ source: l.source, level: l.precedence, vars: l.vars });
-    }
-    layers.push({ source: 'facts', level: 'host facts', vars: st.gathered });
-    layers.push({ source: 'play vars', level: 'play vars', vars: this.play?.vars ?? {} });
-    layers.push({ source: 'play vars_files', level: 'play vars_files', vars: this.playVarsFiles.get(host) ?? {} });
-    if (role) layers.push({ source: `role ${role.name} vars`, level: 'role vars', vars: role.vars });
-    for (const bv of scope.blockVars) layers.push({ source: 'block vars', level: 'block vars', vars: bv });
-    if (task) layers.push({ source: 'task vars', level: 'task vars', vars: task.vars });
-    layers.push({ source: 'include_vars', level: 'include_vars', vars: st.includeVars });
-    layers.push({ source: 'set_fact / register', level: 'set_fact / register', vars: st.facts });
-    if (role) layers.push({ source: `role ${role.name} params`, level: 'role params', vars: role.params });
-    layers.push({ source: 'extra vars', level: 'extra vars', vars: this.opts.extraVars });
-    return layers;
+    return precedenceLayers({
+      role: scope.role ?? task?.role,
+      inventory: this.inv.hosts.has(host) ? this.inv.hostLayers(host).map((l) => ({ source: l.source, level: l.precedence, vars: l.vars })) : [],
+      facts: st.gathered,
+      playVars: this.play?.vars ?? {},
+      playVarsFiles: this.playVarsFiles.get(host) ?? {},
+      blockVars: scope.blockVars,
+      taskVars: task?.vars,
+      includeVars: st.includeVars,
+      setFacts: st.facts,
+      extraVars: this.opts.extraVars,
+    });
   }
 
   // hostvars and groups: built once and reused (they were rebuilt for every host on every task: O(hosts²) per task).

@@ -42,6 +42,45 @@ export const LEVELS = [
   'extra vars',
 ] as const;
 
+/** Where a host's variables come from at one point of a run; absent sources are skipped. */
+export interface LayerSources {
+  role?: { name: string; defaults: Record<string, unknown>; vars: Record<string, unknown>; params: Record<string, unknown> };
+  /** inventory group and host layers, lowest first (Inventory.hostLayers) */
+  inventory?: Layer[];
+  facts?: Record<string, unknown>;
+  playVars?: Record<string, unknown>;
+  playVarsFiles?: Record<string, unknown>;
+  blockVars?: Record<string, unknown>[];
+  taskVars?: Record<string, unknown>;
+  includeVars?: Record<string, unknown>;
+  setFacts?: Record<string, unknown>;
+  extraVars?: Record<string, unknown>;
+  /** how extra vars are named in `runbook vars` */
+  extraVarsSource?: string;
+}
+
+/** The layers of LEVELS, in that order, from the sources at hand: every caller builds its layers here. */
+export function precedenceLayers(s: LayerSources): Layer[] {
+  const out: Layer[] = [];
+  const add = (level: (typeof LEVELS)[number], source: string, vars: Record<string, unknown> | undefined) => {
+    if (vars) out.push({ source, level, vars });
+  };
+  const role = s.role;
+  add('role defaults', `role ${role?.name} defaults`, role?.defaults);
+  if (s.inventory) out.push(...s.inventory);
+  add('host facts', 'facts', s.facts);
+  add('play vars', 'play vars', s.playVars);
+  add('play vars_files', 'play vars_files', s.playVarsFiles);
+  add('role vars', `role ${role?.name} vars`, role?.vars);
+  for (const bv of s.blockVars ?? []) add('block vars', 'block vars', bv);
+  add('task vars', 'task vars', s.taskVars);
+  add('include_vars', 'include_vars', s.includeVars);
+  add('set_fact / register', 'set_fact / register', s.setFacts);
+  add('role params', `role ${role?.name} params`, role?.params);
+  add('extra vars', s.extraVarsSource ?? 'extra vars', s.extraVars);
+  return out;
+}
+
 export function merge(layers: Layer[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const l of layers) Object.assign(out, l.vars);
