@@ -49,8 +49,9 @@ async function tempFiles(host: string, dir: string): Promise<string[]> {
   return r.stdout.split('\n').filter(Boolean);
 }
 
-/** The host lock is free: nobody holds /run/lock/runbook.lock on that host. */
-const lockFree = async (host: string) => (await lab.exec(host, ['flock', '-n', '/run/lock/runbook.lock', 'true'])).code === 0;
+/** The host lock is free: nobody holds /run/lock/runbook/lock (a run) or lock.work (a run's remote command) on that host. */
+const lockFree = async (host: string) =>
+  (await lab.exec(host, ['sh', '-c', 'flock -n /run/lock/runbook/lock true && flock -n /run/lock/runbook/lock.work true'])).code === 0;
 
 /** Starts the CLI in the background (so the test can signal it), collecting its output. */
 function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult & { ms: number }> } {
