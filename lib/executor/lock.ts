@@ -94,7 +94,7 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
   return [
     lockPathScript(file),
     `command -v flock >/dev/null 2>&1 || { printf 'no flock command on this host (util-linux); set runbook_lock=false to run without the host lock\\n' >&2; exit ${EXIT_NO_FLOCK}; }`,
-    `me=$(id -u); who=$(id -un 2>/dev/null || echo "uid $me")`,
+    `me=$(id -u); if [ "$me" = 0 ]; then who=root; else who="root or $(id -un 2>/dev/null || echo "uid $me")"; fi`,
     // owned by root or by us, writable by no one else (ls -n: mode, links, uid)
     `safe() { set -- $(ls -ldn -- "$1" 2>/dev/null); [ $# -ge 3 ] || return 1; case $1 in ?????w*|????????w*) return 1;; esac; [ "$3" = 0 ] || [ "$3" = "$me" ]; }`,
     `[ -L "$d" ] && ${unsafe(`"the lock directory $d is a symbolic link; refusing to use it"`)}`,
@@ -102,12 +102,12 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
     `[ -d "$d" ] && [ ! -L "$d" ] || { printf 'cannot create the lock directory %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     // from here on every name is relative to the checked directory, which no other user can change
     `cd -P -- "$d" || { printf 'cannot enter the lock directory %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
-    `safe . || ${unsafe(`"the lock directory $d must be owned by root or $who and writable by no one else; refusing to use it"`)}`,
+    `safe . || ${unsafe(`"the lock directory $d must be owned by $who and writable by no one else; refusing to use it"`)}`,
     `for x in "$n" "$n.work"; do`,
     `  [ -L "$x" ] && ${unsafe(`"the lock file $d/$x is a symbolic link; refusing to follow it"`)}`,
     `  [ -e "$x" ] || (umask 022; : >> "$x") 2>/dev/null || { printf 'cannot create the lock file %s\\n' "$d/$x" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     `  [ -f "$x" ] && [ ! -L "$x" ] || ${unsafe(`"the lock file $d/$x is not a regular file; refusing to use it"`)}`,
-    `  safe "$x" || ${unsafe(`"the lock file $d/$x must be owned by root or $who and writable by no one else; refusing to use it"`)}`,
+    `  safe "$x" || ${unsafe(`"the lock file $d/$x must be owned by $who and writable by no one else; refusing to use it"`)}`,
     `done`,
     `exec 9<"$n" || { printf 'cannot open the lock file %s\\n' "$d/$n" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     // wait in 1 s steps: between them, a lock held by this very run (another inventory name for this machine) is shared
