@@ -58,7 +58,8 @@ const markers = (log: string, runId: string, extra: string[] = []) =>
 const lockError = (r: CliResult) => events(r.stdout).find((e) => e.event === 'task:result' && e.status === 'unreachable')?.reason as string | undefined;
 
 beforeAll(async () => {
-  lab = await Lab.create({ name: 'lock', hosts: 1 });
+  // root's own login shell (bash) sources a slow ~/.bashrc for every SSH command on this machine: use sh
+  lab = await Lab.create({ name: 'lock', hosts: 1, shell: '/bin/sh' });
   host = lab.hosts[0]!.name;
   inv = path.join(lab.dir, 'lock-inventory.yml');
   fs.writeFileSync(inv, lab.inventoryYaml());

@@ -138,17 +138,25 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
 }
 
 /**
- * Prints `RBDIR <lock directory>` and the lock file; waits up to ~2 s for our run's line in state held: exit 0 when
- * held by this run, 1 otherwise.
+ * Prints `RBDIR <lock directory>` and the lock file; waits up to 40 steps of 50 ms for this run's line in state
+ * held: exit 0 when held by this run (our holder or a sibling host's), 1 otherwise. With `quick` (the first poll),
+ * it answers after 5 steps already when the lock is held by someone else (a foreign line, or ours still draining),
+ * so the controller can say whom it waits for before that run ends, however slow the host is.
  */
-function pollScript(file: string | undefined, token: string): string {
+function pollScript(file: string | undefined, token: string, acq: string, quick: boolean): string {
   return [
     lockPathScript(file),
     `cd -P -- "$d" 2>/dev/null || exit 1`,
-    `printf 'RBDIR %s\\n' "$(pwd -P)"`,
-    `i=0`,
+    `printf 'RBDIR %s\n' "$(pwd -P)"`,
+    `i=0; other=0`,
     `while [ $i -lt 40 ]; do`,
-    `  grep -F ${q(` run=${token} `)} "$n" 2>/dev/null | grep -qF ' state=held' && { head -c 2000 "$n"; exit 0; }`,
+    `  IFS= read -r l < "$n" || l=`,
+    `  case $l in`,
+    `    *${q(` run=${token} `)}*' state=held'*) head -c 2000 "$n"; exit 0;;`,
+    `    *${q(` acq=${acq} `)}*) other=$((other+1));;`,
+    `    'runbook '*) flock -n -s 9 9<"$n" 2>/dev/null && other=0 || other=$((other+1));;`,
+    `  esac`,
+    quick ? `  [ $other -lt 5 ] || break` : `  :`,
     `  sleep 0.05; i=$((i+1))`,
     `done`,
     `head -c 2000 "$n" 2>/dev/null`,
@@ -241,7 +249,7 @@ export async function acquireHostLock(conn: Connection, opts: HostLockOptions): 
   for (;;) {
     let poll: ExecResult;
     try {
-      poll = await conn.run(pollScript(opts.file, token));
+      poll = await conn.run(pollScript(opts.file, token, acq, waitedFor === undefined));
     } catch (e) {
       // the connection died while we waited: that is the caller's unreachable, not a lock problem
       await holder;
