@@ -49,8 +49,9 @@ async function tempFiles(host: string, dir: string): Promise<string[]> {
   return r.stdout.split('\n').filter(Boolean);
 }
 
-/** The host lock is free: nobody holds /run/lock/runbook.lock on that host. */
-const lockFree = async (host: string) => (await lab.exec(host, ['flock', '-n', '/run/lock/runbook.lock', 'true'])).code === 0;
+/** The host lock is free: nobody holds /run/lock/runbook/lock (a run) or lock.work (a run's remote command) on that host. */
+const lockFree = async (host: string) =>
+  (await lab.exec(host, ['sh', '-c', 'flock -n /run/lock/runbook/lock true && flock -n /run/lock/runbook/lock.work true'])).code === 0;
 
 /** Starts the CLI in the background (so the test can signal it), collecting its output. */
 function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult & { ms: number }> } {
@@ -257,8 +258,12 @@ describe('faults against real sshd', () => {
     expect(r.stdout).toMatch(new RegExp(`${host}\\s+: ok=\\d+\\s+changed=\\d+\\s+unreachable=0\\s+failed=1`));
     expect(await exists(host, `${b}/${host}/second`)).toBe(false);
     expect(await tempFiles(host, b)).toEqual([]);
-    expect(await until(() => lockFree(host), 5_000)).toBe(true);
+    // the run's holder is gone, but the interrupted command still runs on the host: it keeps the host locked
+    // (lock.work) until it ends, so that a next run cannot interleave with it (ADR 0008)
+    expect(await until(async () => (await lab.exec(host, ['flock', '-n', '/run/lock/runbook/lock', 'true'])).code === 0, 5_000)).toBe(true);
+    expect((await lab.exec(host, ['flock', '-n', '/run/lock/runbook/lock.work', 'true'])).code).toBe(1);
     await lab.exec(host, ['pkill', '-x', '-f', 'sleep 60']); // the interrupted command itself (ours, in this host's netns only)
+    expect(await until(() => lockFree(host), 5_000)).toBe(true);
   });
 
   it('two runs at once against one host are serialised by the host lock: their markers never interleave', async () => {
