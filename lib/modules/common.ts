@@ -294,12 +294,29 @@ export function attrChanges(path: string, want: WantedAttrs, cur: FileStat, noDe
     changes.push(`group ${cur.group || cur.gid} -> ${want.group}`);
     cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
   }
-  // chmod after chown: chown may clear setuid/setgid bits
+  // chmod after chown: chown clears the setuid/setgid bits of a file (even for root), so when the owner or group
+  // changes, a mode with those bits is set again, wanted or kept
   if (want.mode !== undefined && want.mode !== cur.mode) {
     changes.push(`mode ${cur.mode} -> ${want.mode}`);
-    cmds.push(`chmod ${want.mode} -- ${q}`);
+    cmds.push(chmodCmd(want.mode, q));
+  } else if (cmds.length && !noDeref && cur.type !== 'link' && hasSetId(want.mode ?? cur.mode)) {
+    cmds.push(chmodCmd(want.mode ?? cur.mode, q));
   }
   return { changes, script: cmds.length ? cmds.join(' && ') : null };
+}
+
+/** does an octal mode string have the setuid or setgid bit */
+function hasSetId(mode: string): boolean {
+  return /^[0-7]+$/.test(mode) && (parseInt(mode, 8) & 0o6000) !== 0;
+}
+
+/**
+ * `chmod MODE -- PATH` with the octal mode as 5 digits (00755): GNU chmod keeps a directory's setuid/setgid bits for
+ * a 3- or 4-digit mode, so 0755 on a 2755 directory would leave 2755 and the next run would report a change again.
+ */
+export function chmodCmd(mode: string, quotedPath: string): string {
+  const m = /^[0-7]{1,5}$/.test(mode) ? (parseInt(mode, 8) & 0o7777).toString(8).padStart(5, '0') : quote(mode);
+  return `chmod ${m} -- ${quotedPath}`;
 }
 
 /** Script for the attributes of a path just created (nothing compared: everything given is applied). */
@@ -308,7 +325,7 @@ export function attrScript(path: string, want: WantedAttrs, noDeref = false): st
   const cmds: string[] = [];
   if (want.owner !== undefined) cmds.push(`chown ${noDeref ? '-h ' : ''}${quote(want.owner)} -- ${q}`);
   if (want.group !== undefined) cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
-  if (want.mode !== undefined) cmds.push(`chmod ${want.mode} -- ${q}`);
+  if (want.mode !== undefined) cmds.push(chmodCmd(want.mode, q));
   return cmds;
 }
 
