@@ -15,6 +15,7 @@ import { PlaybookLoader, isMap, loopSource, truthy } from '../playbook/loader.js
 import { validateArgs } from '../playbook/validate.js';
 import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, ModuleDef, Plan } from '../modules/types.js';
+import { decodeBytes } from '../modules/bytes.js';
 import { createTemplar, OMIT, TemplateError, type Templar } from '../vars/template.js';
 import { resolveFor } from '../vars/resolve.js';
 import { merge, type Layer } from '../vars/precedence.js';
@@ -663,7 +664,7 @@ export class Executor {
       vars: ctx,
       findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
       renderTemplateFile: (p) => {
-        const src = fs.readFileSync(p, 'utf8');
+        const src = decodeBytes(fs.readFileSync(p));
         return this.templar.renderString(src, resolveFor(src, ctx, this.templar), { trimBlocks: true, keepTrailingNewline: true });
       },
     };

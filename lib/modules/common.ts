@@ -11,6 +11,7 @@ import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
 import type { FileDiff, Step } from './types.js';
+import { decodeBytes, hasEscapedBytes, showEscapes } from './bytes.js';
 
 export { quote };
 
@@ -118,10 +119,11 @@ export class Frame {
   has(key: string): boolean {
     return this.raw.has(key);
   }
+  /** a value as text; file content is decoded with decodeBytes (bytes that are not UTF-8 survive, see bytes.ts) */
   str(key: string): string | undefined {
     const r = this.raw.get(key);
     if (r === undefined) return undefined;
-    return r.b64 ? Buffer.from(r.v, 'base64').toString('utf8') : r.v;
+    return r.b64 ? decodeBytes(Buffer.from(r.v, 'base64')) : r.v;
   }
   buf(key: string): Buffer | undefined {
     const r = this.raw.get(key);
@@ -346,13 +348,20 @@ export function sha1(data: Buffer | string): string {
   return createHash('sha1').update(data).digest('hex');
 }
 
-/** Text for a diff side, or a placeholder for binary content. */
+/**
+ * Text for a diff side, or a placeholder for binary content. Text that is mostly UTF-8 with a few other bytes (a
+ * Latin-1 file) is shown with those bytes as `\xNN`; content with NUL bytes or mostly non-UTF-8 bytes is binary.
+ */
 export function diffText(data: Buffer | undefined, sha: string | undefined): string {
   if (data === undefined) return sha ? `(content not fetched: larger than ${CONTENT_LIMIT} bytes, sha1 ${sha})\n` : '';
   if (data.includes(0)) return `(binary content, sha1 ${sha1(data)})\n`;
-  const text = data.toString('utf8');
-  if (Buffer.byteLength(text) !== data.length || text.includes('\uFFFD')) return `(binary content, sha1 ${sha1(data)})\n`;
-  return text;
+  const text = decodeBytes(data);
+  if (!hasEscapedBytes(text)) return text;
+  const shown = showEscapes(text);
+  // an escaped byte is 2 UTF-16 units in text and 4 characters shown: more than 1 byte in 10 escaped is binary
+  const escaped = (shown.length - text.length) / 2;
+  if (escaped * 10 > data.length) return `(binary content, sha1 ${sha1(data)})\n`;
+  return shown;
 }
 
 export function contentDiff(label: string, before: Buffer | undefined, beforeSha: string | undefined, after: Buffer): FileDiff {
