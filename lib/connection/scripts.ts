@@ -123,10 +123,8 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     );
   }
   if (opts.mode !== undefined) {
-    // the mode passed the regexes above: digits and [ugoarwxXst,+=-] only; an octal mode is given with 5 digits so
-    // that it is the whole mode (GNU chmod keeps a directory's setuid/setgid bits for a 3- or 4-digit mode)
-    const mode = OCTAL_MODE.test(opts.mode) ? opts.mode.replace(/^0?/, '').padStart(5, '0') : opts.mode;
-    lines.push(`chmod ${q(mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
+    // the mode passed the regexes above: digits and [ugoarwxXst,+=-] only, safe inside double quotes
+    lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
   } else {
     // the existing file's whole mode, setuid/setgid/sticky included (stat %a prints e.g. 4755)
     lines.push(

@@ -300,9 +300,9 @@ export function attrChanges(path: string, want: WantedAttrs, cur: FileStat, noDe
   // changes, a mode with those bits is set again, wanted or kept
   if (want.mode !== undefined && want.mode !== cur.mode) {
     changes.push(`mode ${cur.mode} -> ${want.mode}`);
-    cmds.push(chmodCmd(want.mode, q));
+    cmds.push(chmodCmd(want.mode, q, cur.type === 'directory' && hasSetId(cur.mode)));
   } else if (cmds.length && !noDeref && cur.type !== 'link' && hasSetId(want.mode ?? cur.mode)) {
-    cmds.push(chmodCmd(want.mode ?? cur.mode, q));
+    cmds.push(chmodCmd(want.mode ?? cur.mode, q, false));
   }
   return { changes, script: cmds.length ? cmds.join(' && ') : null };
 }
@@ -313,11 +313,12 @@ function hasSetId(mode: string): boolean {
 }
 
 /**
- * `chmod MODE -- PATH` with the octal mode as 5 digits (00755): GNU chmod keeps a directory's setuid/setgid bits for
- * a 3- or 4-digit mode, so 0755 on a 2755 directory would leave 2755 and the next run would report a change again.
+ * `chmod MODE -- PATH`. `exact`: the octal mode as 5 digits (00755), which GNU chmod applies whole to a directory;
+ * with 3 or 4 digits it keeps a directory's setuid/setgid bits, so 0755 on a 2755 directory would leave 2755 and
+ * every run would report the change again.
  */
-export function chmodCmd(mode: string, quotedPath: string): string {
-  const m = /^[0-7]{1,5}$/.test(mode) ? (parseInt(mode, 8) & 0o7777).toString(8).padStart(5, '0') : quote(mode);
+export function chmodCmd(mode: string, quotedPath: string, exact: boolean): string {
+  const m = exact && /^[0-7]{1,5}$/.test(mode) ? (parseInt(mode, 8) & 0o7777).toString(8).padStart(5, '0') : quote(mode);
   return `chmod ${m} -- ${quotedPath}`;
 }
 
@@ -327,7 +328,7 @@ export function attrScript(path: string, want: WantedAttrs, noDeref = false): st
   const cmds: string[] = [];
   if (want.owner !== undefined) cmds.push(`chown ${noDeref ? '-h ' : ''}${quote(want.owner)} -- ${q}`);
   if (want.group !== undefined) cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
-  if (want.mode !== undefined) cmds.push(chmodCmd(want.mode, q));
+  if (want.mode !== undefined) cmds.push(chmodCmd(want.mode, q, false));
   return cmds;
 }
 
