@@ -62,11 +62,13 @@ export interface AtomicWriteOptions {
 
 /**
  * A script that reads the file content from stdin and puts it at `path` atomically: the content goes to a temp
- * file made by mktemp in the same directory (so the final mv is a rename(2) on one filesystem), mode/owner/group
- * are applied to the temp file, then `mv -f` replaces the target. A trap removes the temp file on any failure, so
- * the target is either the old file or the complete new one. Exits non-zero with a `runbook:` reason on stderr.
+ * file made by mktemp in the same directory (so the final mv is a rename(2) on one filesystem), owner/group and then
+ * the mode (chown clears setuid/setgid, so the mode comes last) are applied to the temp file, then `mv -f` replaces
+ * the target. A trap removes the temp file on any failure, so the target is either the old file or the complete new
+ * one. Exits non-zero with a `runbook:` reason on stderr.
  *
  * Without owner/group, an existing target's owner and group are kept when the remote user may set them (root).
+ * Without a mode, an existing target's whole mode (setuid, setgid and sticky bits included) is kept.
  * A symlink at the target is replaced by a regular file (it is not followed).
  */
 export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): string {
@@ -99,19 +101,8 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
       `[ "$n" -eq ${opts.size} ] || fail "cannot write $target: received $n of ${opts.size} bytes (input ended early); the target was not changed"`,
     );
   }
-  if (opts.mode !== undefined) {
-    // the mode passed the regexes above: digits and [ugoarwxXst,+=-] only, safe inside double quotes
-    lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
-  } else {
-    lines.push(
-      `if [ -e "$target" ]; then`,
-      `  m=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`,
-      `  chmod "$m" "$tmp" || fail "cannot set mode $m on $target"`,
-      `else`,
-      `  chmod 0644 "$tmp" || fail "cannot set mode 0644 on $target"`,
-      `fi`,
-    );
-  }
+  // owner and group first, then the mode: chown(2) clears the setuid and setgid bits (even for root), so a chmod
+  // before it would lose them
   if (opts.owner !== undefined || opts.group !== undefined) {
     if (opts.owner !== undefined) {
       assertNoNul(opts.owner, 'owner');
@@ -128,6 +119,20 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     lines.push(
       `if [ -e "$target" ] && [ "$(id -u)" = 0 ]; then`,
       `  og=$(stat -c %u:%g -- "$target" 2>/dev/null || stat -f %u:%g -- "$target" 2>/dev/null) && chown -- "$og" "$tmp" 2>/dev/null`,
+      `fi`,
+    );
+  }
+  if (opts.mode !== undefined) {
+    // the mode passed the regexes above: digits and [ugoarwxXst,+=-] only, safe inside double quotes
+    lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
+  } else {
+    // the existing file's whole mode, setuid/setgid/sticky included (stat %a prints e.g. 4755)
+    lines.push(
+      `if [ -e "$target" ]; then`,
+      `  m=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`,
+      `  chmod "$m" "$tmp" || fail "cannot set mode $m on $target"`,
+      `else`,
+      `  chmod 0644 "$tmp" || fail "cannot set mode 0644 on $target"`,
       `fi`,
     );
   }

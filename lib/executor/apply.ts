@@ -5,6 +5,7 @@
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
 import { atomicWriteScript } from '../connection/scripts.js';
 import type { Step } from '../modules/types.js';
+import { encodeText } from '../modules/bytes.js';
 
 export class StepFailed extends Error {
   constructor(
@@ -28,9 +29,10 @@ export async function applySteps(conn: Connection, steps: Step[], base: RunOptio
   for (const step of steps) {
     let r: ExecResult;
     if (step.kind === 'write') {
-      const size = typeof step.content === 'string' ? Buffer.byteLength(step.content) : step.content.length;
-      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size });
-      r = await conn.run(script, { ...base, input: step.content });
+      // text content may hold escaped non-UTF-8 bytes of a file the probe read (lib/modules/bytes.ts)
+      const content = typeof step.content === 'string' ? encodeText(step.content) : step.content;
+      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size: content.length });
+      r = await conn.run(script, { ...base, input: content });
     } else {
       r = await conn.run(step.script, { ...base, input: step.input });
     }

@@ -23,6 +23,7 @@ import { loadVarsYaml } from '../vars/sops.js';
 import type { ActionDef, ActionEngine } from '../actions/types.js';
 import { EndPlay, HIDDEN, dropOmitted, isUnreachable, type ItemOutcome, type Scope } from './host-state.js';
 import { TaskOutcome } from './task-outcome.js';
+import { decodeBytes } from '../modules/bytes.js';
 
 /**
  * The run-task pipeline, per (host, task): variables -> loop items -> when -> render args -> validate -> probe ->
@@ -293,7 +294,7 @@ export abstract class TaskPipeline extends TaskOutcome {
       vars: ctx,
       findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
       renderTemplateFile: (p) => {
-        const src = fs.readFileSync(p, 'utf8');
+        const src = decodeBytes(fs.readFileSync(p));
         return this.templar.renderString(src, resolveFor(src, ctx, this.templar), { trimBlocks: true, keepTrailingNewline: true });
       },
     };

@@ -10,6 +10,7 @@
 import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan } from './types.js';
 import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, isFrameError, namesFor, parseFrame, parseStat, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
+import { encodeText } from './bytes.js';
 import { LINEINFILE_LIMIT, probeLineInFile, pyRegex, readLines, type LineInFileParams } from './lineinfile.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -80,7 +81,8 @@ export function pathParam(params: Record<string, unknown>, names: string[]): str
   return p;
 }
 
-const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+/** a param as latin1 (one char per byte) of its bytes: UTF-8, escaped non-UTF-8 bytes as themselves (bytes.ts) */
+const bytes = (s: string): string => encodeText(s).toString('latin1');
 
 // ---------------------------------------------------------------------------------------------------------------
 // blockinfile

@@ -11,6 +11,7 @@ import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
 import type { FileDiff, Step } from './types.js';
+import { decodeBytes, hasEscapedBytes, showEscapes } from './bytes.js';
 
 export { quote };
 
@@ -118,10 +119,11 @@ export class Frame {
   has(key: string): boolean {
     return this.raw.has(key);
   }
+  /** a value as text; file content is decoded with decodeBytes (bytes that are not UTF-8 survive, see bytes.ts) */
   str(key: string): string | undefined {
     const r = this.raw.get(key);
     if (r === undefined) return undefined;
-    return r.b64 ? Buffer.from(r.v, 'base64').toString('utf8') : r.v;
+    return r.b64 ? decodeBytes(Buffer.from(r.v, 'base64')) : r.v;
   }
   buf(key: string): Buffer | undefined {
     const r = this.raw.get(key);
@@ -294,12 +296,30 @@ export function attrChanges(path: string, want: WantedAttrs, cur: FileStat, noDe
     changes.push(`group ${cur.group || cur.gid} -> ${want.group}`);
     cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
   }
-  // chmod after chown: chown may clear setuid/setgid bits
+  // chmod after chown: chown clears the setuid/setgid bits of a file (even for root), so when the owner or group
+  // changes, a mode with those bits is set again, wanted or kept
   if (want.mode !== undefined && want.mode !== cur.mode) {
     changes.push(`mode ${cur.mode} -> ${want.mode}`);
-    cmds.push(`chmod ${want.mode} -- ${q}`);
+    cmds.push(chmodCmd(want.mode, q, cur.type === 'directory' && hasSetId(cur.mode)));
+  } else if (cmds.length && !noDeref && cur.type !== 'link' && hasSetId(want.mode ?? cur.mode)) {
+    cmds.push(chmodCmd(want.mode ?? cur.mode, q, false));
   }
   return { changes, script: cmds.length ? cmds.join(' && ') : null };
+}
+
+/** does an octal mode string have the setuid or setgid bit */
+function hasSetId(mode: string): boolean {
+  return /^[0-7]+$/.test(mode) && (parseInt(mode, 8) & 0o6000) !== 0;
+}
+
+/**
+ * `chmod MODE -- PATH`. `exact`: the octal mode as 5 digits (00755), which GNU chmod applies whole to a directory;
+ * with 3 or 4 digits it keeps a directory's setuid/setgid bits, so 0755 on a 2755 directory would leave 2755 and
+ * every run would report the change again.
+ */
+export function chmodCmd(mode: string, quotedPath: string, exact: boolean): string {
+  const m = exact && /^[0-7]{1,5}$/.test(mode) ? (parseInt(mode, 8) & 0o7777).toString(8).padStart(5, '0') : quote(mode);
+  return `chmod ${m} -- ${quotedPath}`;
 }
 
 /** Script for the attributes of a path just created (nothing compared: everything given is applied). */
@@ -308,7 +328,7 @@ export function attrScript(path: string, want: WantedAttrs, noDeref = false): st
   const cmds: string[] = [];
   if (want.owner !== undefined) cmds.push(`chown ${noDeref ? '-h ' : ''}${quote(want.owner)} -- ${q}`);
   if (want.group !== undefined) cmds.push(`chgrp ${noDeref ? '-h ' : ''}${quote(want.group)} -- ${q}`);
-  if (want.mode !== undefined) cmds.push(`chmod ${want.mode} -- ${q}`);
+  if (want.mode !== undefined) cmds.push(chmodCmd(want.mode, q, false));
   return cmds;
 }
 
@@ -329,13 +349,20 @@ export function sha1(data: Buffer | string): string {
   return createHash('sha1').update(data).digest('hex');
 }
 
-/** Text for a diff side, or a placeholder for binary content. */
+/**
+ * Text for a diff side, or a placeholder for binary content. Text that is mostly UTF-8 with a few other bytes (a
+ * Latin-1 file) is shown with those bytes as `\xNN`; content with NUL bytes or mostly non-UTF-8 bytes is binary.
+ */
 export function diffText(data: Buffer | undefined, sha: string | undefined): string {
   if (data === undefined) return sha ? `(content not fetched: larger than ${CONTENT_LIMIT} bytes, sha1 ${sha})\n` : '';
   if (data.includes(0)) return `(binary content, sha1 ${sha1(data)})\n`;
-  const text = data.toString('utf8');
-  if (Buffer.byteLength(text) !== data.length || text.includes('\uFFFD')) return `(binary content, sha1 ${sha1(data)})\n`;
-  return text;
+  const text = decodeBytes(data);
+  if (!hasEscapedBytes(text)) return text;
+  const shown = showEscapes(text);
+  // an escaped byte is 2 UTF-16 units in text and 4 characters shown: more than 1 byte in 10 escaped is binary
+  const escaped = (shown.length - text.length) / 2;
+  if (escaped * 10 > data.length) return `(binary content, sha1 ${sha1(data)})\n`;
+  return shown;
 }
 
 export function contentDiff(label: string, before: Buffer | undefined, beforeSha: string | undefined, after: Buffer): FileDiff {

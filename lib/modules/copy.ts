@@ -29,6 +29,7 @@ import {
   wantedAttrs,
   type WantedAttrs,
 } from './common.js';
+import { encodeText } from './bytes.js';
 
 export interface ContentParams {
   /** dest as given (a trailing '/' already resolved into destDir + basename) */
@@ -152,10 +153,11 @@ export function prepareContent(params: Record<string, unknown>, content: Buffer,
   return p;
 }
 
+/** `content:` as bytes: UTF-8, with escaped non-UTF-8 bytes (see bytes.ts, e.g. from a rendered file) as the bytes */
 function contentOf(v: unknown): Buffer {
-  if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  if (v !== null && typeof v === 'object') return Buffer.from(JSON.stringify(v), 'utf8');
-  return Buffer.from(String(v), 'utf8');
+  if (typeof v === 'string') return encodeText(v);
+  if (v !== null && typeof v === 'object') return encodeText(JSON.stringify(v));
+  return encodeText(String(v));
 }
 
 export function prepareCopy(params: Record<string, unknown>, ctx: ModuleContext): ContentParams {

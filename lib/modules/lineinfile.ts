@@ -25,6 +25,7 @@ import {
   wholeFileWrite,
   type WantedAttrs,
 } from './common.js';
+import { encodeText } from './bytes.js';
 
 /** Largest file lineinfile edits (the whole file travels in the probe output). */
 export const LINEINFILE_LIMIT = 8 * 1024 * 1024;
@@ -44,7 +45,8 @@ export interface LineInFileParams {
   attrs: WantedAttrs;
 }
 
-const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+/** a param as latin1 (one char per byte) of its bytes: UTF-8, escaped non-UTF-8 bytes as themselves (bytes.ts) */
+const bytes = (s: string): string => encodeText(s).toString('latin1');
 
 /** Compile a Python regular expression (the common subset) as a JS RegExp. */
 export function pyRegex(src: string, what: string): RegExp {

@@ -8,6 +8,7 @@ import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan } from './types.js';
 import { FILE_ATTR_SCHEMA, namesFor, wantedAttrs } from './common.js';
 import { expandTemplate, pyRegex } from './lineinfile.js';
+import { encodeText } from './bytes.js';
 import { pathParam, planEdit, probeEdit, type EditTarget } from './blockinfile.js';
 
 export interface ReplaceParams extends EditTarget {
@@ -17,7 +18,8 @@ export interface ReplaceParams extends EditTarget {
   before?: string;
 }
 
-const bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+/** a param as latin1 (one char per byte) of its bytes: UTF-8, escaped non-UTF-8 bytes as themselves (bytes.ts) */
+const bytes = (s: string): string => encodeText(s).toString('latin1');
 
 /** a Python pattern (possibly with a leading inline-flag group) with extra flags */
 function compile(src: string, what: string, flags: string): RegExp {

@@ -13,6 +13,7 @@ import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { FileDiff, ModuleDef, Plan, Step } from './types.js';
 import { EPILOGUE, PRELUDE, isFrameError, parseFrame } from './common.js';
+import { showEscapes } from './bytes.js';
 
 export interface SysctlParams {
   /** the key as given */
@@ -237,7 +238,7 @@ const sysctl: ModuleDef<SysctlParams> = {
     const fileExists = probe.file.kind === 'file';
     if (after !== before && !(p.state === 'absent' && !fileExists)) {
       steps.push({ kind: 'write', path: p.sysctl_file, content: after, mode: probe.file.kind === 'file' ? (probe.file.mode ?? '0644') : '0644', describe: `${p.state === 'present' ? 'set' : 'remove'} ${p.name} in ${p.sysctl_file}` });
-      diffs.push({ label: p.sysctl_file, before, after });
+      diffs.push({ label: p.sysctl_file, before: showEscapes(before), after: showEscapes(after) });
       why.push(p.state === 'present' ? `${p.sysctl_file}: ${p.name} = ${p.value}` : `${p.sysctl_file}: remove ${p.name}`);
     }
 

@@ -9,6 +9,7 @@
 import { RunbookError } from '../errors.js';
 import type { ModuleContext, ModuleDef } from './types.js';
 import { FILE_ATTR_SCHEMA, badArg, basenameOf, namesFor } from './common.js';
+import { encodeText } from './bytes.js';
 import { contentPlan, contentProbe, prepareContent, type ContentParams } from './copy.js';
 
 export function prepareTemplate(params: Record<string, unknown>, ctx: ModuleContext): ContentParams {
@@ -18,9 +19,11 @@ export function prepareTemplate(params: Record<string, unknown>, ctx: ModuleCont
   if (params.newline_sequence !== undefined && params.newline_sequence !== '\n') throw badArg("template: only newline_sequence '\\n' is supported");
   const found = ctx.findFile('templates', src);
   if (!found) throw new RunbookError('missing_file', `template: could not find template '${src}' (looked in the role's templates/ and the playbook directory)`);
+  // the source was read with decodeBytes (bytes that are not UTF-8 became escape code points): encodeText gives
+  // them back as the same bytes
   const text = ctx.renderTemplateFile(found);
   // dest/ and existing-directory dest use the template's own name
-  return prepareContent(params, Buffer.from(text, 'utf8'), basenameOf(src));
+  return prepareContent(params, encodeText(text), basenameOf(src));
 }
 
 export const templateSchema = {

@@ -11,7 +11,8 @@ import type { ExecResult } from '../connection/types.js';
 export type Step =
   /** run a sh script; `capture` makes its result the task's stdout/stderr/rc; non-zero exit fails the task unless allowFailure */
   | { kind: 'run'; script: string; input?: Buffer | string; capture?: boolean; allowFailure?: boolean; describe?: string }
-  /** write content atomically (temp file in the same directory, then rename), then mode/owner/group */
+  /** write content atomically (temp file in the same directory, then rename), owner/group, then mode; string content
+   *  is encoded with encodeText (lib/modules/bytes.ts), so escaped non-UTF-8 bytes are written as the bytes */
   | { kind: 'write'; path: string; content: Buffer | string; mode?: string; owner?: string; group?: string; describe?: string };
 
 export interface FileDiff {
@@ -40,7 +41,10 @@ export interface ModuleContext {
   vars: Record<string, unknown>;
   /** find a file for `src:` (role files/ dir, then playbook dir); returns an absolute path or undefined */
   findFile(kind: 'files' | 'templates', name: string): string | undefined;
-  /** render a Jinja2 template file with the host's variables (Ansible template-module whitespace rules) */
+  /**
+   * render a Jinja2 template file with the host's variables (Ansible template-module whitespace rules); the file is
+   * read with decodeBytes (lib/modules/bytes.ts), so its bytes that are not UTF-8 come back as escape code points
+   */
   renderTemplateFile(path: string): string;
   /** is the task in check mode: ONLY for controller-only modules that write on the controller via steps (never to decide steps) */
   readonly checkMode?: never;
