@@ -57,8 +57,8 @@ export function syntaxCheckFiles(pb: Playbook | undefined, loader: PlaybookLoade
       if (Array.isArray(inner)) visit(inner as Item[], depth + 1);
       if (i.deferred) continue;
       // a task that may not run: what is missing for it is a warning (docs/adr/0012)
-      const why = i.guard ?? (i.when.length ? 'when its when holds' : undefined);
-      const problem = (e: RunbookError) => (why ? loader.warn(new RunbookError(e.code, `${e.message}; the task runs only ${why} and fails if it does`, { pos: e.pos })) : errors.push(e));
+      const why = i.guard ?? (i.when.length ? 'its when may be false' : undefined);
+      const problem = (e: RunbookError) => (why ? loader.warn(new RunbookError(e.code, `${e.message}; the task may not run (${why}) and fails if it does`, { pos: e.pos })) : errors.push(e));
       // a task of a role, also one an include_tasks of the role loaded (those carry no role): the role is the
       // directory above the tasks file
       const roleDir = i.role?.path ?? (path.basename(path.dirname(i.file)) === 'tasks' ? path.dirname(path.dirname(i.file)) : undefined);

@@ -80,9 +80,9 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
     const key = `${pos.file}:${pos.line}:${msg}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const why = t.guard ?? (t.when.length ? 'when its when holds' : undefined);
+    const why = t.guard ?? (t.when.length ? 'its when may be false' : undefined);
     if (t.deferred) return;
-    if (why) warnings.push(new RunbookError('bad_argument', `${msg}; the task runs only ${why} and fails if it does`, { pos }));
+    if (why) warnings.push(new RunbookError('bad_argument', `${msg}; the task may not run (${why}) and fails if it does`, { pos }));
     else errors.push(new RunbookError('bad_argument', msg, { pos }));
   };
   // names whose value changes during the run are not static

@@ -469,7 +469,7 @@ export class PlaybookLoader {
     };
     // an error when the task is certain to run, deferred when it is not
     const problem = (code: RunbookError['code'], message: string, at2: SourcePos = pos) => {
-      if (guard) defer(code, `${message} (the task runs only ${guard})`, at2);
+      if (guard) defer(code, `${message} (the task may not run: ${guard})`, at2);
       else this.sink.add(new RunbookError(code, message, { pos: at2 }));
     };
     let actionKey: string | undefined;
@@ -543,8 +543,8 @@ export class PlaybookLoader {
     if (!resolved) {
       const apos = src.keyPos?.([...at, actionKey]) ?? src.pos([...at, actionKey]);
       const fq = ansibleModule(actionKey, ctx.collections) ?? this.localModule(actionKey, ctx);
-      if (fq) defer('unknown_module', `module "${actionKey}" is not supported by runbook yet${fq !== actionKey ? ` (${fq})` : ''}`, apos);
-      else if (guard && ctx.dynamic) defer('unknown_module', `unknown module "${actionKey}" (in a file Ansible loads only when an include reaches it; the task runs only ${guard})`, apos);
+      if (fq) defer('unknown_module', `module "${actionKey}" is not supported (yet) by runbook${fq !== actionKey ? ` (${fq})` : ''}`, apos);
+      else if (guard && ctx.dynamic) defer('unknown_module', `unknown module "${actionKey}" (in a file Ansible loads only when an include reaches it; the task may not run: ${guard})`, apos);
       else {
         const hint = closest(actionKey, allNames());
         this.sink.add(new RunbookError('unknown_module', `unknown module "${actionKey}"${hint ? ` (did you mean "${hint}"?)` : ''}`, { pos: apos }));

@@ -166,8 +166,8 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
     }
     for (const n of missing) {
       const msg = `undefined variable "${n}" in task "${t.name ?? t.actionAs}" (defined nowhere: not in the inventory, play, roles, registered results, set_fact or -e)`;
-      const why = t.guard ?? (t.when.length && !inWhen.has(n) ? 'when its when holds' : undefined);
-      if (why) warnings.push(new RunbookError('undefined_variable', `${msg}; the task runs only ${why} and fails if it does`, { pos: t.pos }));
+      const why = t.guard ?? (t.when.length && !inWhen.has(n) ? 'its when may be false' : undefined);
+      if (why) warnings.push(new RunbookError('undefined_variable', `${msg}; the task may not run (${why}) and fails if it does`, { pos: t.pos }));
       else errors.push(new RunbookError('undefined_variable', msg, { pos: t.pos }));
     }
   }
