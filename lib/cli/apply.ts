@@ -10,7 +10,8 @@ import { Executor } from '../executor/executor.js';
 import { EventBus, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';
-import { syntaxCheckFiles } from './syntax-check.js';
+import { syntaxCheckFiles, setSecretsShapeOnly } from './syntax-check.js';
+import { collectionsPath } from '../playbook/ansible-names.js';
 import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type AnsibleCfg } from './ansible-cfg.js';
 import { PlainReporter } from '../report/plain.js';
 import { JsonReporter } from '../report/json.js';
@@ -124,14 +125,27 @@ export async function applyCommand(playbook: string, flags: ApplyFlags): Promise
     if (flags.forks === 10 && cfg.forks !== undefined) flags.forks = cfg.forks;
     if (!flags.diff && cfg.diff) flags.diff = true;
   }
+  // --syntax-check needs no secrets: SOPS/vault-encrypted values are checked for shape and stay unknown
+  if (flags.syntaxCheck) setSecretsShapeOnly(true);
   const inv = sink.guard(() => openInventory(flags.inventory, explicitInv || !!cfg?.inventory?.length));
-  const loader = new PlaybookLoader({ rolesPath: cfg?.rolesPath, gatherFacts: cfg?.gathering !== 'explicit' });
+  // ANSIBLE_ROLES_PATH wins over ansible.cfg's roles_path, as in Ansible
+  const envRoles = (process.env['RUNBOOK_ROLES_PATH'] ?? process.env['ANSIBLE_ROLES_PATH'] ?? '').split(':').filter(Boolean).map((p) => path.resolve(p));
+  const splitTags = (l: string[]) => l.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const loader = new PlaybookLoader({
+    rolesPath: envRoles.length ? envRoles : cfg?.rolesPath,
+    gatherFacts: cfg?.gathering !== 'explicit',
+    collectionsPath: collectionsPath(cfg?.file),
+    tags: splitTags(flags.tags ?? []),
+    skipTags: splitTags(flags.skipTags ?? []),
+  });
   let pb: Playbook | undefined;
   if (!fs.existsSync(playbook)) sink.add(new RunbookError('missing_file', `playbook not found: ${playbook}`));
   else pb = sink.guard(() => loader.loadPlaybook(path.resolve(playbook)));
-  if (pb && inv) sink.guard(() => preflight(pb!, inv, loader, extraVars, flags.limit));
+  if (pb && inv) for (const w of sink.guard(() => preflight(pb!, inv, loader, extraVars, flags.limit)) ?? []) loader.warn(w);
   // even when loading found errors, the templates and vars files reached so far are checked too: all listed at once
   if (flags.syntaxCheck) for (const e of syntaxCheckFiles(pb, loader)) sink.add(e);
+  // what is certain only if a task runs (docs/adr/0012): one line each, the task fails with it if it is reached
+  for (const w of loader.warnings) process.stderr.write(`warning: ${w.format()}\n`);
   sink.throwIfAny();
   if (flags.syntaxCheck) {
     process.stdout.write(`playbook: ${playbook}: syntax OK (${pb!.plays.length} plays)\n`);

@@ -10,7 +10,17 @@ import { ConfigErrors, RunbookError } from '../errors.js';
 import type { PlaybookLoader } from '../playbook/loader.js';
 import type { Item, Playbook, TaskNode } from '../playbook/model.js';
 import { createTemplar, TemplateError } from '../vars/template.js';
-import { loadVarsYaml } from '../vars/sops.js';
+import { loadVarsYaml, setSopsShapeOnly } from '../vars/sops.js';
+import { setVaultShapeOnly } from '../vars/vault.js';
+
+/**
+ * --syntax-check needs no secrets: from here on SOPS files and `!vault` values are checked for shape and never
+ * decrypted; their values are defined but unknown (opaque `{ __vault__ }` values the checks leave alone).
+ */
+export function setSecretsShapeOnly(on: boolean): void {
+  setSopsShapeOnly(on);
+  setVaultShapeOnly(on);
+}
 
 function walkFiles(dir: string, out: string[], depth = 0): void {
   if (depth > 10 || out.length > 5000) return;
@@ -45,18 +55,25 @@ export function syntaxCheckFiles(pb: Playbook | undefined, loader: PlaybookLoade
       }
       const inner = i.args['__items__'];
       if (Array.isArray(inner)) visit(inner as Item[], depth + 1);
+      if (i.deferred) continue;
+      // a task that may not run: what is missing for it is a warning (docs/adr/0012)
+      const why = i.guard ?? (i.when.length ? 'its when may be false' : undefined);
+      const problem = (e: RunbookError) => (why ? loader.warn(new RunbookError(e.code, `${e.message}; the task may not run (${why}) and fails if it does`, { pos: e.pos })) : errors.push(e));
+      // a task of a role, also one an include_tasks of the role loaded (those carry no role): the role is the
+      // directory above the tasks file
+      const roleDir = i.role?.path ?? (path.basename(path.dirname(i.file)) === 'tasks' ? path.dirname(path.dirname(i.file)) : undefined);
       const src = literal(i.args['src']);
       if (i.action === 'template' && src) {
-        const cands = [...(i.role ? [path.join(i.role.path, 'templates', src), path.join(i.role.path, src)] : []), path.resolve(path.dirname(i.file), 'templates', src), path.resolve(pb!.dir, 'templates', src), path.resolve(pb!.dir, src)];
+        const cands = [...(roleDir ? [path.join(roleDir, 'templates', src), path.join(roleDir, src)] : []), path.resolve(path.dirname(i.file), 'templates', src), path.resolve(path.dirname(i.file), src), path.resolve(pb!.dir, 'templates', src), path.resolve(pb!.dir, src)];
         const f = path.isAbsolute(src) ? src : cands.find((c) => fs.existsSync(c));
-        if (!f || !fs.existsSync(f)) errors.push(new RunbookError('missing_file', `template not found: ${src}`, { pos: i.pos }));
-        else templates.set(f, i);
+        // a source the loader could not find either is its error (or its warning) already
+        if (f && fs.existsSync(f)) templates.set(f, i);
       }
       const vf = literal(i.args['file'] ?? i.args['_raw_params']);
       if (i.action === 'include_vars' && vf) {
-        const cands = [path.resolve(path.dirname(i.file), vf), ...(i.role ? [path.join(i.role.path, 'vars', vf)] : []), path.resolve(pb!.dir, vf)];
+        const cands = [path.resolve(path.dirname(i.file), vf), ...(roleDir ? [path.join(roleDir, 'vars', vf)] : []), path.resolve(pb!.dir, vf)];
         const f = cands.find((c) => fs.existsSync(c));
-        if (!f) errors.push(new RunbookError('missing_file', `vars file not found: ${vf}`, { pos: i.pos }));
+        if (!f) problem(new RunbookError('missing_file', `vars file not found: ${vf}`, { pos: i.pos }));
         else varsFiles.set(f, i);
       }
     }

@@ -16,8 +16,13 @@ import { createTemplar, OMIT, type Templar } from '../vars/template.js';
 import { hasTemplate, resolveFor } from '../vars/resolve.js';
 import { loadYamlFile } from '../yaml-load.js';
 
-export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, extraVars: Record<string, unknown>, limit?: string): void {
+/**
+ * Throws ConfigErrors for what is certain; returns warnings for what only a task that may not run needs
+ * (docs/adr/0012: load-time errors only for certainties).
+ */
+export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, extraVars: Record<string, unknown>, limit?: string): RunbookError[] {
   const errors: RunbookError[] = [];
+  const warnings: RunbookError[] = [];
   const seen = new Set<string>();
   const select = (pattern: string, pos?: { file: string; line: number; col: number }): string[] => {
     try {
@@ -50,9 +55,13 @@ export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, 
   }
   // a required role argument that is missing is one error, not also an "undefined variable" in each task using it
   const missing = new Set(errors.map((e) => /required argument "([\w]+)" is missing/.exec(e.message)?.[1]).filter(Boolean));
-  errors.push(...checkUndefined(pb, inv, extraVars).filter((e) => !missing.has(/undefined variable "([\w]+)"/.exec(e.message)?.[1])));
-  errors.push(...checkStatic(pb, inv, extraVars));
+  const notMissing = (e: RunbookError) => !missing.has(/undefined variable "([\w]+)"/.exec(e.message)?.[1]);
+  const undefWarnings: RunbookError[] = [];
+  errors.push(...checkUndefined(pb, inv, extraVars, undefWarnings).filter(notMissing));
+  warnings.push(...undefWarnings.filter(notMissing));
+  errors.push(...checkStatic(pb, inv, extraVars, warnings));
   if (errors.length) throw new ConfigErrors(errors);
+  return warnings;
 }
 
 /**
@@ -62,15 +71,19 @@ export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, 
  * anything known only at run time (facts, registered results, set_fact, include_vars, loop items) is left to
  * the run: no false errors.
  */
-export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<string, unknown>): RunbookError[] {
+export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<string, unknown>, warnings: RunbookError[] = []): RunbookError[] {
   const templar = createTemplar();
   const errors: RunbookError[] = [];
   const seen = new Set<string>();
-  const add = (pos: SourcePos, msg: string) => {
+  // a task that may not run (a guard from above, its own when, a deferred problem): certain only if it runs
+  const add = (t: TaskNode) => (pos: SourcePos, msg: string) => {
     const key = `${pos.file}:${pos.line}:${msg}`;
     if (seen.has(key)) return;
     seen.add(key);
-    errors.push(new RunbookError('bad_argument', msg, { pos }));
+    const why = t.guard ?? (t.when.length ? 'its when may be false' : undefined);
+    if (t.deferred) return;
+    if (why) warnings.push(new RunbookError('bad_argument', `${msg}; the task may not run (${why}) and fails if it does`, { pos }));
+    else errors.push(new RunbookError('bad_argument', msg, { pos }));
   };
   // names whose value changes during the run are not static
   const dynamic = new Set<string>();
@@ -136,7 +149,7 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
           for (const n of dynamic) delete ctx[n];
           if (includeVars) for (const k of Object.keys(ctx)) if (!(k in extraVars)) delete ctx[k];
           if (h) Object.assign(ctx, { inventory_hostname: h, inventory_hostname_short: h.split('.')[0] });
-          checkTask(i, ctx, h, templar, add);
+          checkTask(i, ctx, h, templar, add(i));
         }
       }
     };

@@ -213,6 +213,15 @@ function buildInventory(b: InventoryBuilder): Inventory {
 
   const hostLayers = (host: string): VarLayer[] => {
     const h = hosts.get(host);
+    if (!h && host === IMPLICIT_LOCALHOST) {
+      // Ansible's implicit localhost (a play on localhost the inventory does not list): the `all` group's vars,
+      // group_vars/all and host_vars/localhost, with a local connection
+      const out: VarLayer[] = [...b.groups.get('all')!.layers];
+      for (const src of b.varsSources) out.push(...(src.groups.get('all') ?? []));
+      out.push({ source: 'implicit localhost', precedence: 'inventory file or script host vars', vars: { ansible_connection: 'local' } });
+      for (const src of b.varsSources) out.push(...(src.hosts.get(host) ?? []));
+      return out;
+    }
     if (!h) throw new RunbookError('config', `unknown host "${host}"`);
     const others = h.groups.filter((g) => g !== 'all');
     const out: VarLayer[] = [];
@@ -228,7 +237,7 @@ function buildInventory(b: InventoryBuilder): Inventory {
   const hostOrder = [...hosts.keys()];
   const groupNames = [...groups.keys()];
   return {
-    hosts,
+    hosts: hosts.has(IMPLICIT_LOCALHOST) ? hosts : new WithImplicitLocalhost(hosts),
     groups,
     sources: [...b.sources],
     warnings: [...b.warnings],
@@ -242,4 +251,21 @@ function buildInventory(b: InventoryBuilder): Inventory {
       return select({ hostOrder, groupNames, groupHosts, hasHost: (n) => hosts.has(n) }, pattern);
     },
   };
+}
+
+const IMPLICIT_LOCALHOST = 'localhost';
+
+/**
+ * The hosts of an inventory that does not list localhost: iteration (and so `all`, patterns, hostvars) shows only
+ * the listed hosts, as in Ansible, but `has`/`get` answer for the implicit localhost too, so a play on localhost
+ * gets its variables (hostLayers) like any host.
+ */
+class WithImplicitLocalhost extends Map<string, InvHost> {
+  private readonly local: InvHost = { name: IMPLICIT_LOCALHOST, groups: ['all'] };
+  override has(k: string): boolean {
+    return super.has(k) || k === IMPLICIT_LOCALHOST;
+  }
+  override get(k: string): InvHost | undefined {
+    return super.get(k) ?? (k === IMPLICIT_LOCALHOST ? this.local : undefined);
+  }
 }

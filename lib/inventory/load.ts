@@ -113,7 +113,8 @@ export function loadInventory(path: string | readonly string[]): Inventory {
       if (!b.groups.has(g)) b.warn(`${join(base, 'group_vars', g)}: no group "${g}" in the inventory; its vars are not used`);
     }
     for (const h of hosts.keys()) {
-      if (!b.hosts.has(h)) b.warn(`${join(base, 'host_vars', h)}: no host "${h}" in the inventory; its vars are not used`);
+      // host_vars/localhost is the implicit localhost's when the inventory does not list it
+      if (!b.hosts.has(h) && h !== 'localhost') b.warn(`${join(base, 'host_vars', h)}: no host "${h}" in the inventory; its vars are not used`);
     }
   }
   return b.finish();

@@ -59,19 +59,23 @@ export function loadArgumentSpecs(file: string, doc: Record<string, unknown>, po
   };
 }
 
+/** Whether Ansible's argument spec validation accepts v for type (it converts: scalars to str, "a,b" to a list...). */
 function typeOk(type: string, v: unknown): boolean {
   switch (type) {
     case 'str':
     case 'path':
-      return typeof v === 'string' || typeof v === 'number';
+    case 'raw':
+      // check_type_str(allow_conversion=True): any scalar becomes its text
+      return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
     case 'int':
-      return Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v));
+      return Number.isInteger(v) || typeof v === 'boolean' || (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v));
     case 'float':
       return typeof v === 'number' || (typeof v === 'string' && !Number.isNaN(Number(v)));
     case 'bool':
-      return typeof v === 'boolean' || (typeof v === 'string' && ['yes', 'no', 'true', 'false', 'on', 'off', '1', '0'].includes(v.toLowerCase()));
+      return typeof v === 'boolean' || v === 0 || v === 1 || v === 0.0 || v === 1.0 || (typeof v === 'string' && ['yes', 'no', 'true', 'false', 'on', 'off', '1', '0', 'y', 'n', 't', 'f', '1.0', '0.0'].includes(v.toLowerCase()));
     case 'list':
-      return Array.isArray(v);
+      // check_type_list: a string is split on commas, a number becomes a one-item list
+      return Array.isArray(v) || typeof v === 'string' || typeof v === 'number';
     case 'dict':
       return typeof v === 'object' && v !== null && !Array.isArray(v);
     default:
@@ -97,7 +101,8 @@ export function checkRoleArgs(spec: ArgumentSpec, vars: Record<string, unknown>,
         if (o.required && o.default === undefined) out.push({ key: name, message: `role ${role}: required argument "${label}" is missing${desc}` });
         continue;
       }
-      if (templated(v)) continue;
+      // a templated value is judged per host at run time; an encrypted one (--syntax-check) is unknown
+      if (templated(v) || (typeof v === 'object' && v !== null && '__vault__' in v)) continue;
       if (!typeOk(o.type, v)) {
         out.push({ key: name, message: `role ${role}: argument "${label}" must be of type ${o.type}, got ${JSON.stringify(v)}${desc}` });
         continue;

@@ -58,6 +58,12 @@ export interface TaskNode extends Inheritable {
    * only a skipped path needs, ...): a warning at load, and the task fails with it when it is reached on a host.
    */
   deferred?: { code: string; message: string; pos: SourcePos };
+  /**
+   * Why this task might not run although its play does, from above it (an enclosing block's or include's when, a
+   * rescue section, a handler, --tags): problems found in it are then warnings, not errors (docs/adr/0012). The
+   * task's own `when` is in `when`.
+   */
+  guard?: string;
 }
 
 export interface BlockNode extends Inheritable {

@@ -67,10 +67,16 @@ function keysOf(v: unknown, out: Set<string>): void {
   if (v && typeof v === 'object' && !Array.isArray(v)) for (const k of Object.keys(v)) out.add(k);
 }
 
-export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<string, unknown>): RunbookError[] {
+/**
+ * @param warnings receives what only a task that may not run needs (under a guard from above, or in the task's
+ *   arguments behind its own `when`): certain only if that task runs (docs/adr/0012), so not an error
+ */
+export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<string, unknown>, warnings: RunbookError[] = []): RunbookError[] {
   const known = new Set<string>(MAGIC);
   keysOf(extraVars, known);
   for (const h of inv.hosts.keys()) keysOf(inv.hostVars(h), known);
+  // the implicit localhost (not listed, so not iterated) sees the `all` vars and host_vars/localhost
+  if (inv.hosts.has('localhost')) keysOf(inv.hostVars('localhost'), known);
   for (const g of inv.groups.keys()) known.add(g);
   let dynamic = false;
   const tasks: { t: TaskNode; ctxNames: Set<string> }[] = [];
@@ -136,9 +142,18 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
     strings(t.args, texts);
     strings(t.loop, texts);
     strings(t.notify, texts);
-    for (const w of [...t.when, t.changedWhen, t.failedWhen, t.until].flat()) {
+    for (const w of [t.changedWhen, t.failedWhen, t.until].flat()) {
       if (typeof w === 'string') texts.push(w.includes('{{') ? w : `{{ ${w} }}`);
     }
+    // names the task's own when uses are evaluated whenever the task is reached; the rest only when it holds
+    const whenTexts: string[] = [];
+    for (const w of t.when.flat()) if (typeof w === 'string') whenTexts.push(w.includes('{{') ? w : `{{ ${w} }}`);
+    const inWhen = new Set<string>();
+    for (const s of whenTexts) {
+      const { used, guarded } = usedNames(s);
+      for (const n of used) if (!guarded.has(n)) inWhen.add(n);
+    }
+    texts.push(...whenTexts);
     if (t.action === 'assert') {
       const that = Array.isArray(t.args['that']) ? t.args['that'] : [t.args['that']];
       for (const c of that) if (typeof c === 'string' && !c.includes('{{')) texts.push(`{{ ${c} }}`);
@@ -150,7 +165,10 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
       for (const n of used) if (!known.has(n) && !guarded.has(n) && !n.startsWith('ansible_')) missing.add(n);
     }
     for (const n of missing) {
-      errors.push(new RunbookError('undefined_variable', `undefined variable "${n}" in task "${t.name ?? t.actionAs}" (defined nowhere: not in the inventory, play, roles, registered results, set_fact or -e)`, { pos: t.pos }));
+      const msg = `undefined variable "${n}" in task "${t.name ?? t.actionAs}" (defined nowhere: not in the inventory, play, roles, registered results, set_fact or -e)`;
+      const why = t.guard ?? (t.when.length && !inWhen.has(n) ? 'its when may be false' : undefined);
+      if (why) warnings.push(new RunbookError('undefined_variable', `${msg}; the task may not run (${why}) and fails if it does`, { pos: t.pos }));
+      else errors.push(new RunbookError('undefined_variable', msg, { pos: t.pos }));
     }
   }
   return errors;

@@ -215,6 +215,16 @@ function walk(doc: Document, node: Node | null | undefined, keys: string[], leaf
   return null;
 }
 
+let shapeOnly = false;
+/**
+ * --syntax-check needs no secrets: with `on`, SOPS files are checked for shape (age recipients, MAC, every value
+ * that should be encrypted is an ENC[...] value) and not decrypted; each encrypted value stays unknown, as an opaque
+ * `{ __vault__: ciphertext }` the checks already leave alone (defined, value unknown).
+ */
+export function setSopsShapeOnly(on: boolean): void {
+  shapeOnly = on;
+}
+
 /** Decrypt a loaded SOPS file to its plain vars (without the `sops` key); the MAC is verified. Sync. */
 export function decryptSopsYaml(f: YamlFile): Record<string, unknown> {
   const file = f.file;
@@ -224,6 +234,22 @@ export function decryptSopsYaml(f: YamlFile): Record<string, unknown> {
   const meta = (top['sops'] ?? {}) as Meta;
   const stanzas = (meta.age ?? []).map((a) => a.enc).filter((e): e is string => typeof e === 'string');
   if (!stanzas.length) throw fail('SOPS file has no age recipients (sops.age); only age keys are supported');
+  if (shapeOnly) {
+    if (typeof meta.mac !== 'string' || typeof meta.lastmodified !== 'string') throw fail('SOPS metadata lacks mac or lastmodified');
+    const root = f.doc.contents as Node;
+    if (!isMap(root)) throw fail('a SOPS vars file must be a mapping', []);
+    const out: Record<string, unknown> = {};
+    for (const p of root.items) {
+      const k = isScalar(p.key) ? String(p.key.value) : String(p.key);
+      if (k === 'sops') continue;
+      out[k] = walk(f.doc, p.value as Node, [k], (v, keys) => {
+        if (!shouldEncrypt(meta, keys)) return v;
+        if (typeof v !== 'string' || !ENC_RE.test(v)) throw fail(`the value at ${keys.join('.')} is not SOPS-encrypted (expected ENC[AES256_GCM,...])`, keys);
+        return { __vault__: v };
+      });
+    }
+    return out;
+  }
   const { identities, looked } = ageIdentities();
   if (!identities.length) throw fail(`cannot decrypt SOPS file: no age key found (looked in ${looked.join(', ')}); set SOPS_AGE_KEY_FILE`);
   const r = ageSync('decrypt', stanzas, identities);

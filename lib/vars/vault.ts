@@ -77,6 +77,12 @@ export function vaultDecrypt(text: string, password: string): Buffer {
 // the process-wide keyring
 
 let passwords: string[] = [];
+let shapeOnly = false;
+
+/** --syntax-check needs no secrets: `!vault` values are checked for their header and stay opaque (not decrypted). */
+export function setVaultShapeOnly(on: boolean): void {
+  shapeOnly = on;
+}
 
 export function setVaultPasswords(p: string[]): void {
   passwords = p.filter((x) => x.length > 0);
@@ -120,6 +126,11 @@ export function decryptText(text: string, pos?: SourcePos): string {
  * `onSecret` receives every plaintext. Returns a new tree (the input is not modified) when anything was decrypted.
  */
 export function decryptVaultValues(v: unknown, posAt: (path: (string | number)[]) => SourcePos | undefined, onSecret: (plain: string) => void, at: (string | number)[] = [], depth = 0): unknown {
+  if (isVaultValue(v) && shapeOnly) {
+    // --syntax-check: the value stays unknown (defined, opaque); only its envelope is checked
+    if (!v.__vault__.trimStart().startsWith(VAULT_HEADER)) throw new RunbookError('config', `a !vault value must start with ${VAULT_HEADER}`, { pos: posAt(at) });
+    return v;
+  }
   if (isVaultValue(v)) {
     const plain = decryptText(v.__vault__, posAt(at));
     onSecret(plain);
