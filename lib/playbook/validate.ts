@@ -132,10 +132,13 @@ export function coerceValue(v: unknown, type: AnsibleType): Coerced {
     }
     case 'int':
       if (typeof v === 'number' && Number.isInteger(v)) return { ok: true, value: v };
+      // Python's bool is an int: Ansible passes True on, and the module computes with it as 1
+      if (typeof v === 'boolean') return { ok: true, value: v ? 1 : 0 };
       if (typeof v === 'string' && PY_INT.test(v)) return { ok: true, value: Number(v.replace(/_/g, '').trim()) };
       return { ok: false };
     case 'float':
       if (typeof v === 'number') return { ok: true, value: v };
+      if (typeof v === 'boolean') return { ok: true, value: v ? 1 : 0 }; // float(True) == 1.0
       if (typeof v === 'string' && PY_FLOAT.test(v)) {
         const t = v.replace(/_/g, '').trim().toLowerCase();
         const sign = t.startsWith('-') ? -1 : 1;
