@@ -23,5 +23,7 @@ import podmanVolume from './podman-volume.js';
 import podmanContainer from './podman-container.js';
 import mount from './mount.js';
 import timezone from './timezone.js';
+import pkg from './package.js';
+import group from './group.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group];

@@ -10,8 +10,8 @@
 /** short name -> the collections it lives in (ansible.builtin names also answer to ansible.legacy) */
 const BUILTIN = [
   'add_host', 'apt_key', 'apt_repository', 'assemble', 'async_status', 'command_async', 'cron', 'deb822_repository',
-  'dnf', 'dnf5', 'dpkg_selections', 'expect', 'fetch', 'find', 'getent', 'git', 'group', 'group_by', 'hostname',
-  'iptables', 'known_hosts', 'package', 'package_facts', 'pause', 'pip', 'raw', 'rpm_key', 'script',
+  'dnf', 'dnf5', 'dpkg_selections', 'expect', 'fetch', 'find', 'getent', 'git', 'group_by', 'hostname',
+  'iptables', 'known_hosts', 'package_facts', 'pause', 'pip', 'raw', 'rpm_key', 'script',
   'service_facts', 'sysvinit', 'tempfile', 'unarchive', 'uri', 'validate_argument_spec', 'wait_for', 'yum',
   'yum_repository',
 ];
