@@ -10,7 +10,7 @@ import { RunbookError } from '../errors.js';
 import type { RunOptions as ConnRunOptions } from '../connection/types.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
 import { isMap, loopSource, truthy } from '../playbook/loader.js';
-import { validateArgs } from '../playbook/validate.js';
+import { coerceArgs, validateArgs } from '../playbook/validate.js';
 import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { TemplateError } from '../vars/template.js';
@@ -265,7 +265,8 @@ export abstract class TaskPipeline extends TaskOutcome {
       }
     }
     const def = resolved.def;
-    const errs = validateArgs(def.schema, args, def.name, true);
+    // Ansible's type conversions ("yes" -> true, "86400" -> 86400): the module receives what was validated
+    const errs = validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
     if (errs.length) return fail(`${task.pos.file}:${task.pos.line}:${task.pos.col}: ${errs.map((e) => e.message).join('; ')}`);
 
     // delegate_to: the connection of another host, the variables of this one

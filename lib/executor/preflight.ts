@@ -12,6 +12,7 @@ import type { SourcePos } from '../errors.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
 import { isMap, loopSource } from '../playbook/loader.js';
 import { resolveAction } from '../modules/registry.js';
+import { coerceArgs } from '../playbook/validate.js';
 import { createTemplar, OMIT, type Templar } from '../vars/template.js';
 import { hasTemplate, resolveFor } from '../vars/resolve.js';
 import { loadYamlFile } from '../yaml-load.js';
@@ -212,5 +213,5 @@ function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | und
   if (!r.ok || !isMap(r.v)) return;
   const clean: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r.v)) if (v !== OMIT) clean[k] = v;
-  for (const p of resolved.def.validate(clean)) add(t.pos, `${p}${templated && host ? ` (with the variables of host ${host})` : ''}`);
+  for (const p of resolved.def.validate(coerceArgs(resolved.def.schema, clean))) add(t.pos, `${p}${templated && host ? ` (with the variables of host ${host})` : ''}`);
 }
