@@ -134,10 +134,9 @@ class MiniJinjaTemplar implements Templar {
     env.addFilter('__o', (v: unknown, n: unknown) =>
       guard(() => {
         const t = this.track;
-        if (t && this.pieceFromSecret(t, Number(n))) {
-          const x = toJS(v);
-          t.pieces.push(typeof x === 'string' ? x : typeof x === 'number' ? String(x) : pyStr(x));
-        }
+        // a printed string computed from a secret (a number or a boolean computed from one is not the secret)
+        const x = t ? toJS(v) : undefined;
+        if (t && typeof x === 'string' && this.pieceFromSecret(t, Number(n))) t.pieces.push(x);
         return '';
       }, ''),
     );
@@ -347,7 +346,7 @@ class MiniJinjaTemplar implements Templar {
     const v = this.captured;
     this.captured = null;
     // a value computed from a secret is one (a container's own leaves that are secrets are known already)
-    if (this.lastSecret && (typeof v === 'string' || typeof v === 'number')) markSecret(v, MIN_DERIVED);
+    if (this.lastSecret && typeof v === 'string') markSecret(v, MIN_DERIVED);
     return v;
   }
 
