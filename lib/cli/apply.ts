@@ -30,6 +30,8 @@ export interface CommonFlags {
   cfg?: AnsibleCfg;
   /** seconds to wait for another run's host lock */
   lockTimeout?: number;
+  /** -v count (plain output): 1 results, 2 task paths, 3+ indented results */
+  verbose?: number;
 }
 
 export interface ApplyFlags extends CommonFlags {
@@ -52,18 +54,18 @@ export function chooseFormat(f?: string): 'tty' | 'plain' | 'json' {
   return process.stdout.isTTY && cols > 0 && !process.env['CI'] ? 'tty' : 'plain';
 }
 
-export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean): Promise<void> {
+export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean, verbosity = 0): Promise<void> {
   if (format === 'json') bus.on(new JsonReporter().on);
   // the live view (listr2 and its dependencies, ~25 ms to load) only when it is used
   else if (format === 'tty') bus.on(new (await import('../report/live.js')).LiveReporter(diff).on);
-  else bus.on(new PlainReporter(undefined, diff).on);
+  else bus.on(new PlainReporter(undefined, { showDiff: diff, verbosity }).on);
 }
 
 /** Runs a loaded playbook with signal handling; shared by apply, role and run. */
 export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>): Promise<number> {
   const bus = new EventBus();
   const format = chooseFormat(flags.format);
-  await attachReporter(bus, format, flags.diff);
+  await attachReporter(bus, format, flags.diff, flags.verbose ?? 0);
   const reportFile = flags.report ? new ReportFile(flags.report) : undefined;
   if (reportFile) bus.on(reportFile.on);
   const tags = (flags.tags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
