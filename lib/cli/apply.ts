@@ -7,7 +7,7 @@ import type { Inventory } from '../inventory/index.js';
 import { PlaybookLoader } from '../playbook/loader.js';
 import type { Playbook } from '../playbook/model.js';
 import { Executor } from '../executor/run.js';
-import { EventBus, type RunEvent } from '../executor/events.js';
+import { EventBus, type Listener, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';
 import { syntaxCheckFiles } from './syntax-check.js';
@@ -62,10 +62,12 @@ export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'j
 }
 
 /** Runs a loaded playbook with signal handling; shared by apply, role and run. */
-export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>): Promise<number> {
+export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>, humanReporter?: Listener): Promise<number> {
   const bus = new EventBus();
   const format = chooseFormat(flags.format);
-  await attachReporter(bus, format, flags.diff, flags.verbose ?? 0);
+  // runbook run prints Ansible's ad hoc lines instead of the playbook view (JSON stays JSON)
+  if (humanReporter && format !== 'json') bus.on(humanReporter);
+  else await attachReporter(bus, format, flags.diff, flags.verbose ?? 0);
   const reportFile = flags.report ? new ReportFile(flags.report) : undefined;
   if (reportFile) bus.on(reportFile.on);
   const tags = (flags.tags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
