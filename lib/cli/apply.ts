@@ -32,6 +32,32 @@ export interface CommonFlags {
   lockTimeout?: number;
   /** -v count (plain output): 1 results, 2 task paths, 3+ indented results */
   verbose?: number;
+  /** -u, --private-key, -T, -b, --become-user, --become-method */
+  user?: string;
+  /** --private-key or --key-file (commander names it after the last long flag) */
+  keyFile?: string;
+  timeout?: number;
+  become?: boolean;
+  becomeUser?: string;
+  becomeMethod?: string;
+}
+
+/**
+ * The variables ansible-playbook's connection and become flags set, as the lowest-precedence defaults of a run (over
+ * ansible.cfg's; any inventory, play or task value wins, as it does over Ansible's flags).
+ */
+export function cliConnectionVars(flags: CommonFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (flags.user !== undefined) out['ansible_user'] = flags.user;
+  if (flags.keyFile !== undefined) out['ansible_ssh_private_key_file'] = path.resolve(flags.keyFile);
+  if (flags.timeout !== undefined) {
+    if (!Number.isFinite(flags.timeout) || flags.timeout <= 0) throw new ConfigErrors([new RunbookError('usage', `-T/--timeout needs a number of seconds above 0, got ${flags.timeout}`)]);
+    out['ansible_timeout'] = flags.timeout;
+  }
+  if (flags.become) out['ansible_become'] = true;
+  if (flags.becomeUser !== undefined) out['ansible_become_user'] = flags.becomeUser;
+  if (flags.becomeMethod !== undefined) out['ansible_become_method'] = flags.becomeMethod;
+  return out;
 }
 
 export interface ApplyFlags extends CommonFlags {
@@ -82,7 +108,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     forks: Math.max(1, flags.forks || 10),
     hostKeyChecking: flags.hostKeyChecking === false ? false : undefined,
     loader,
-    cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg) },
+    cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg), ...cliConnectionVars(flags) },
     ...(flags.lockTimeout !== undefined && Number.isFinite(flags.lockTimeout) && flags.lockTimeout >= 0 ? { lockTimeoutMs: flags.lockTimeout * 1000 } : {}),
   }, bus);
   // First signal: start no new task, let the tasks in flight finish for up to RUNBOOK_ABORT_GRACE seconds (default
