@@ -5,7 +5,7 @@
 //
 //   node bench/inventory-scale.js [--sizes 1000,7500,30000] [--keep]
 //
-// Prints wall time, time per host and peak RSS per size and format. Loading is linear when the per-host time stays
+// Prints wall and CPU time of loadInventory (module import excluded), time per host and peak RSS per size and format. Loading is linear when the per-host time stays
 // flat as the size grows.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,20 +55,22 @@ export function iniInventory(n) {
 }
 
 const LOADER = `
-const t0 = process.hrtime.bigint();
 const { loadInventory } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'inventory', 'load.js'))});
+const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
 const inv = loadInventory(process.argv[1]);
 const t1 = process.hrtime.bigint();
+const c = process.cpuUsage(c0);
 const sel = inv.selectHosts('east:&grp2:!node000002*');
 const vars = inv.hostVars([...inv.hosts.keys()][0]);
 const t2 = process.hrtime.bigint();
-process.stdout.write(JSON.stringify({ hosts: inv.hosts.size, load: Number(t1 - t0) / 1e9, select: Number(t2 - t1) / 1e9, selected: sel.length, rss: process.resourceUsage().maxRSS / 1024, tier: vars.tier }));
+process.stdout.write(JSON.stringify({ hosts: inv.hosts.size, load: Number(t1 - t0) / 1e9, select: Number(t2 - t1) / 1e9, selected: sel.length, cpu: (c.user + c.system) / 1e6, rss: process.resourceUsage().maxRSS / 1024, tier: vars.tier }));
 `;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rb-inv-scale-'));
   try {
-    console.log('format  hosts    load s   per host µs   select s   peak RSS MB');
+    console.log('format  hosts    load s    CPU s   per host µs (wall)   select s   peak RSS MB');
     for (const n of SIZES) {
       for (const [fmt, gen, ext] of [['yaml', yamlInventory, 'yml'], ['ini', iniInventory, 'ini']]) {
         const file = path.join(dir, `inv-${n}.${ext}`);
@@ -80,7 +82,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
           continue;
         }
         const m = JSON.parse(r.stdout);
-        console.log(`${fmt.padEnd(6)}  ${String(m.hosts).padStart(6)}  ${m.load.toFixed(2).padStart(7)}  ${((m.load / m.hosts) * 1e6).toFixed(1).padStart(12)}  ${m.select.toFixed(3).padStart(9)}  ${m.rss.toFixed(0).padStart(12)}`);
+        console.log(`${fmt.padEnd(6)}  ${String(m.hosts).padStart(6)}  ${m.load.toFixed(2).padStart(7)}  ${m.cpu.toFixed(2).padStart(7)}  ${((m.load / m.hosts) * 1e6).toFixed(1).padStart(19)}  ${m.select.toFixed(3).padStart(9)}  ${m.rss.toFixed(0).padStart(12)}`);
       }
     }
   } finally {
