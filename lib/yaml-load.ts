@@ -20,6 +20,7 @@ import {
   isSeq,
   parseDocument,
   visit,
+  YAMLParseError,
   type Node,
   type ScalarTag,
   type Tags,
@@ -168,7 +169,9 @@ export function parseYaml(src: string, file: string): YamlFile {
     lineCounter,
     version: '1.1',
     merge: true,
-    uniqueKeys: true,
+    // duplicate keys are found below, in linear time (the library's own check compares each key with every earlier
+    // one: quadratic in a mapping of 30,000 inventory hosts)
+    uniqueKeys: false,
     prettyErrors: false,
     logLevel: 'error',
     customTags: ansibleTags,
@@ -179,6 +182,17 @@ export function parseYaml(src: string, file: string): YamlFile {
     return { file, line, col };
   };
 
+  visit(doc, {
+    Map(_key, node) {
+      const seen = new Set<unknown>();
+      for (const it of node.items) {
+        const k = it.key;
+        if (!isScalar(k) || !k.range) continue;
+        if (seen.has(k.value)) doc.errors.push(new YAMLParseError([k.range[0], k.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'));
+        else seen.add(k.value);
+      }
+    },
+  });
   const errors: RunbookError[] = [];
   // The Ansible trap: `key: {{ x }}` is a flow mapping in a flow mapping.
   const curlyLines = new Set<number>();
@@ -308,13 +322,29 @@ function deref(doc: Document.Parsed, n: unknown): unknown {
   return n;
 }
 
-function findPair(doc: Document.Parsed, items: unknown[], seg: string | number, depth: number): { key: unknown; value: unknown } | undefined {
-  const want = String(seg);
-  for (const it of items) {
-    if (!isPair(it)) continue;
-    const k = it.key;
-    if (isScalar(k) && typeof k.value !== 'symbol' && String(k.value) === want) return it;
+/** A mapping's pairs by key text (the first of equal keys), built once per mapping: lookups by path stay O(1). */
+const pairIndexes = new WeakMap<unknown[], Map<string, { key: unknown; value: unknown }>>();
+
+function pairIndex(items: unknown[]): Map<string, { key: unknown; value: unknown }> {
+  let idx = pairIndexes.get(items);
+  if (!idx) {
+    idx = new Map();
+    for (const it of items) {
+      if (!isPair(it)) continue;
+      const k = it.key;
+      if (isScalar(k) && typeof k.value !== 'symbol') {
+        const s = String(k.value);
+        if (!idx.has(s)) idx.set(s, it);
+      }
+    }
+    pairIndexes.set(items, idx);
   }
+  return idx;
+}
+
+function findPair(doc: Document.Parsed, items: unknown[], seg: string | number, depth: number): { key: unknown; value: unknown } | undefined {
+  const direct = pairIndex(items).get(String(seg));
+  if (direct) return direct;
   if (depth > 20) return undefined;
   // Follow `<<` merge keys (last-defined key wins within the map itself, merged maps in order).
   for (const it of items) {

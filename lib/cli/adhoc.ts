@@ -5,7 +5,6 @@
  * check mode, reporters, exit codes) applies unchanged.
  */
 import * as path from 'node:path';
-import { split as shlexSplit } from 'shlex';
 import { Command, Option } from 'commander';
 import { ConfigErrors, ErrorSink, RunbookError, type SourcePos } from '../errors.js';
 import { PlaybookLoader, isMap } from '../playbook/loader.js';
@@ -17,7 +16,9 @@ import { preflight } from '../executor/preflight.js';
 import { parseYaml } from '../yaml-load.js';
 import type { ArgumentSpec } from '../playbook/argument-specs.js';
 import { parseExtraVars } from './extra-vars.js';
-import { execute, openInventory, type CommonFlags } from './apply.js';
+import { chooseFormat, execute, openInventory, type CommonFlags } from './apply.js';
+import { KvParseError, parseKv } from './parse-kv.js';
+import { AdhocReporter, ADHOC_RESULT_TASK } from '../report/adhoc.js';
 
 export const CLI_POS: SourcePos = { file: '<command line>', line: 1, col: 1 };
 
@@ -121,43 +122,37 @@ export interface RunFlags extends CommonFlags {
   args?: string;
 }
 
-const FREE_FORM_OPTIONS = ['creates', 'removes', 'chdir', 'executable', 'stdin'];
-
-/** `-a` text: a YAML/JSON mapping, `k=v ...`, or (for free-form modules) a command line with optional k=v options. */
+/**
+ * `-a` text, as Ansible's ad hoc command reads it: a JSON (or YAML flow) mapping when it is one `{...}`, else k=v by
+ * Ansible's parse_kv (lib/cli/parse-kv.ts: quotes, backslash escapes, {{ }} kept whole); for the free-form modules
+ * (command, shell) only their options are keys and the rest is the command line.
+ */
 export function parseModuleArgs(text: string | undefined, freeForm: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
   const t = text.trim();
   if (t === '') return {};
-  if (t.startsWith('{') || t.includes('\n') || /^[A-Za-z_][A-Za-z0-9_]*:\s/.test(t)) {
+  if (t.startsWith('{') && t.endsWith('}')) {
     const y = parseYaml(t, '<-a>');
     if (isMap(y.value)) return { ...y.value };
-    if (t.startsWith('{')) throw new RunbookError('usage', `-a ${text}: expected a mapping`, { pos: CLI_POS });
+    throw new RunbookError('usage', `-a ${text}: expected a mapping`, { pos: CLI_POS });
   }
-  let words: string[];
+  let kv: Record<string, string>;
   try {
-    words = shlexSplit(t);
+    kv = parseKv(t, freeForm === '_raw_params');
   } catch (e) {
-    throw new RunbookError('usage', `-a: cannot parse arguments: ${(e as Error).message}`, { pos: CLI_POS });
+    if (e instanceof KvParseError) throw new RunbookError('usage', `-a: ${e.message}`, { pos: CLI_POS });
+    throw e;
   }
-  const out: Record<string, unknown> = {};
-  const free: string[] = [];
-  for (const w of words) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(w);
-    if (m && (!freeForm || FREE_FORM_OPTIONS.includes(m[1]!))) out[m[1]!] = m[2];
-    else free.push(w);
-  }
-  if (free.length) {
-    if (!freeForm) throw new RunbookError('usage', `-a: expected key=value arguments or a YAML/JSON mapping, got "${free.join(' ')}"`, { pos: CLI_POS });
-    // keep the free text as written, minus the option words
-    let raw = t;
-    for (const k of Object.keys(out)) raw = raw.replace(new RegExp(`(^|\\s)${k}=("[^"]*"|'[^']*'|\\S*)`), ' ');
-    out[freeForm] = raw.trim();
+  const { _raw_params: raw, ...out } = kv;
+  if (raw !== undefined) {
+    if (!freeForm) throw new RunbookError('usage', `-a: expected key=value arguments or a JSON mapping, got "${raw}"`, { pos: CLI_POS });
+    return { ...out, [freeForm]: raw };
   }
   return out;
 }
 
 /** Synthesise the one-task playbook of `runbook run`; throws ConfigErrors for an unknown module or bad arguments. */
-export function taskPlaybook(pattern: string, module: string, args: Record<string, unknown>, label: string): Playbook {
+export function taskPlaybook(pattern: string, module: string, args: Record<string, unknown>, label: string, showResult = false): Playbook {
   const resolved = resolveAction(module);
   if (!resolved) {
     const hint = closest(module, allNames());
@@ -187,8 +182,24 @@ export function taskPlaybook(pattern: string, module: string, args: Record<strin
     file,
   };
   play.sections = [[task]];
-  if (def.name === 'command' || def.name === 'shell') {
-    // show each host's output, as ansible's ad-hoc mode does: a debug task on the registered result
+  if (showResult) {
+    // Ansible's ad hoc lines show each host's module result: register it, keep going past a failure (the exit code
+    // still says it: runCommand), and a hidden debug task hands it to the reporter as JSON
+    task.register = ADHOC_VAR;
+    task.ignoreErrors = true;
+    const show: TaskNode = {
+      ...task,
+      name: ADHOC_RESULT_TASK,
+      action: 'debug',
+      actionAs: 'debug',
+      args: { msg: `{{ ${ADHOC_VAR} | to_json }}` },
+      register: undefined,
+      ignoreErrors: undefined,
+      when: [`${ADHOC_VAR} is defined`],
+    };
+    play.sections = [[task, show]];
+  } else if (def.name === 'command' || def.name === 'shell') {
+    // show each host's output: a debug task on the registered result
     task.register = ADHOC_VAR;
     const show: TaskNode = {
       ...task,
@@ -229,11 +240,16 @@ export async function runCommand(pattern: string, argv: string[], flags: RunFlag
       sink.add(new RunbookError('usage', `the ${resolved.def.name} module needs a command: -a 'CMD ...' or -- CMD ...`, { pos: CLI_POS }));
     }
   }
-  const pb = args ? sink.guard(() => taskPlaybook(pattern, module, args!, label)) : undefined;
+  // JSON keeps the playbook events; the human formats get Ansible's ad hoc lines
+  const human = chooseFormat(flags.format) !== 'json';
+  const pb = args ? sink.guard(() => taskPlaybook(pattern, module, args!, label, human)) : undefined;
   const loader = new PlaybookLoader();
   if (pb && inv) sink.guard(() => preflight(pb, inv, loader, extraVars, flags.limit));
   sink.throwIfAny();
-  return execute(pb!, inv!, flags, loader, extraVars);
+  const reporter = human ? new AdhocReporter(resolveAction(module)?.def.name ?? module) : undefined;
+  const code = await execute(pb!, inv!, flags, loader, extraVars, reporter?.on);
+  // the module task ignores errors so its result can be shown: a failed host still makes the run fail, as ansible's
+  return reporter?.failed && code === 0 ? 2 : code;
 }
 
 // ---------------------------------------------------------------- registration

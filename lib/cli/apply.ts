@@ -7,7 +7,7 @@ import type { Inventory } from '../inventory/index.js';
 import { PlaybookLoader } from '../playbook/loader.js';
 import type { Playbook } from '../playbook/model.js';
 import { Executor } from '../executor/executor.js';
-import { EventBus, type RunEvent } from '../executor/events.js';
+import { EventBus, type Listener, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';
 import { syntaxCheckFiles, setSecretsShapeOnly } from './syntax-check.js';
@@ -31,6 +31,34 @@ export interface CommonFlags {
   cfg?: AnsibleCfg;
   /** seconds to wait for another run's host lock */
   lockTimeout?: number;
+  /** -v count (plain output): 1 results, 2 task paths, 3+ indented results */
+  verbose?: number;
+  /** -u, --private-key, -T, -b, --become-user, --become-method */
+  user?: string;
+  /** --private-key or --key-file (commander names it after the last long flag) */
+  keyFile?: string;
+  timeout?: number;
+  become?: boolean;
+  becomeUser?: string;
+  becomeMethod?: string;
+}
+
+/**
+ * The variables ansible-playbook's connection and become flags set, as the lowest-precedence defaults of a run (over
+ * ansible.cfg's; any inventory, play or task value wins, as it does over Ansible's flags).
+ */
+export function cliConnectionVars(flags: CommonFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (flags.user !== undefined) out['ansible_user'] = flags.user;
+  if (flags.keyFile !== undefined) out['ansible_ssh_private_key_file'] = path.resolve(flags.keyFile);
+  if (flags.timeout !== undefined) {
+    if (!Number.isFinite(flags.timeout) || flags.timeout <= 0) throw new ConfigErrors([new RunbookError('usage', `-T/--timeout needs a number of seconds above 0, got ${flags.timeout}`)]);
+    out['ansible_timeout'] = flags.timeout;
+  }
+  if (flags.become) out['ansible_become'] = true;
+  if (flags.becomeUser !== undefined) out['ansible_become_user'] = flags.becomeUser;
+  if (flags.becomeMethod !== undefined) out['ansible_become_method'] = flags.becomeMethod;
+  return out;
 }
 
 export interface ApplyFlags extends CommonFlags {
@@ -53,18 +81,20 @@ export function chooseFormat(f?: string): 'tty' | 'plain' | 'json' {
   return process.stdout.isTTY && cols > 0 && !process.env['CI'] ? 'tty' : 'plain';
 }
 
-export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean): Promise<void> {
+export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'json', diff: boolean, verbosity = 0): Promise<void> {
   if (format === 'json') bus.on(new JsonReporter().on);
   // the live view (listr2 and its dependencies, ~25 ms to load) only when it is used
   else if (format === 'tty') bus.on(new (await import('../report/live.js')).LiveReporter(diff).on);
-  else bus.on(new PlainReporter(undefined, diff).on);
+  else bus.on(new PlainReporter(undefined, { showDiff: diff, verbosity }).on);
 }
 
 /** Runs a loaded playbook with signal handling; shared by apply, role and run. */
-export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>): Promise<number> {
+export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>, humanReporter?: Listener): Promise<number> {
   const bus = new EventBus();
   const format = chooseFormat(flags.format);
-  await attachReporter(bus, format, flags.diff);
+  // runbook run prints Ansible's ad hoc lines instead of the playbook view (JSON stays JSON)
+  if (humanReporter && format !== 'json') bus.on(humanReporter);
+  else await attachReporter(bus, format, flags.diff, flags.verbose ?? 0);
   const reportFile = flags.report ? new ReportFile(flags.report) : undefined;
   if (reportFile) bus.on(reportFile.on);
   const tags = (flags.tags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
@@ -79,7 +109,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     forks: Math.max(1, flags.forks || 10),
     hostKeyChecking: flags.hostKeyChecking === false ? false : undefined,
     loader,
-    cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg) },
+    cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg), ...cliConnectionVars(flags) },
     ...(flags.lockTimeout !== undefined && Number.isFinite(flags.lockTimeout) && flags.lockTimeout >= 0 ? { lockTimeoutMs: flags.lockTimeout * 1000 } : {}),
   }, bus);
   // First signal: start no new task, let the tasks in flight finish for up to RUNBOOK_ABORT_GRACE seconds (default

@@ -47,7 +47,16 @@ export async function buildProgram(): Promise<Command> {
       .option('-K, --ask-become-pass', 'prompt for the sudo password (ansible_become_password in the inventory wins)', false)
       .option('--lock-timeout <seconds>', 'wait at most this long for another run holding a host lock (0: do not wait)', (v) => Number(v), 60)
       .option('--vault-password-file <file>', 'decrypt Ansible Vault files and !vault values with the password in FILE (repeatable; default $ANSIBLE_VAULT_PASSWORD_FILE)', collect, [])
-      .option('--ask-vault-pass', 'prompt for the vault password', false);
+      .option('--ask-vault-pass', 'prompt for the vault password', false)
+      // Ansible's connection and become flags: the lowest-precedence values of the variables they name (inventory,
+      // play and task values win, as they do over ansible-playbook's flags); they override ansible.cfg
+      .option('-u, --user <user>', 'connect as this user (ansible_user)')
+      .option('--private-key, --key-file <file>', 'SSH private key file (ansible_ssh_private_key_file)')
+      .option('-T, --timeout <seconds>', 'connection timeout in seconds (ansible_timeout)', (v) => Number(v))
+      .option('-b, --become', 'run tasks with become (ansible_become)')
+      .option('--become-user <user>', 'become this user (ansible_become_user)')
+      .option('--become-method <method>', 'sudo or su (ansible_become_method)')
+      .option('-v, --verbose', 'more output (plain format): -v results, -vv task paths, -vvv indented results; repeatable', (_v: string, n: number) => n + 1, 0);
 
   common(
     program

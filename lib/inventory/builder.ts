@@ -40,6 +40,8 @@ export class InventoryBuilder {
   readonly hosts = new Map<string, HostRec>();
   readonly sources: string[] = [];
   readonly varsSources: VarsSource[] = [];
+  /** each group's hosts as a set: membership checks stay O(1) in groups of tens of thousands of hosts */
+  private readonly groupHostSets = new Map<string, Set<string>>();
 
   constructor() {
     this.group('all');
@@ -98,7 +100,12 @@ export class InventoryBuilder {
     }
     if (group !== undefined) {
       const g = this.group(group);
-      if (!g.hosts.includes(name)) g.hosts.push(name);
+      let set = this.groupHostSets.get(group);
+      if (!set) this.groupHostSets.set(group, (set = new Set(g.hosts)));
+      if (!set.has(name)) {
+        set.add(name);
+        g.hosts.push(name);
+      }
       if (!h.direct.includes(group)) h.direct.push(group);
     }
     return h;
@@ -127,16 +134,22 @@ export class InventoryBuilder {
     for (const g of this.groups.values()) {
       if (g.name !== 'all' && g.parents.length === 0) this.addChild('all', g.name);
     }
+    // hosts that are in another group leave ungrouped (collected, then removed in one pass: linear in hosts)
+    const leaveUngrouped = new Set<string>();
+    const inUngrouped = new Set(ungrouped.hosts);
     for (const h of this.hosts.values()) {
       const others = h.direct.filter((n) => n !== 'all' && n !== 'ungrouped');
       if (others.length) {
         if (h.direct.includes('ungrouped')) {
           h.direct = h.direct.filter((n) => n !== 'ungrouped');
-          ungrouped.hosts = ungrouped.hosts.filter((n) => n !== h.name);
+          leaveUngrouped.add(h.name);
         }
       } else if (!h.direct.includes('ungrouped')) {
         h.direct.push('ungrouped');
-        ungrouped.hosts.push(h.name);
+        if (!inUngrouped.has(h.name)) {
+          inUngrouped.add(h.name);
+          ungrouped.hosts.push(h.name);
+        }
       }
       const g = this.groups.get(h.name);
       if (g) {
@@ -144,6 +157,8 @@ export class InventoryBuilder {
         this.error(`"${h.name}" is both a host and a group${where}`, h.pos ?? g.pos);
       }
     }
+    if (leaveUngrouped.size) ungrouped.hosts = ungrouped.hosts.filter((n) => !leaveUngrouped.has(n));
+    this.groupHostSets.clear();
     this.sink.throwIfAny();
     return buildInventory(this);
   }

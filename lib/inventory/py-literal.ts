@@ -6,13 +6,15 @@
  */
 
 class Fail extends Error {}
+/** thrown for every value that is not a literal (most host names and words): one object, no stack trace each time */
+const FAIL = new Fail();
 
 export function pyLiteral(text: string): unknown {
   try {
     const p = new Parser(text.replace(/^[ \t]+/, ''));
     const v = p.value();
     p.ws();
-    if (p.i < p.s.length) throw new Fail();
+    if (p.i < p.s.length) throw FAIL;
     return v;
   } catch (e) {
     if (e instanceof Fail) return text;
@@ -50,11 +52,11 @@ class Parser {
   value(): unknown {
     this.ws();
     const c = this.s[this.i];
-    if (c === undefined) throw new Fail();
+    if (c === undefined) throw FAIL;
     if (c === '-' || c === '+') {
       this.i++;
       const v = this.value();
-      if (typeof v !== 'number' || typeof (v as unknown) === 'boolean') throw new Fail();
+      if (typeof v !== 'number' || typeof (v as unknown) === 'boolean') throw FAIL;
       return c === '-' ? -v : v;
     }
     if (c === '[') return this.seq(']');
@@ -70,10 +72,10 @@ class Parser {
       if (word === 'True') return true;
       if (word === 'False') return false;
       if (word === 'None') return null;
-      throw new Fail();
+      throw FAIL;
     }
     if (c === '"' || c === "'") return this.strings();
-    throw new Fail();
+    throw FAIL;
   }
 
   seq(close: string): unknown[] {
@@ -88,7 +90,7 @@ class Parser {
         continue;
       }
       if (this.eat(close)) break;
-      throw new Fail();
+      throw FAIL;
     }
     // `(1)` is just 1, `(1,)` and `()` are tuples.
     if (close === ')' && out.length === 1 && !tupleComma) return out[0] as unknown[];
@@ -104,23 +106,23 @@ class Parser {
       let k: unknown = first;
       for (;;) {
         const v = this.value();
-        if (typeof k === 'object' && k !== null) throw new Fail();
+        if (typeof k === 'object' && k !== null) throw FAIL;
         obj[String(k)] = v;
         if (this.eat(',')) {
           if (this.eat('}')) break;
           k = this.value();
-          if (!this.eat(':')) throw new Fail();
+          if (!this.eat(':')) throw FAIL;
           continue;
         }
         if (this.eat('}')) break;
-        throw new Fail();
+        throw FAIL;
       }
       return obj;
     }
     const out = [first];
     for (;;) {
       if (this.eat('}')) break;
-      if (!this.eat(',')) throw new Fail();
+      if (!this.eat(',')) throw FAIL;
       if (this.eat('}')) break;
       out.push(this.value());
     }
@@ -131,16 +133,16 @@ class Parser {
     const rest = this.s.slice(this.i);
     const m = NUM.exec(rest);
     const t = m ? m[0] : '';
-    if (!t || t === '.' || /^\.[eE]/.test(t)) throw new Fail();
+    if (!t || t === '.' || /^\.[eE]/.test(t)) throw FAIL;
     const after = rest[t.length];
-    if (after !== undefined && /[A-Za-z0-9_.]/.test(after)) throw new Fail(); // 1j, 1abc, 1..2
+    if (after !== undefined && /[A-Za-z0-9_.]/.test(after)) throw FAIL; // 1j, 1abc, 1..2
     this.i += t.length;
     const clean = t.replace(/_/g, '');
     if (/^0[xX]/.test(clean)) return parseInt(clean.slice(2), 16);
     if (/^0[oO]/.test(clean)) return parseInt(clean.slice(2), 8);
     if (/^0[bB]/.test(clean)) return parseInt(clean.slice(2), 2);
     if (/^\d+$/.test(clean)) {
-      if (clean.length > 1 && clean[0] === '0' && /[1-9]/.test(clean)) throw new Fail(); // 0644 is a SyntaxError in Python 3
+      if (clean.length > 1 && clean[0] === '0' && /[1-9]/.test(clean)) throw FAIL; // 0644 is a SyntaxError in Python 3
       return parseInt(clean, 10);
     }
     return parseFloat(clean);
@@ -155,12 +157,12 @@ class Parser {
       const m = /^([rRuUbB]{0,2})("""|'''|"|')/.exec(this.s.slice(this.i));
       if (!m || (any === false && m === null)) break;
       const prefix = m[1].toLowerCase();
-      if (prefix && !/^(?:r|u|b|rb|br)$/.test(prefix)) throw new Fail();
+      if (prefix && !/^(?:r|u|b|rb|br)$/.test(prefix)) throw FAIL;
       this.i += m[0].length;
       out += this.stringBody(m[2], prefix.includes('r'));
       any = true;
     }
-    if (!any) throw new Fail();
+    if (!any) throw FAIL;
     return out;
   }
 
@@ -168,20 +170,20 @@ class Parser {
     const triple = quote.length === 3;
     let out = '';
     for (;;) {
-      if (this.i >= this.s.length) throw new Fail();
+      if (this.i >= this.s.length) throw FAIL;
       if (this.s.startsWith(quote, this.i)) {
         this.i += quote.length;
         return out;
       }
       const c = this.s[this.i];
-      if (c === '\n' && !triple) throw new Fail();
+      if (c === '\n' && !triple) throw FAIL;
       if (c !== '\\') {
         out += c;
         this.i++;
         continue;
       }
       const n = this.s[this.i + 1];
-      if (n === undefined) throw new Fail();
+      if (n === undefined) throw FAIL;
       if (raw) {
         out += c + n;
         this.i += 2;
@@ -222,7 +224,7 @@ class Parser {
         case 'U': {
           const len = n === 'x' ? 2 : n === 'u' ? 4 : 8;
           const hex = this.s.slice(this.i, this.i + len);
-          if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(hex)) throw new Fail();
+          if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(hex)) throw FAIL;
           out += String.fromCodePoint(parseInt(hex, 16));
           this.i += len;
           break;

@@ -26,18 +26,18 @@ function isObj(v: unknown): v is Obj {
 /** Keys of the mapping at `path` in file order (JS objects put integer-like keys first), then merged-in keys. */
 function keysInOrder(f: YamlFile, path: YamlPath, obj: Obj): string[] {
   const n = f.node(path);
-  const out: string[] = [];
+  const out = new Set<string>();
   if (isMap(n)) {
     for (const it of n.items) {
       const k = it.key as { value?: unknown; source?: string } | null;
       const v = k && typeof k === 'object' && 'value' in k ? k.value : k;
       if (typeof v === 'symbol') continue;
       const s = String(v);
-      if (s in obj && !out.includes(s)) out.push(s);
+      if (s in obj) out.add(s);
     }
   }
-  for (const k of Object.keys(obj)) if (!out.includes(k)) out.push(k);
-  return out;
+  for (const k of Object.keys(obj)) out.add(k);
+  return [...out];
 }
 
 export function parseYamlInventory(f: YamlFile, b: InventoryBuilder): void {
