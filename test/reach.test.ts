@@ -80,7 +80,8 @@ function recapOk(r: CliResult): void {
 }
 
 beforeAll(async () => {
-  lab = await Lab.create({ name: 'reach', hosts: 3 });
+  // users are added on the machine by the become tests: the hosts share the machine's files (no private root)
+  lab = await Lab.create({ name: 'reach', hosts: 3, privateRoot: false });
   fs.mkdirSync(base, { recursive: true, mode: 0o755 });
   const S = lab.slot;
   const hx = S.toString(16);

@@ -9,7 +9,7 @@
  */
 import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan } from './types.js';
-import { coerceArgs } from '../playbook/validate.js';
+import { coerceArgs } from './coerce.js';
 import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
 
 export interface GroupParams {

@@ -11,7 +11,7 @@ import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan } from './types.js';
 import { aptSchema, finishApt, planApt, prepareApt, probeApt, type AptParams } from './apt.js';
 import { badArg, isFrameError, namesFor, parseFrame } from './common.js';
-import { coerceArgs } from '../playbook/validate.js';
+import { coerceArgs } from './coerce.js';
 
 export const packageSchema = {
   type: 'object',
