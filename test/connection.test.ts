@@ -351,8 +351,9 @@ describe('SshConnection over one persistent connection', () => {
 
   it('runs 12 commands concurrently (more than MaxSessions would allow at once)', async () => {
     // concurrency shown by order, not by a wall-clock bound: several commands started before the first ended
+    // (root's login shell here may serialise command start-up on a pyenv lock: each sleeps long enough to overlap)
     const log = mkdtempSync(join(tmpdir(), 'rbk-conc-')) + '/log';
-    const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => conn.run(`echo start >> ${log}; sleep 0.5; echo end >> ${log}; echo ${i}`)));
+    const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => conn.run(`echo start >> ${log}; sleep 3; echo end >> ${log}; echo ${i}`)));
     expect(rs.map((r) => r.stdout)).toEqual(Array.from({ length: 12 }, (_, i) => `${i}\n`));
     const marks = readFileSync(log, 'utf8').trim().split('\n');
     expect(marks.indexOf('end')).toBeGreaterThan(1);
