@@ -73,7 +73,7 @@ export abstract class TaskPipeline extends TaskOutcome {
     if (noLog) {
       r = { ...r, diffs: r.diffs ? [{ label: r.diffs[0]?.label ?? '', before: HIDDEN + '\n', after: HIDDEN + '\n' }] : undefined, output: r.output !== undefined ? HIDDEN : undefined, reason: r.status === 'skipped' || r.status === 'unreachable' ? r.reason : HIDDEN, item: r.item !== undefined ? '(censored)' : undefined };
     }
-    r = this.secrets.scrubResult(r);
+    // secrets are masked by the event bus, in every string of every event (events.ts)
     await this.bus.emit({ type: 'task:result', task: title, pos: task.pos, result: r });
     switch (r.status) {
       case 'ok':

@@ -4,8 +4,7 @@
  * is scrubbed of them before any reporter sees it.
  */
 import type { SourcePos } from '../errors.js';
-import type { HostResult } from './events.js';
-import { addSecret, hasSecrets, markSecret, maskSecrets } from '../vars/secret-values.js';
+import { markSecret, maskSecrets } from '../vars/secret-values.js';
 
 export { markSecret };
 export { absorbVarsFile, isSecretFile } from '../vars/secret-files.js';
@@ -21,25 +20,6 @@ export class Secrets {
   /** remember every string leaf of v as a secret; returns v */
   markValue<T>(v: T): T {
     return markSecret(v);
-  }
-
-  add(secret: string): void {
-    addSecret(secret);
-  }
-
-  scrub(s: string): string {
-    return maskSecrets(s);
-  }
-
-  scrubResult(r: HostResult): HostResult {
-    if (!hasSecrets()) return r;
-    return {
-      ...r,
-      reason: this.scrub(r.reason),
-      output: r.output !== undefined ? this.scrub(r.output) : undefined,
-      item: r.item !== undefined ? this.scrub(r.item) : undefined,
-      diffs: r.diffs?.map((d) => ({ label: this.scrub(d.label), before: this.scrub(d.before), after: this.scrub(d.after) })),
-    };
   }
 }
 
