@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // runbook test lab CLI (needs root and a build: npx tsc -p tsconfig.json).
-//   node bin/lab.js up NAME N [--internet] [--podman]   create a lab that outlives this command; prints the inventory path
+//   node bin/lab.js up NAME N [--internet] [--podman] [--apt]   create a lab that outlives this command; prints the inventory path
 //   node bin/lab.js down NAME                           destroy it
 //   node bin/lab.js list                                labs that exist now
 //   node bin/lab.js clean [--all]                       remove leftovers of killed runs (--all: every lab, and the shared rootfs mount)
 import { Lab, destroyLab, destroyLeftovers, listLabs, releaseRootfs, LABS_DIR } from '../dist/lib/lab/lab.js';
 
 const USAGE = `usage:
-  node bin/lab.js up NAME N [--internet] [--podman]
+  node bin/lab.js up NAME N [--internet] [--podman] [--apt]
   node bin/lab.js down NAME
   node bin/lab.js list
   node bin/lab.js clean [--all]`;
@@ -16,7 +16,7 @@ async function main(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const args = argv.filter((a) => !a.startsWith('--'));
   const [cmd, ...rest] = args;
-  const known = { up: ['--internet', '--podman'], down: [], list: [], clean: ['--all'] }[cmd ?? ''];
+  const known = { up: ['--internet', '--podman', '--apt'], down: [], list: [], clean: ['--all'] }[cmd ?? ''];
   if (!known) return fail(USAGE);
   for (const f of flags) if (!known.includes(f)) return fail(`unknown option ${f}\n${USAGE}`);
 
@@ -29,6 +29,7 @@ async function main(argv) {
       hosts,
       internet: flags.has('--internet'),
       podman: flags.has('--podman'),
+      apt: flags.has('--apt'),
       persistent: true,
     });
     console.log(lab.inventoryFile);

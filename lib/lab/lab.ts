@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { APT_PROXY_PORT, APT_PROXY_SERVER, aptProxyConf, aptSourceHosts } from './apt-proxy.js';
 import { HTTP_SERVER } from './config.js';
 import { HostRuntime, type LabExecResult, type LabHost } from './host.js';
 import {
@@ -21,6 +22,7 @@ import {
   internetNs,
   labDirOf,
   v4Host,
+  v4Root,
   v6Host,
   v6Internet,
   validateName,
@@ -68,6 +70,11 @@ export interface LabOptions {
    * the /etc/netns views and, with privateEtc, /etc.
    */
   privateRoot?: boolean;
+  /**
+   * apt on the hosts reaches the machine's apt sources through a proxy on the machine (lib/lab/apt-proxy.ts): real
+   * `apt-get update/install` in the hosts, kept in each host's private root. Needs privateRoot.
+   */
+  apt?: boolean;
 }
 
 export class Lab {
@@ -88,6 +95,8 @@ export class Lab {
   readonly privateEtc: boolean;
   /** each host has a copy-on-write view of the whole filesystem (LabOptions.privateRoot, default true) */
   readonly privateRoot: boolean;
+  /** apt on the hosts goes through the lab's apt proxy (LabOptions.apt) */
+  readonly apt: boolean;
   private readonly runtimes: HostRuntime[];
   private destroying?: Promise<void>;
 
@@ -103,6 +112,7 @@ export class Lab {
     shell?: string;
     privateEtc?: boolean;
     privateRoot: boolean;
+    apt?: boolean;
   }) {
     this.name = init.name;
     this.dir = init.dir;
@@ -118,6 +128,7 @@ export class Lab {
     this.shell = init.shell;
     this.privateEtc = !!init.privateEtc;
     this.privateRoot = init.privateRoot;
+    this.apt = !!init.apt;
     const ctx = {
       labName: this.name,
       labDir: this.dir,
@@ -135,6 +146,7 @@ export class Lab {
     if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_HOSTS) {
       throw new LabError(`hosts must be an integer from 1 to ${MAX_HOSTS}, got ${opts.hosts}`);
     }
+    if (opts.apt && opts.privateRoot === false) throw new LabError('apt: true needs the private root (privateRoot)');
     if (process.getuid?.() !== 0) throw new LabError('the lab needs root (network namespaces, sshd)');
     await ensureUnreachableRoutes();
     await destroyLeftovers(opts.name);
@@ -177,6 +189,7 @@ export class Lab {
       podman: !!opts.podman,
       privateEtc: !!opts.privateEtc,
       privateRoot: opts.privateRoot ?? true,
+      apt: !!opts.apt,
       ...(opts.shell !== undefined ? { shell: opts.shell } : {}),
       ...(opts.internet ? { internetV6: v6Internet(slot), internetNs: internetNs(slot) } : {}),
       ...(opts.podman ? { rootfs: ROOTFS_DIR } : {}),
@@ -204,18 +217,54 @@ export class Lab {
     writeFileSync(path.join(this.dir, 'authorized_keys'), pub, { mode: 0o600 });
 
     const hostKeys = await mapLimit(this.runtimes, 8, (rt) => rt.build());
+    // the proxy listens on the root-side veth addresses, which exist once the hosts are built
+    if (this.apt) await this.startAptProxy();
     const known = this.hosts.map((h, i) => `${h.address} ${hostKeys[i]}`).join('\n') + '\n';
     writeFileSync(this.knownHostsFile, known);
     writeFileSync(this.inventoryFile, this.inventoryYaml());
 
     // Wait until every sshd accepts TCP (and the internet server is listening).
     await mapLimit(this.runtimes, 16, (rt) => rt.waitSshd());
+    if (this.apt) {
+      await mapLimit(this.hosts, 8, async (h, i) => {
+        const conf = aptProxyConf(v4Root(this.slot, i + 1));
+        const r = await this.exec(h, ['sh', '-c', 'mkdir -p /etc/apt/apt.conf.d && cat > /etc/apt/apt.conf.d/01runbook-lab-proxy'], { input: conf, timeoutMs: 20_000 });
+        if (r.code !== 0) throw new LabError(`${h.name}: cannot write its apt proxy setting: ${r.stderr.trim()}`);
+      });
+    }
     if (this.internetNs) {
       const ready = path.join(this.dir, 'internet', 'ready');
       if (!(await waitFor(() => existsSync(ready), 100, 50))) {
         const log = readFileSync(path.join(this.dir, 'internet', 'http.log'), 'utf8');
         throw new LabError(`the internet HTTP server did not start within 5 s:\n${log}`);
       }
+    }
+  }
+
+  /** The apt proxy (lib/lab/apt-proxy.ts) on the root-side veth addresses; its pid in apt/proxy.pid for teardown. */
+  private async startAptProxy(): Promise<void> {
+    const adir = path.join(this.dir, 'apt');
+    mkdirSync(adir, { recursive: true });
+    const allowed = aptSourceHosts();
+    if (allowed.length === 0) throw new LabError('apt: true, but the machine has no http:// apt source in /etc/apt');
+    const script = path.join(adir, 'proxy.cjs');
+    writeFileSync(script, APT_PROXY_SERVER);
+    const ready = path.join(adir, 'ready');
+    const addrs = this.hosts.map((_, i) => v4Root(this.slot, i + 1));
+    const log = openSync(path.join(adir, 'proxy.log'), 'a');
+    try {
+      const child = spawn(process.execPath, [script, String(APT_PROXY_PORT), ready, this.hosts.map((h) => h.address).join(','), allowed.join(','), ...addrs], {
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      child.on('error', () => {});
+      if (child.pid) writeFileSync(path.join(adir, 'proxy.pid'), `${child.pid}\n`);
+      child.unref();
+    } finally {
+      closeSync(log);
+    }
+    if (!(await waitFor(() => existsSync(ready), 200, 50))) {
+      throw new LabError(`the apt proxy did not start within 10 s:\n${readFileSync(path.join(adir, 'proxy.log'), 'utf8')}`);
     }
   }
 

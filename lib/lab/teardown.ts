@@ -87,6 +87,28 @@ export async function removeSlotDir(slot: number): Promise<void> {
   rmSync(d, { recursive: true, force: true });
 }
 
+/**
+ * Ends the lab's apt proxy (lib/lab/apt-proxy.ts), a process in the root namespace that killing the hosts' namespaces
+ * does not reach. Only a process whose command line names this lab's proxy script is signalled (a pid read from a
+ * file may have been reused).
+ */
+function stopAptProxy(dir: string): void {
+  const script = path.join(dir, 'apt', 'proxy.cjs');
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dir, 'apt', 'proxy.pid'), 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(script)) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
 /** Tears one lab down by name, whoever owns it. Returns whether anything of it existed. */
 export async function teardownLab(name: string): Promise<boolean> {
   const dir = labDirOf(name);
@@ -98,6 +120,7 @@ export async function teardownLab(name: string): Promise<boolean> {
   const slotOwner = slot !== undefined ? readSlotOwner(slot) : undefined;
   const ownsSlot = slot !== undefined && slotOwner?.name === name && (owner === undefined || slotOwner.id === owner.id);
   if (ownsSlot) await teardownSlotResources(slot!);
+  stopAptProxy(dir);
   await unmountBelow(dir);
   rmSync(dir, { recursive: true, force: true });
   if (ownsSlot) await removeSlotDir(slot!);
