@@ -2,7 +2,11 @@
 // Real-code compatibility harness: does runbook load (and, on lab hosts, check) real public Ansible codebases
 // unchanged, and does Ansible accept the same thing? See bench/compat/README.md.
 //
-//   node bench/compat/run.js CORPUS_DIR [--setup] [--only a,b] [--lab] [--no-ansible] [--json FILE] [--md FILE]
+//   node bench/compat/run.js CORPUS_DIR [--setup] [--only a,b] [--lab | --apply] [--no-ansible] [--json FILE] [--md FILE]
+//
+// --apply: per codebase, a fresh one-host lab with a private root and real apt (bin/lab.js up --apt), then
+// runbook --check, apply, apply again, --check again (and Ansible's --check first, on the same fresh host), and
+// whether check predicted apply exactly (task by task) and the second apply changed nothing.
 //
 // CORPUS_DIR holds one checkout per codebase of manifest.json (dir = its name there). --setup clones missing ones
 // (from $COMPAT_MIRROR/OWNER+NAME/repo when that exists, else https://github.com/OWNER/NAME) at the manifest commit.
@@ -32,10 +36,10 @@ for (let i = 0; i < argv.length; i++) {
   else if (a.startsWith('--')) flags.add(a);
   else positional.push(a);
 }
-const known = new Set(['--setup', '--lab', '--no-ansible', '--keep-lab', '--help']);
+const known = new Set(['--setup', '--lab', '--apply', '--no-ansible', '--keep-lab', '--help']);
 for (const f of flags) if (!known.has(f)) die(`unknown option ${f}`);
 if (flags.has('--help') || positional.length !== 1) {
-  die('usage: node bench/compat/run.js CORPUS_DIR [--setup] [--only a,b] [--lab [--keep-lab]] [--no-ansible] [--json FILE] [--md FILE]');
+  die('usage: node bench/compat/run.js CORPUS_DIR [--setup] [--only a,b] [--lab [--keep-lab] | --apply] [--no-ansible] [--json FILE] [--md FILE]');
 }
 const CORPUS = path.resolve(positional[0]);
 const manifest = JSON.parse(readFileSync(path.join(HERE, 'manifest.json'), 'utf8'));
@@ -240,8 +244,8 @@ function ansibleVerdict(r) {
 }
 
 // ---- lab ----
-function labUp() {
-  const r = run('node', [LAB, 'up', LAB_NAME, '1'], { cwd: ROOT });
+function labUp(apt = false) {
+  const r = run('node', [LAB, 'up', LAB_NAME, '1', ...(apt ? ['--apt'] : [])], { cwd: ROOT });
   if (r.rc !== 0) die(`lab up failed: ${r.out}`);
   return r.out.trim().split('\n').pop();
 }
@@ -260,8 +264,53 @@ function checkSummary(reportFile) {
 const withAnsible = !flags.has('--no-ansible') && have('ansible-playbook');
 const ansibleVersion = withAnsible ? run('ansible-playbook', ['--version']).out.split('\n')[0].trim() : 'not installed';
 const runbookVersion = run('node', [RUNBOOK, '--version']).out.trim();
+const APPLY = flags.has('--apply');
 let labInventory;
-if (flags.has('--lab')) labInventory = labUp();
+if (flags.has('--lab') && !APPLY) labInventory = labUp();
+
+/** One task result per line of a --report file: host, file:line, task, status (for comparing runs). */
+function taskLines(rep) {
+  const out = [];
+  for (const [host, tasks] of Object.entries(rep?.hosts ?? {})) for (const t of tasks) out.push({ key: `${host} ${t.file}:${t.line} ${t.task}`, status: t.status, changed: t.changed });
+  return out;
+}
+
+/** runbook --check, apply, apply, --check on a fresh lab host; Ansible --check first where installed. */
+function applyPhases(c, p) {
+  const phases = {};
+  const one = (name, extra) => {
+    const report = path.join(p.work, `${name}.json`);
+    rmSync(report, { force: true });
+    const r = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, ...extra, '--format', 'plain', '--no-host-key-checking', '--report', report], { cwd: p.cwd, env: p.env, timeout: 900_000 });
+    const rep = checkSummary(report);
+    const firstFail = r.out.split('\n').find((l) => /^fatal:|^error/.test(l));
+    phases[name] = { rc: r.rc, firstFailure: firstFail?.trim(), tasks: taskLines(rep), changed: taskLines(rep).filter((t) => t.changed).length, tail: r.out.trim().split('\n').slice(-4).join('\n') };
+    writeFileSync(path.join(p.work, `${name}.log`), r.out);
+  };
+  if (withAnsible) {
+    const an = run('ansible-playbook', [p.playbook, '-i', p.inventory, '--check'], { cwd: p.cwd, env: p.env, timeout: 900_000 });
+    const recap = /changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(an.out);
+    phases.ansibleCheck = { rc: an.rc, changed: recap ? Number(recap[1]) : undefined, failed: recap ? Number(recap[3]) : undefined };
+  }
+  one('check1', ['--check']);
+  one('apply1', []);
+  one('apply2', []);
+  one('check2', ['--check']);
+  // check == apply: the same tasks, in the same order, with the same changed flag (and apply without failure)
+  const a = phases.check1.tasks, b = phases.apply1.tasks;
+  const diff = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i]?.key !== b[i]?.key || a[i]?.changed !== b[i]?.changed) diff.push(`${a[i] ? `${a[i].key} ${a[i].status}` : '(none)'} | apply: ${b[i] ? `${b[i].key} ${b[i].status}` : '(none)'}`);
+    if (diff.length >= 5) break;
+  }
+  return {
+    ...phases,
+    checkMatchesApply: phases.check1.rc === 0 && phases.apply1.rc === 0 && diff.length === 0,
+    mismatches: diff,
+    secondApplyUnchanged: phases.apply2.rc === 0 && phases.apply2.changed === 0,
+    secondCheckUnchanged: phases.check2.rc === 0 && phases.check2.changed === 0,
+  };
+}
 
 const results = [];
 try {
@@ -279,33 +328,40 @@ try {
       continue;
     }
     const head = headOf(dir);
-    const p = prepare(c, labInventory);
-    const rb = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, '--syntax-check', '--format', 'plain'], { cwd: p.cwd, env: p.env });
-    const errors = rb.rc === 0 ? [] : parseRunbook(rb.out, p.cwd).map((e) => ({ ...e, ...classify(e.message), otherOs: isOtherOsFile(e.file) }));
-    const res = {
-      name: c.name,
-      repo: c.repo,
-      commit: head,
-      pinned: head === c.commit,
-      runbook: { loads: rb.rc === 0, rc: rb.rc, errors, summary: rb.out.trim().split('\n').pop() },
-    };
-    if (withAnsible) {
-      const an = run('ansible-playbook', [p.playbook, '-i', p.inventory, '--syntax-check'], { cwd: p.cwd, env: p.env });
-      res.ansible = { rc: an.rc, ...ansibleVerdict(an) };
-    }
-    if (labInventory) {
-      const report = path.join(p.work, 'check-report.json');
-      const ck = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, '--check', '--format', 'plain', '--no-host-key-checking', '--report', report], { cwd: p.cwd, env: p.env });
-      const firstFail = ck.out.split('\n').find((l) => /\bfailed\b|^error|FAILED/.test(l) && !/failed=/.test(l));
-      res.runbookCheck = { rc: ck.rc, firstFailure: firstFail?.trim(), tail: ck.out.trim().split('\n').slice(-5).join('\n'), report: checkSummary(report) ? report : undefined };
+    const codebaseLab = APPLY ? labUp(true) : undefined;
+    try {
+      const p = prepare(c, labInventory ?? codebaseLab);
+      const rb = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, '--syntax-check', '--format', 'plain'], { cwd: p.cwd, env: p.env });
+      const errors = rb.rc === 0 ? [] : parseRunbook(rb.out, p.cwd).map((e) => ({ ...e, ...classify(e.message), otherOs: isOtherOsFile(e.file) }));
+      const res = {
+        name: c.name,
+        repo: c.repo,
+        commit: head,
+        pinned: head === c.commit,
+        runbook: { loads: rb.rc === 0, rc: rb.rc, errors, summary: rb.out.trim().split('\n').pop() },
+      };
       if (withAnsible) {
-        const an = run('ansible-playbook', [p.playbook, '-i', p.inventory, '--check'], { cwd: p.cwd, env: p.env });
-        res.ansibleCheck = { rc: an.rc, recap: (an.out.match(/PLAY RECAP[\s\S]*/) ?? [an.out.slice(-400)])[0].trim() };
+        const an = run('ansible-playbook', [p.playbook, '-i', p.inventory, '--syntax-check'], { cwd: p.cwd, env: p.env });
+        res.ansible = { rc: an.rc, ...ansibleVerdict(an) };
       }
+      if (labInventory) {
+        const report = path.join(p.work, 'check-report.json');
+        const ck = run('node', [RUNBOOK, 'apply', p.playbook, '-i', p.inventory, '--check', '--format', 'plain', '--no-host-key-checking', '--report', report], { cwd: p.cwd, env: p.env });
+        const firstFail = ck.out.split('\n').find((l) => /\bfailed\b|^error|FAILED/.test(l) && !/failed=/.test(l));
+        res.runbookCheck = { rc: ck.rc, firstFailure: firstFail?.trim(), tail: ck.out.trim().split('\n').slice(-5).join('\n'), report: checkSummary(report) ? report : undefined };
+        if (withAnsible) {
+          const an = run('ansible-playbook', [p.playbook, '-i', p.inventory, '--check'], { cwd: p.cwd, env: p.env });
+          res.ansibleCheck = { rc: an.rc, recap: (an.out.match(/PLAY RECAP[\s\S]*/) ?? [an.out.slice(-400)])[0].trim() };
+        }
+      }
+      if (codebaseLab && res.runbook.loads) res.apply = applyPhases(c, p);
+      if (c.variantOf) res.variantOf = c.variantOf;
+      results.push(res);
+      process.stderr.write(`${c.name}: runbook ${res.runbook.loads ? 'loads' : `refuses (${errors.length} errors)`}${res.ansible ? `, ansible ${res.ansible.accepts ? 'accepts' : 'refuses'}` : ''}\n`);
+      if (res.apply) process.stderr.write(`${c.name}: check==apply ${res.apply.checkMatchesApply}, 2nd apply unchanged ${res.apply.secondApplyUnchanged} (changed ${res.apply.check1.changed}/${res.apply.apply1.changed}/${res.apply.apply2.changed}/${res.apply.check2.changed})\n`);
+    } finally {
+      if (codebaseLab && !flags.has('--keep-lab')) run('node', [LAB, 'down', LAB_NAME], { cwd: ROOT });
     }
-    if (c.variantOf) res.variantOf = c.variantOf;
-    results.push(res);
-    process.stderr.write(`${c.name}: runbook ${res.runbook.loads ? 'loads' : `refuses (${errors.length} errors)`}${res.ansible ? `, ansible ${res.ansible.accepts ? 'accepts' : 'refuses'}` : ''}\n`);
   }
 } finally {
   if (labInventory && !flags.has('--keep-lab')) run('node', [LAB, 'down', LAB_NAME], { cwd: ROOT });
@@ -314,8 +370,8 @@ try {
 // ---- output ----
 const md = [];
 md.push(`runbook ${runbookVersion}; ${ansibleVersion}; ${results.length} codebases\n`);
-md.push('| codebase@commit | runbook loads? | errors | first failure | Ansible --syntax-check |' + (labInventory ? ' runbook --check | Ansible --check |' : ''));
-md.push('|---|---|---|---|---|' + (labInventory ? '---|---|' : ''));
+md.push('| codebase@commit | runbook loads? | errors | first failure | Ansible --syntax-check |' + (labInventory ? ' runbook --check | Ansible --check |' : '') + (APPLY ? ' check == apply? | 2nd apply 0 changed? | changed: check/apply/apply/check (Ansible check) | apply failure |' : ''));
+md.push('|---|---|---|---|---|' + (labInventory ? '---|---|' : '') + (APPLY ? '---|---|---|---|' : ''));
 for (const r of results) {
   if (r.missing) {
     md.push(`| ${r.name}@${r.commit.slice(0, 10)} | not run | | ${r.missing} | |`);
@@ -326,10 +382,20 @@ for (const r of results) {
   const an = r.ansible ? (r.ansible.accepts ? 'accepts' : `refuses: ${r.ansible.first.replace(/\|/g, '\\|').slice(0, 160)}`) : 'n/a';
   let row = `| ${r.name}${r.variantOf ? ` (variant of ${r.variantOf})` : ''}@${r.commit.slice(0, 10)}${r.pinned ? '' : ' (not the manifest commit)'} | ${r.runbook.loads ? 'yes' : 'no'} | ${r.runbook.errors.length} | ${first} | ${an} |`;
   if (labInventory) row += ` ${r.runbookCheck.rc === 0 ? 'ok' : `rc ${r.runbookCheck.rc}: ${(r.runbookCheck.firstFailure ?? '').replace(/\|/g, '\\|').slice(0, 120)}`} | ${r.ansibleCheck ? (r.ansibleCheck.rc === 0 ? 'ok' : `rc ${r.ansibleCheck.rc}`) : 'n/a'} |`;
+  if (APPLY) {
+    const a = r.apply;
+    row += a
+      ? ` ${a.checkMatchesApply ? 'yes' : 'no'} | ${a.secondApplyUnchanged ? 'yes' : 'no'} | ${a.check1.changed}/${a.apply1.changed}/${a.apply2.changed}/${a.check2.changed}${a.ansibleCheck ? ` (${a.ansibleCheck.changed ?? '?'}${a.ansibleCheck.rc === 0 ? '' : `, rc ${a.ansibleCheck.rc}`})` : ''} | ${(a.apply1.firstFailure ?? a.check1.firstFailure ?? (a.mismatches[0] ? `differs: ${a.mismatches[0]}` : '')).replace(/\|/g, '\\|').slice(0, 160)} |`
+      : ' | | | |';
+  }
   md.push(row);
 }
 const main = results.filter((r) => !r.variantOf);
 const loads = main.filter((r) => r.runbook?.loads).length;
+if (APPLY) {
+  const ran = main.filter((r) => r.apply);
+  md.push(`\non lab hosts: check == apply for ${ran.filter((r) => r.apply.checkMatchesApply).length}/${ran.length}, second apply changes nothing for ${ran.filter((r) => r.apply.secondApplyUnchanged).length}/${ran.length}, both for ${ran.filter((r) => r.apply.checkMatchesApply && r.apply.secondApplyUnchanged).length}/${ran.length}`);
+}
 md.push(`\nrunbook loads ${loads}/${main.length} codebases; Ansible accepts ${main.filter((r) => r.ansible?.accepts).length}/${main.length} (rows marked "variant of" are extra drivers of a codebase, not counted)\n`);
 
 // inventory: distinct reasons, by how many codebases each blocks
