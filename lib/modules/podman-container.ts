@@ -15,9 +15,9 @@
  */
 import { split } from 'shlex';
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, quote } from './common.js';
-import { readInspect } from './podman-inspect.js';
+import { readInspect, type InspectRead } from './podman-inspect.js';
 
 export type ContainerState = 'started' | 'stopped' | 'absent' | 'present' | 'created';
 
@@ -357,9 +357,14 @@ function foundSpec(p: PodmanContainerParams, have: ContainerSpec): Partial<Conta
   return { ...have, env: pick(have.env, Object.keys(p.env)), labels: pick(have.labels, Object.keys(p.labels)) };
 }
 
-export function planPodmanContainer(p: PodmanContainerParams, res: ExecResult | null): Plan {
-  const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg });
-  const read = readInspect(res, 'container', p.name, p.executable, parseContainerInspect);
+export type ContainerProbeState = InspectRead<ExistingContainer>;
+
+export function parseContainerState(p: PodmanContainerParams, res: ExecResult): ContainerProbeState {
+  return readInspect(res, 'container', p.name, p.executable, parseContainerInspect);
+}
+
+export function planPodmanContainer(p: PodmanContainerParams, read: ContainerProbeState): Plan {
+  const fail = (msg: string, code = 'podman_container'): Plan => failPlan(failure(code, msg));
   if (!read.ok) return fail(read.error);
   const found: ExistingContainer | undefined = read.found;
   const P = quote(p.executable);
@@ -460,7 +465,7 @@ const podmanContainer: ModuleDef<PodmanContainerParams> = {
     }
   },
   prepare: preparePodmanContainer,
-  probe: probePodmanContainer,
+  probe: (p) => ({ script: probePodmanContainer(p), parse: (res) => parseContainerState(p, res) }),
   plan: planPodmanContainer,
   finish: finishPodmanContainer,
 };

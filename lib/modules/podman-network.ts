@@ -17,7 +17,7 @@
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types.js';
 import {
   PODMAN_DEFAULT_SUBNET,
   checkGateway,
@@ -296,12 +296,18 @@ export function createCommand(p: PodmanNetworkParams): string {
   return argv.map((a) => quote(a)).join(' ');
 }
 
-export function planPodmanNetwork(p: PodmanNetworkParams, res: ExecResult | null): Plan {
-  const fail = (msg: string, reason = 'failed'): Plan => ({ steps: [], reason, fail: msg });
-  if (!res) return fail('podman_network: no probe result');
-  const probe = parsePodmanNetworkProbe(res.stdout);
+/** The typed State: the parsed probe, and what the probe printed on stderr (named in a failure). */
+export type PodmanNetworkState = PodmanNetworkProbe & { stderr: string };
+
+export function parsePodmanNetworkState(res: ExecResult): PodmanNetworkState {
+  return { ...parsePodmanNetworkProbe(res.stdout), stderr: res.stderr.trim() };
+}
+
+export function planPodmanNetwork(p: PodmanNetworkParams, probe: PodmanNetworkState | null): Plan {
+  const fail = (msg: string, reason = 'failed'): Plan => failPlan(failure(reason === 'drift' ? 'drift' : 'podman_network', msg), undefined, reason);
+  if (!probe) return fail('podman_network: no probe result');
   if (probe.kind === 'no-podman') return fail(`podman_network ${p.name}: podman is not installed on the host`);
-  if (probe.kind === 'error') return fail(`podman_network ${p.name}: ${probe.message}${res.stderr.trim() ? ` (${res.stderr.trim()})` : ''}`);
+  if (probe.kind === 'error') return fail(`podman_network ${p.name}: ${probe.message}${probe.stderr ? ` (${probe.stderr})` : ''}`);
   const existing = probe.networks.find((n) => n.name === p.name);
   const want = p.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway }));
   const label = `podman network ${p.name}`;
@@ -409,7 +415,7 @@ const podmanNetwork: ModuleDef<PodmanNetworkParams> = {
     }
   },
   prepare: (raw) => preparePodmanNetwork(raw),
-  probe: (p) => podmanNetworkProbeScript(p.name),
+  probe: (p) => ({ script: podmanNetworkProbeScript(p.name), parse: parsePodmanNetworkState }),
   plan: planPodmanNetwork,
 };
 

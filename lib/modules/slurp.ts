@@ -1,7 +1,7 @@
 /** slurp: read a file from the host, base64-encoded (`content`, `encoding: base64`, `source`). Probe only: never a change. */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
 export interface SlurpParams {
   src: string;
@@ -22,9 +22,8 @@ export function probeSlurp(p: SlurpParams): string {
   ].join('\n');
 }
 
-export function planSlurp(p: SlurpParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planSlurp(p: SlurpParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   const err = f.str('err');
   const msgs: Record<string, string> = {
     dir: `source is a directory and must be a file: ${p.src}`,
@@ -32,8 +31,7 @@ export function planSlurp(p: SlurpParams, probe: ExecResult | null): Plan {
     unreadable: `file is not readable: ${p.src}`,
   };
   if (err !== undefined) {
-    const msg = msgs[err] ?? `cannot read ${p.src}`;
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure(err === 'absent' ? 'missing_path' : err === 'dir' ? 'is_directory' : 'unreadable', msgs[err] ?? `cannot read ${p.src}`, p.src));
   }
   const data = f.buf('content') ?? Buffer.alloc(0);
   return {
@@ -53,7 +51,7 @@ const slurp: ModuleDef<SlurpParams> = {
     properties: { src: { type: 'string', minLength: 1 }, path: { type: 'string', minLength: 1 } },
   },
   prepare: prepareSlurp,
-  probe: probeSlurp,
+  probe: (p) => frameProbe(probeSlurp(p)),
   plan: planSlurp,
 };
 

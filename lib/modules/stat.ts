@@ -1,7 +1,7 @@
 /** stat: read-only facts about a path, named as Ansible's stat module names them. Never a change. */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, parseStat, quote, statShell } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, parseStat, quote, statShell } from './common.js';
 
 export interface StatParams {
   path: string;
@@ -30,9 +30,8 @@ export function probeStat(p: StatParams): string {
   return lines.join('\n');
 }
 
-export function planStat(p: StatParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planStat(p: StatParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   const st = parseStat(f, 's');
   if (st.type === 'absent') return { steps: [], reason: `stat is read-only: ${p.path} does not exist`, result: { stat: { exists: false } } };
   const stat: Record<string, unknown> = {
@@ -94,7 +93,7 @@ const stat: ModuleDef<StatParams> = {
   description: 'Facts about a path (exists, type, mode, owner, size, mtime, checksum); never changes anything',
   schema: statSchema,
   prepare: prepareStat,
-  probe: probeStat,
+  probe: (p) => frameProbe(probeStat(p)),
   plan: planStat,
 };
 
