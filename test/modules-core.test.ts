@@ -4,7 +4,7 @@
  * 1. Pure helpers (modes, globs, Python regex templates, Ansible's lineinfile algorithm).
  * 2. Data-driven plan tables: params + raw probe output -> expected steps / reason / diff / failure.
  * 3. The law, against the REAL local machine in a fresh temp dir: probe with /bin/sh, plan, apply the steps with
- *    a tiny local interpreter, probe + plan again -> zero steps. A no-op always carries a reason, and a probe never
+ *    the real interpreter (lib/executor/apply.ts) on the local connection, probe + plan again -> zero steps. A no-op always carries a reason, and a probe never
  *    changes anything (the temp dir is hashed before and after it).
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,6 +21,8 @@ import Ajv2020Import from 'ajv/dist/2020.js';
 import type { ExecResult } from '../lib/connection/types.js';
 import type { ModuleContext, ModuleDef, Plan, Step } from '../lib/modules/types.js';
 import { RunbookError } from '../lib/errors.js';
+import { LocalConnection } from '../lib/connection/local.js';
+import { applySteps } from '../lib/executor/apply.js';
 import { normaliseMode, parseFrame, isFrameError, formatFrame } from '../lib/modules/common.js';
 import command, { globWord } from '../lib/modules/command.js';
 import shell from '../lib/modules/shell.js';
@@ -61,24 +63,10 @@ async function prep(mod: ModuleDef<any>, params: Record<string, unknown>): Promi
   return mod.prepare ? await mod.prepare(params, ctx) : params;
 }
 
-/** The one tiny interpreter of this test: run -> sh -c; write -> temp file in the same dir, chmod/chown, rename. */
-function apply(steps: Step[]): ExecResult[] {
-  const outputs: ExecResult[] = [];
-  for (const s of steps) {
-    if (s.kind === 'run') {
-      const r = sh(s.script, s.input);
-      if (s.capture) outputs.push(r);
-      if (r.code !== 0 && !s.allowFailure) throw new Error(`step failed (${r.code}): ${s.script}\n${r.stderr}`);
-    } else {
-      const tmp = path.join(path.dirname(s.path), `.rb-tmp-${randomBytes(6).toString('hex')}`);
-      fs.writeFileSync(tmp, s.content);
-      if (s.owner !== undefined) expect(sh(`chown ${quote(s.owner)} -- ${quote(tmp)}`).code).toBe(0);
-      if (s.group !== undefined) expect(sh(`chgrp ${quote(s.group)} -- ${quote(tmp)}`).code).toBe(0);
-      if (s.mode !== undefined) fs.chmodSync(tmp, parseInt(s.mode, 8));
-      fs.renameSync(tmp, s.path);
-    }
-  }
-  return outputs;
+/** The steps run through the REAL interpreter (lib/executor/apply.ts) on the local connection. */
+const local = new LocalConnection('local');
+function apply(steps: Step[]): Promise<ExecResult[]> {
+  return applySteps(local, steps, {});
 }
 
 /** Everything a probe could change in a tree (not atime: reading is allowed). */
@@ -122,7 +110,7 @@ async function law(mod: ModuleDef<any>, params: Record<string, unknown>, opts: {
   expect(plan1.fail?.message, `unexpected failure: ${plan1.fail?.message}`).toBeUndefined();
   expect(plan1.reason).toBeTruthy();
   // plans are pure: planning the same probe output twice gives the same plan
-  const outputs = apply(plan1.steps);
+  const outputs = await apply(plan1.steps);
   const finish = mod.finish ? mod.finish(p, outputs, plan1) : undefined;
   const { plan: plan2 } = await probeAndPlan(mod, p);
   expect(plan2.fail?.message).toBeUndefined();
@@ -613,7 +601,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
     it('finish: output trimmed like Ansible (all trailing newlines), lines, rc and failure', async () => {
       const p = await prep(shell, { cmd: 'printf "a\\nb\\n\\n"; printf "err\\n" >&2; exit 3' });
       const plan = planFrom(shell, p, null);
-      const out = shell.finish!(p, apply(plan.steps), plan);
+      const out = shell.finish!(p, await apply(plan.steps), plan);
       expect(out).toEqual({
         cmd: 'printf "a\\nb\\n\\n"; printf "err\\n" >&2; exit 3',
         stdout: 'a\nb',
@@ -626,12 +614,12 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       });
       const p2 = await prep(command, { argv: ['printf', '%s', 'x\n\n'], strip_empty_ends: false });
       const plan2 = planFrom(command, p2, null);
-      expect(command.finish!(p2, apply(plan2.steps), plan2)).toMatchObject({ stdout: 'x\n\n', rc: 0, failed: false });
+      expect(command.finish!(p2, await apply(plan2.steps), plan2)).toMatchObject({ stdout: 'x\n\n', rc: 0, failed: false });
     });
     it('command does no shell expansion', async () => {
       const p = await prep(command, { cmd: `echo $HOME '*' ; ls`, chdir: tmp });
       const plan = planFrom(command, p, null);
-      expect(command.finish!(p, apply(plan.steps), plan)).toMatchObject({ stdout: '$HOME * ; ls' });
+      expect(command.finish!(p, await apply(plan.steps), plan)).toMatchObject({ stdout: '$HOME * ; ls' });
     });
   });
 
@@ -689,7 +677,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       p.content = bin;
       const { plan } = await probeAndPlan(copy, p);
       expect(plan.diffs![0]!.after).toMatch(/binary content/);
-      apply(plan.steps);
+      await apply(plan.steps);
       expect(fs.readFileSync(dest)).toEqual(bin);
       expect((await probeAndPlan(copy, p)).plan.steps).toEqual([]);
     });
@@ -715,7 +703,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       p.content = Buffer.concat([big, Buffer.from('b')]);
       const { plan } = await probeAndPlan(copy, p);
       expect(plan.diffs![0]!.before).toMatch(/content not fetched/);
-      apply(plan.steps);
+      await apply(plan.steps);
       expect((await probeAndPlan(copy, p)).plan.steps).toEqual([]);
     });
     it('template', async () => {

@@ -6,6 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { planFrom } from '../lib/modules/types.js';
+import { LocalConnection } from '../lib/connection/local.js';
+import { applySteps } from '../lib/executor/apply.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,17 +50,10 @@ function sh(script: string, input?: string): ExecResult {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** the generic interpreter, locally: run steps with sh, writes with fs */
-function apply(steps: Step[]): void {
-  for (const s of steps) {
-    if (s.kind === 'run') {
-      const r = sh(s.script, typeof s.input === 'string' ? s.input : s.input?.toString());
-      if (r.code !== 0 && !s.allowFailure) throw new Error(`step failed: ${s.script}: ${r.stderr}`);
-    } else {
-      fs.writeFileSync(s.path, s.content);
-      if (s.mode) fs.chmodSync(s.path, parseInt(s.mode, 8));
-    }
-  }
+/** the steps run through the REAL interpreter (lib/executor/apply.ts) on the local connection */
+const local = new LocalConnection('local');
+async function apply(steps: Step[]): Promise<void> {
+  await applySteps(local, steps, {});
 }
 
 async function probePlan<P>(m: ModuleDef<P>, params: Record<string, unknown>): Promise<Plan> {
@@ -544,7 +539,7 @@ describe.skipIf(!havePodman)('podman_network against this machine (root podman, 
     expect(args).toBeDefined();
     expect(plan!.fail?.message).toBeUndefined();
     expect(plan!.steps).toHaveLength(1);
-    apply(plan!.steps);
+    await apply(plan!.steps);
 
     // spelled differently: still nothing to do
     const subnets = args!.subnet as string[];
@@ -570,13 +565,13 @@ describe.skipIf(!havePodman)('podman_network against this machine (root podman, 
     // recreate with no container attached: rm + create, then converged
     const re = await probePlan(podmanNetwork, { name, subnet: subnets[0], recreate: true });
     expect(re.steps).toHaveLength(2);
-    apply(re.steps);
+    await apply(re.steps);
     expect((await probePlan(podmanNetwork, { name, subnet: subnets[0] })).steps).toEqual([]);
 
     // absent
     const rm = await probePlan(podmanNetwork, { name, state: 'absent' });
     expect(rm.steps).toHaveLength(1);
-    apply(rm.steps);
+    await apply(rm.steps);
     expect((await probePlan(podmanNetwork, { name, state: 'absent' })).steps).toEqual([]);
   });
 });
@@ -649,14 +644,14 @@ describe('adr_doc', () => {
     try {
       const first = await probePlan(adrDoc, { ...adr, repo });
       expect(first.steps.map((s) => s.kind)).toEqual(['run', 'write']);
-      apply(first.steps);
+      await apply(first.steps);
       const file = path.join(repo, 'docs/adr', `0001-${slugify(adr.title)}.md`);
       expect(fs.readFileSync(file, 'utf8')).toBe(renderAdr(adr, 1));
       expect((await probePlan(adrDoc, { ...adr, repo })).steps).toEqual([]);
 
       const second = await probePlan(adrDoc, { ...adr, title: 'Keep podman', repo });
       expect(second.steps).toMatchObject([{ kind: 'write', path: path.join(repo, 'docs/adr/0002-keep-podman.md') }]);
-      apply(second.steps);
+      await apply(second.steps);
       expect((await probePlan(adrDoc, { ...adr, title: 'Keep podman', repo })).steps).toEqual([]);
 
       // content changed: the same file is rewritten, number kept

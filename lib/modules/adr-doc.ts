@@ -227,7 +227,7 @@ export function planAdr(p: AdrParams, probe: AdrProbe | ProbeFailed | null): Pla
 
 const str = { type: 'string' };
 
-const adrDoc: ModuleDef<AdrParams> = {
+const adrDoc: ModuleDef<AdrParams, AdrProbe | ProbeFailed> = {
   name: 'adr_doc',
   aliases: ['adr-doc'],
   description: 'write an Architecture Decision Record docs/adr/NNNN-slug.md (found again by slug; next free number)',

@@ -331,7 +331,7 @@ export const aptSchema = {
   },
 };
 
-const apt: ModuleDef<AptParams> = {
+const apt: ModuleDef<AptParams, FrameState> = {
   name: 'apt',
   aliases: namesFor('apt'),
   description: 'Debian packages: present/absent/latest, update_cache with cache_valid_time, upgrade, autoremove',

@@ -197,7 +197,7 @@ export const shellSchema = {
   properties: { ...common, executable: { type: 'string' } },
 };
 
-const command: ModuleDef<CommandParams> = {
+const command: ModuleDef<CommandParams, FrameState> = {
   name: 'command',
   aliases: namesFor('command'),
   description: 'Run a program with arguments (no shell), unless creates exists / removes does not',

@@ -4,7 +4,6 @@
  * password question is set every time (always changed) and its value never appears in a reason or a diff.
  * Booleans are compared as debconf spells them ('true' / 'false'); multiselect values as sets.
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
@@ -93,7 +92,7 @@ export function planDebconf(p: DebconfParams, f: FrameState): Plan {
   };
 }
 
-const debconf: ModuleDef<DebconfParams> = {
+const debconf: ModuleDef<DebconfParams, FrameState> = {
   name: 'debconf',
   aliases: namesFor('debconf'),
   description: "Pre-seed a Debian package's debconf answer (debconf-set-selections)",

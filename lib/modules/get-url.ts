@@ -7,7 +7,6 @@
  *   whether the content differs: check mode stays exact, and an unchanged file is not rewritten.
  * The download goes to a temp file beside dest, is verified, gets its attributes, then is renamed over dest.
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import {
   EPILOGUE,
@@ -131,7 +130,7 @@ export function planGetUrl(p: GetUrlParams, f: FrameState): Plan {
   return { steps, reason: why, result, diffs: [{ label: path, before: st.type === 'absent' ? 'absent\n' : `${alg}: ${cur}\n`, after: `${p.url}${p.checksum ? ` (${alg}: ${p.checksum.hex})` : ''}\n` }] };
 }
 
-const getUrl: ModuleDef<GetUrlParams> = {
+const getUrl: ModuleDef<GetUrlParams, FrameState> = {
   name: 'get_url',
   aliases: namesFor('get_url'),
   description: 'Download a URL to a file on the host (force, checksum, mode/owner/group)',

@@ -7,7 +7,6 @@
  * (system is only used when creating, as Ansible); absent and there -> groupdel. A gid another group already has
  * fails before any change unless non_unique (groupadd/groupmod -o), as the tools themselves would.
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { coerceArgs } from './coerce.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
@@ -110,7 +109,7 @@ export function planGroup(p: GroupParams, f: FrameState): Plan {
   return { steps: [], reason: `group ${p.name} exists${curGid !== undefined ? ` with gid ${curGid}` : ''}`, result: { ...result, gid: curGid } };
 }
 
-const group: ModuleDef<GroupParams> = {
+const group: ModuleDef<GroupParams, FrameState> = {
   name: 'group',
   aliases: namesFor('group'),
   description: 'Local groups (groupadd/groupmod/groupdel): gid, system, non_unique',

@@ -13,7 +13,6 @@
  *  - absent: entry removed, unmounted if mounted, the (then empty) mount point directory removed;
  *  - remounted: `mount -o remount` of a mounted path, always changed; not mounted: the task fails.
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, dirnameOf, frameProbe, quote, type FrameState } from './common.js';
 
@@ -231,7 +230,7 @@ export function planMount(p: MountParams, f: FrameState): Plan {
 
 const scalar = { type: ['string', 'integer'] };
 
-const mount: ModuleDef<MountParams> = {
+const mount: ModuleDef<MountParams, FrameState> = {
   name: 'mount',
   aliases: ['ansible.posix.mount'],
   description: 'an fstab entry and the mount (mounted/unmounted/present/absent/remounted; fstab: another file)',

@@ -7,7 +7,6 @@
  * `use: apt` is the same; any other manager (yum, dnf, zypper, ...) is refused when the arguments are checked,
  * and a host without apt fails with a message saying runbook's package drives apt only.
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { aptSchema, finishApt, planApt, prepareApt, probeApt, type AptParams } from './apt.js';
 import { badArg, frameProbe, namesFor, type FrameState } from './common.js';
@@ -37,7 +36,7 @@ export function planPackage(p: AptParams, f: FrameState): Plan {
   return planApt(p, f);
 }
 
-const pkg: ModuleDef<AptParams> = {
+const pkg: ModuleDef<AptParams, FrameState> = {
   name: 'package',
   aliases: namesFor('package'),
   description: 'Generic package manager: apt on Debian (name/state and apt\'s arguments, as Ansible hands them to apt)',

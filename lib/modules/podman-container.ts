@@ -272,7 +272,7 @@ export function finishPodmanContainer(_p: PodmanContainerParams, outputs: ExecRe
 const strMapSchema = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 const strOrList = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: ['string', 'number'] } }] };
 
-const podmanContainer: ModuleDef<PodmanContainerParams> = {
+const podmanContainer: ModuleDef<PodmanContainerParams, ContainerProbeState> = {
   name: 'podman_container',
   aliases: ['containers.podman.podman_container'],
   description: 'a podman container with the given spec (recreated on drift) in state started/stopped/created/absent',

@@ -250,7 +250,7 @@ export function planPodmanNetwork(p: PodmanNetworkParams, probe: PodmanNetworkSt
 const stringOrList = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
 const boolish = { type: ['boolean', 'string'] };
 
-const podmanNetwork: ModuleDef<PodmanNetworkParams> = {
+const podmanNetwork: ModuleDef<PodmanNetworkParams, PodmanNetworkState> = {
   name: 'podman_network',
   aliases: ['containers.podman.podman_network', 'podman-network'],
   description: 'ensure a podman bridge network with exactly the given subnets (validated; drift reported, recreate opt-in)',

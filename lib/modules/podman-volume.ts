@@ -155,7 +155,7 @@ export function planPodmanVolume(p: PodmanVolumeParams, read: VolumeState): Plan
 
 const strMapSchema = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 
-const podmanVolume: ModuleDef<PodmanVolumeParams> = {
+const podmanVolume: ModuleDef<PodmanVolumeParams, VolumeState> = {
   name: 'podman_volume',
   aliases: ['containers.podman.podman_volume'],
   description: 'a podman volume with the given driver, labels and options (recreated on drift unless in use)',

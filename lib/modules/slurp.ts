@@ -1,5 +1,4 @@
 /** slurp: read a file from the host, base64-encoded (`content`, `encoding: base64`, `source`). Probe only: never a change. */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
@@ -41,7 +40,7 @@ export function planSlurp(p: SlurpParams, f: FrameState): Plan {
   };
 }
 
-const slurp: ModuleDef<SlurpParams> = {
+const slurp: ModuleDef<SlurpParams, FrameState> = {
   name: 'slurp',
   aliases: namesFor('slurp'),
   description: 'Read a file from the host as base64 (content, encoding, source); never changes anything',

@@ -1,6 +1,5 @@
 /** stat: read-only facts about a path, named as Ansible's stat module names them. Never a change. */
-import type { ExecResult } from '../connection/types.js';
-import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
+import { failPlan, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, parseStat, quote, statShell } from './common.js';
 
 export interface StatParams {
@@ -87,7 +86,7 @@ export const statSchema = {
   },
 };
 
-const stat: ModuleDef<StatParams> = {
+const stat: ModuleDef<StatParams, FrameState> = {
   name: 'stat',
   aliases: namesFor('stat'),
   description: 'Facts about a path (exists, type, mode, owner, size, mtime, checksum); never changes anything',

@@ -11,7 +11,6 @@
  * no-op with that reason, where Ansible would run `systemctl disable` every time); an alias is resolved to
  * the unit it names (systemctl refuses to enable an alias name).
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
@@ -209,7 +208,7 @@ export const systemdSchema = {
   },
 };
 
-const systemd: ModuleDef<SystemdParams> = {
+const systemd: ModuleDef<SystemdParams, FrameState> = {
   name: 'systemd',
   aliases: [...namesFor('systemd'), 'systemd_service', ...namesFor('systemd_service')],
   description: 'Manage a systemd unit: enabled, masked, started/stopped/restarted/reloaded, daemon-reload',

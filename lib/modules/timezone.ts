@@ -10,7 +10,6 @@
  * rewritten; with systemd, `timedatectl set-timezone` does the link and /etc/timezone is kept in step.
  * `hwclock` is accepted and not managed (a note says so): containers and most VMs have no RTC to set.
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, quote, type FrameState } from './common.js';
 
@@ -100,7 +99,7 @@ export function planTimezone(p: TimezoneParams, f: FrameState): Plan {
   };
 }
 
-const timezone: ModuleDef<TimezoneParams> = {
+const timezone: ModuleDef<TimezoneParams, FrameState> = {
   name: 'timezone',
   aliases: ['community.general.timezone'],
   description: 'the system time zone (/etc/localtime link and /etc/timezone; timedatectl with systemd); hwclock not managed',

@@ -5,7 +5,6 @@
  * names (to check it exists and learn its gid), whether the home directory exists and, only when `password` is
  * given, the current hash (never printed: reasons and diffs say "password hash differs", not the value).
  */
-import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
@@ -246,7 +245,7 @@ export const userSchema = {
   },
 };
 
-const user: ModuleDef<UserParams> = {
+const user: ModuleDef<UserParams, FrameState> = {
   name: 'user',
   aliases: namesFor('user'),
   description: 'Local user accounts (useradd/usermod/userdel): uid, group, groups, shell, home, system, password hash',
