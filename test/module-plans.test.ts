@@ -31,6 +31,7 @@ import shell from '../lib/modules/shell.js';
 import systemd, { prepareSystemd } from '../lib/modules/systemd.js';
 import group, { prepareGroup } from '../lib/modules/group.js';
 import slurp, { prepareSlurp } from '../lib/modules/slurp.js';
+import statModule, { prepareStat } from '../lib/modules/stat.js';
 import sysctl from '../lib/modules/sysctl.js';
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -275,8 +276,21 @@ table(group, prepareGroup, [
 ]);
 
 table(slurp, prepareSlurp, [
-  { name: 'read-only: the content as base64, no steps', params: { src: '/etc/hostname' }, state: frame({ content: Buffer.from('h1\n') }), steps: [], result: { content: Buffer.from('h1\n').toString('base64'), encoding: 'base64' } },
-  { name: 'a missing file fails about it', params: { src: '/etc/nope' }, state: frame({ err: 'absent' }), fail: { code: 'missing_path', path: '/etc/nope', message: 'file not found: /etc/nope' } },
+  { name: 'read-only: the content as base64, no steps', params: { src: '/etc/hostname' }, state: { content: Buffer.from('h1\n') }, steps: [], result: { content: Buffer.from('h1\n').toString('base64'), encoding: 'base64' } },
+  { name: 'a directory fails about it', params: { src: '/etc' }, state: { err: 'dir' }, fail: { code: 'is_directory', path: '/etc', message: 'source is a directory and must be a file: /etc' } },
+  { name: 'a missing file fails about it', params: { src: '/etc/nope' }, state: { err: 'absent' }, fail: { code: 'missing_path', path: '/etc/nope', message: 'file not found: /etc/nope' } },
+]);
+
+table(statModule, prepareStat, [
+  { name: 'absent: exists false, no steps', params: { path: '/etc/x' }, state: { stat: ABSENT, readable: false, writeable: false, executable: false }, steps: [], reason: 'stat is read-only: /etc/x does not exist', result: { stat: { exists: false } } },
+  {
+    name: 'a link: Ansible\'s names, the link target and source',
+    params: { path: '/etc/l', follow: false },
+    state: { stat: stat('link', '0777', { target: 'x' }), readable: true, writeable: false, executable: false, lnkSource: '/etc/x' },
+    steps: [],
+    result: { stat: { exists: true, islnk: true, isreg: false, lnk_target: 'x', lnk_source: '/etc/x', pw_name: 'root', readable: true, writeable: false } },
+  },
+  { name: 'a file with its checksum', params: { path: '/etc/f' }, state: { stat: stat('file', '0600'), readable: true, writeable: true, executable: false, checksum: 'abc' }, result: { stat: { isreg: true, mode: '0600', checksum: 'abc' } }, reason: 'stat is read-only: /etc/f is a regular file' },
 ]);
 
 table(sysctl, (p) => sysctl.prepare!(p, ctx), [
