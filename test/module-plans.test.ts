@@ -33,6 +33,8 @@ import group, { prepareGroup } from '../lib/modules/group.js';
 import slurp, { prepareSlurp } from '../lib/modules/slurp.js';
 import statModule, { prepareStat } from '../lib/modules/stat.js';
 import sysctl from '../lib/modules/sysctl.js';
+import timezone, { prepareTimezone } from '../lib/modules/timezone.js';
+import debconf, { prepareDebconf } from '../lib/modules/debconf.js';
 
 // ------------------------------------------------------------------------------------------------------------------
 // State builders (data, no shell)
@@ -291,6 +293,35 @@ table(statModule, prepareStat, [
     result: { stat: { exists: true, islnk: true, isreg: false, lnk_target: 'x', lnk_source: '/etc/x', pw_name: 'root', readable: true, writeable: false } },
   },
   { name: 'a file with its checksum', params: { path: '/etc/f' }, state: { stat: stat('file', '0600'), readable: true, writeable: true, executable: false, checksum: 'abc' }, result: { stat: { isreg: true, mode: '0600', checksum: 'abc' } }, reason: 'stat is read-only: /etc/f is a regular file' },
+]);
+
+table(timezone, prepareTimezone, [
+  {
+    name: 'with systemd: timedatectl; /etc/timezone kept in step',
+    params: { name: 'Europe/Berlin' },
+    state: frame({ localtime_link: '/usr/share/zoneinfo/Etc/UTC', etc_timezone: 'Etc/UTC\n', zone_exists: '1', systemd: '1' }),
+    steps: [{ kind: 'run', script: "timedatectl set-timezone Europe/Berlin" }, { kind: 'write', path: '/etc/timezone', content: 'Europe/Berlin\n' }],
+    diffs: [{ label: 'timezone', before: 'Etc/UTC\n', after: 'Europe/Berlin\n' }],
+  },
+  { name: 'already set', params: { name: 'Etc/UTC' }, state: frame({ localtime_link: '../usr/share/zoneinfo/Etc/UTC', etc_timezone: 'Etc/UTC\n', zone_exists: '1' }), steps: [], reason: 'time zone is Etc/UTC' },
+  {
+    name: 'an unknown zone fails about its zoneinfo file',
+    params: { name: 'Mars/Base' },
+    state: frame({ localtime_link: '/usr/share/zoneinfo/Etc/UTC', zone_exists: '0' }),
+    fail: { code: 'unknown_zone', path: '/usr/share/zoneinfo/Mars/Base', message: 'timezone: Mars/Base is not a known time zone (no /usr/share/zoneinfo/Mars/Base on the host)' },
+  },
+]);
+
+table(debconf, prepareDebconf, [
+  { name: 'the answer is there', params: { name: 'tzdata', question: 'tzdata/Areas', vtype: 'select', value: 'Europe' }, state: frame({ show: '* tzdata/Areas: Europe\n' }), steps: [], reason: "tzdata tzdata/Areas is already 'Europe'" },
+  {
+    name: 'a different answer is set through stdin',
+    params: { name: 'tzdata', question: 'tzdata/Areas', vtype: 'select', value: 'Asia' },
+    state: frame({ show: '* tzdata/Areas: Europe\n' }),
+    steps: [{ kind: 'run', script: 'debconf-set-selections', input: 'tzdata tzdata/Areas select Asia\n' }],
+    reason: "tzdata tzdata/Areas: 'Europe' -> 'Asia'",
+  },
+  { name: 'no debconf on the host', params: { name: 'tzdata', question: 'q', vtype: 'string', value: 'v' }, state: frame({ no_debconf: '1' }), fail: { code: 'no_debconf', message: /does not use debconf/ } },
 ]);
 
 table(sysctl, (p) => sysctl.prepare!(p, ctx), [
