@@ -108,7 +108,8 @@ export function planEdit(
   try {
     out = edit(before, exists);
   } catch (e) {
-    return editFail('bad_argument', (e as Error).message, path);
+    // bad input (e.g. a regexp), not something about the file: no path
+    return failPlan(failure('bad_argument', (e as Error).message), {});
   }
   const result: Record<string, unknown> = { msg: out.msg };
   if (out.after !== before || !exists) {

@@ -185,7 +185,7 @@ export function planFile(p: FileParams, s: FileProbeState): Plan {
       return { steps: [{ kind: 'run', script: cmds.join(' && '), describe: `touch ${path}` }], reason, result };
     }
     case 'link': {
-      if (src === undefined) return failed('bad_argument', 'src is required with state=link', path, result);
+      if (src === undefined) return failPlan(failure('bad_argument', 'src is required with state=link'), result);
       result.src = src;
       if (st.type === 'link' && st.target === src) return attrsOn(st, `already a link to ${src}`, true);
       const abs = srcAbs({ ...p, src });

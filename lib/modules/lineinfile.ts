@@ -6,7 +6,7 @@
  * so any content survives unchanged, and regexps behave like Python's bytes patterns.
  * A symlinked path is followed (Ansible writes to realpath(path)).
  */
-import { failPlan, isProbeFailed, type ModuleDef, type Plan, type Probe } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe } from './types.js';
 import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, namesFor, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
 import { encodeText } from './bytes.js';
 import { EDIT_LIMIT, editFail, editProbe, type EditState } from './edit-state.js';
@@ -297,7 +297,7 @@ export function planLineInFile(p: LineInFileParams, state: EditState): Plan {
   try {
     edit = p.state === 'present' ? presentLines(lines, p) : absentLines(lines, p);
   } catch (e) {
-    return fail('bad_argument', (e as Error).message);
+    return failPlan(failure('bad_argument', (e as Error).message), {});
   }
   const result: Record<string, unknown> = { msg: edit.msg, backup: '' };
   if (edit.found !== undefined) result.found = edit.found;
