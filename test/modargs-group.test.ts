@@ -5,6 +5,7 @@
  * removed afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planFrom } from '../lib/modules/types.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -17,8 +18,8 @@ import { cliAsync, events, ROOT } from './helpers.js';
 const frame = (kv: Record<string, string>): ExecResult => ({ code: 0, stdout: formatFrame(kv), stderr: '' });
 const plan = (params: Record<string, unknown>, kv: Record<string, string>) => {
   const p = prepareGroup(params);
-  const a = group.plan(p, frame(kv));
-  expect(group.plan(p, frame(kv)), 'plans are pure').toEqual(a);
+  const a = planFrom(group, p, frame(kv));
+  expect(planFrom(group, p, frame(kv)), 'plans are pure').toEqual(a);
   return a;
 };
 
@@ -36,7 +37,7 @@ describe('group plans', () => {
     expect(same.reason).toBe('group web exists with gid 990');
   });
   it('a gid another group has fails before any change, unless non_unique (-o)', () => {
-    expect(plan({ name: 'web', gid: 100 }, { entry: '', by_gid: 'users:x:100:' }).fail).toMatch(/GID '100' already exists \(group users\)/);
+    expect(plan({ name: 'web', gid: 100 }, { entry: '', by_gid: 'users:x:100:' }).fail?.message).toMatch(/GID '100' already exists \(group users\)/);
     expect(plan({ name: 'web', gid: 100, non_unique: true }, { entry: '', by_gid: 'users:x:100:' }).steps).toEqual([{ kind: 'run', script: 'groupadd -g 100 -o -- web', describe: 'groupadd web' }]);
   });
   it('absent: groupdel when there, no-op when not', () => {

@@ -8,6 +8,7 @@
  *    second --check change nothing. reboot restarts the host's sshd, waits, reconnects, and the play goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planFrom } from '../lib/modules/types.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -57,12 +58,12 @@ function runTable(mod: ModuleDef<any>, cases: Case[]): void {
         return;
       }
       const p = mod.prepare ? await mod.prepare(c.params, noCtx) : c.params;
-      const plan = mod.plan(p, c.probe);
-      expect(mod.plan(p, c.probe), 'plans are pure').toEqual(plan);
+      const plan = planFrom(mod, p, c.probe);
+      expect(planFrom(mod, p, c.probe), 'plans are pure').toEqual(plan);
       if (c.fail !== undefined) {
-        expect(plan.fail).toMatch(c.fail);
+        expect(plan.fail?.message).toMatch(c.fail);
         expect(plan.steps).toEqual([]);
-      } else expect(plan.fail, plan.reason).toBeUndefined();
+      } else expect(plan.fail?.message, plan.reason).toBeUndefined();
       if (c.steps !== undefined) {
         expect(plan.steps.length, JSON.stringify(plan.steps)).toBe(c.steps.length);
         c.steps.forEach((s, i) => expect(plan.steps[i]).toMatchObject(s));
@@ -214,7 +215,7 @@ describe('podman_container plans', () => {
     expect(parsePort('8000-8001:80-81/udp').map((p) => `${p.hostPort}:${p.containerPort}/${p.proto}`)).toEqual(['8000:80/udp', '8001:81/udp']);
     expect(parsePort('[::1]:53:53')).toEqual([{ hostIp: '::1', hostPort: '53', containerPort: '53', proto: 'tcp' }]);
     const p = podmanContainer.prepare!({ ...want, ports: ['127.0.0.1::80'] }, noCtx) as any;
-    expect(podmanContainer.plan(p, running).steps).toEqual([]);
+    expect(planFrom(podmanContainer, p, running).steps).toEqual([]);
   });
 
   it('image names: short names and implied :latest match the fully qualified name podman records', () => {

@@ -4,10 +4,11 @@
  * 1. Pure helpers (modes, globs, Python regex templates, Ansible's lineinfile algorithm).
  * 2. Data-driven plan tables: params + raw probe output -> expected steps / reason / diff / failure.
  * 3. The law, against the REAL local machine in a fresh temp dir: probe with /bin/sh, plan, apply the steps with
- *    a tiny local interpreter, probe + plan again -> zero steps. A no-op always carries a reason, and a probe never
+ *    the real interpreter (lib/executor/apply.ts) on the local connection, probe + plan again -> zero steps. A no-op always carries a reason, and a probe never
  *    changes anything (the temp dir is hashed before and after it).
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { planFrom } from '../lib/modules/types.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -20,6 +21,8 @@ import Ajv2020Import from 'ajv/dist/2020.js';
 import type { ExecResult } from '../lib/connection/types.js';
 import type { ModuleContext, ModuleDef, Plan, Step } from '../lib/modules/types.js';
 import { RunbookError } from '../lib/errors.js';
+import { LocalConnection } from '../lib/connection/local.js';
+import { applySteps } from '../lib/executor/apply.js';
 import { normaliseMode, parseFrame, isFrameError, formatFrame } from '../lib/modules/common.js';
 import command, { globWord } from '../lib/modules/command.js';
 import shell from '../lib/modules/shell.js';
@@ -60,24 +63,10 @@ async function prep(mod: ModuleDef<any>, params: Record<string, unknown>): Promi
   return mod.prepare ? await mod.prepare(params, ctx) : params;
 }
 
-/** The one tiny interpreter of this test: run -> sh -c; write -> temp file in the same dir, chmod/chown, rename. */
-function apply(steps: Step[]): ExecResult[] {
-  const outputs: ExecResult[] = [];
-  for (const s of steps) {
-    if (s.kind === 'run') {
-      const r = sh(s.script, s.input);
-      if (s.capture) outputs.push(r);
-      if (r.code !== 0 && !s.allowFailure) throw new Error(`step failed (${r.code}): ${s.script}\n${r.stderr}`);
-    } else {
-      const tmp = path.join(path.dirname(s.path), `.rb-tmp-${randomBytes(6).toString('hex')}`);
-      fs.writeFileSync(tmp, s.content);
-      if (s.owner !== undefined) expect(sh(`chown ${quote(s.owner)} -- ${quote(tmp)}`).code).toBe(0);
-      if (s.group !== undefined) expect(sh(`chgrp ${quote(s.group)} -- ${quote(tmp)}`).code).toBe(0);
-      if (s.mode !== undefined) fs.chmodSync(tmp, parseInt(s.mode, 8));
-      fs.renameSync(tmp, s.path);
-    }
-  }
-  return outputs;
+/** The steps run through the REAL interpreter (lib/executor/apply.ts) on the local connection. */
+const local = new LocalConnection('local');
+function apply(steps: Step[]): Promise<ExecResult[]> {
+  return applySteps(local, steps, {});
 }
 
 /** Everything a probe could change in a tree (not atime: reading is allowed). */
@@ -103,11 +92,11 @@ afterEach(() => {
 });
 
 async function probeAndPlan(mod: ModuleDef<any>, p: unknown): Promise<{ plan: Plan; probe: ExecResult | null }> {
-  const script = mod.probe(p);
+  const script = mod.probe(p)?.script ?? null;
   const before = hashTree(tmp);
   const probe = script === null ? null : sh(script);
   expect(hashTree(tmp), 'a probe must not change anything').toBe(before);
-  const plan = mod.plan(p, probe);
+  const plan = planFrom(mod, p, probe);
   return { plan, probe };
 }
 
@@ -118,13 +107,13 @@ async function probeAndPlan(mod: ModuleDef<any>, p: unknown): Promise<{ plan: Pl
 async function law(mod: ModuleDef<any>, params: Record<string, unknown>, opts: { idempotent?: boolean } = {}) {
   const p = await prep(mod, params);
   const { plan: plan1 } = await probeAndPlan(mod, p);
-  expect(plan1.fail, `unexpected failure: ${plan1.fail}`).toBeUndefined();
+  expect(plan1.fail?.message, `unexpected failure: ${plan1.fail?.message}`).toBeUndefined();
   expect(plan1.reason).toBeTruthy();
   // plans are pure: planning the same probe output twice gives the same plan
-  const outputs = apply(plan1.steps);
+  const outputs = await apply(plan1.steps);
   const finish = mod.finish ? mod.finish(p, outputs, plan1) : undefined;
   const { plan: plan2 } = await probeAndPlan(mod, p);
-  expect(plan2.fail).toBeUndefined();
+  expect(plan2.fail?.message).toBeUndefined();
   expect(plan2.reason, 'a no-op must say why').toBeTruthy();
   if (opts.idempotent !== false) expect(plan2.steps, `second plan: ${plan2.reason}`).toEqual([]);
   return { plan1, plan2, finish, p };
@@ -168,14 +157,14 @@ function runTable(mod: ModuleDef<any>, cases: Case[]): void {
   for (const c of cases) {
     it(c.name, async () => {
       const p = await prep(mod, c.params);
-      const plan = mod.plan(p, c.probe);
+      const plan = planFrom(mod, p, c.probe);
       // pure: same input, same plan
-      expect(mod.plan(p, c.probe)).toEqual(plan);
+      expect(planFrom(mod, p, c.probe)).toEqual(plan);
       if (c.fail !== undefined) {
-        expect(plan.fail).toMatch(c.fail);
+        expect(plan.fail?.message).toMatch(c.fail);
         expect(plan.steps).toEqual([]);
       } else {
-        expect(plan.fail).toBeUndefined();
+        expect(plan.fail?.message).toBeUndefined();
       }
       if (c.steps !== undefined) {
         expect(plan.steps.length).toBe(c.steps.length);
@@ -611,8 +600,8 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
     });
     it('finish: output trimmed like Ansible (all trailing newlines), lines, rc and failure', async () => {
       const p = await prep(shell, { cmd: 'printf "a\\nb\\n\\n"; printf "err\\n" >&2; exit 3' });
-      const plan = shell.plan(p, null);
-      const out = shell.finish!(p, apply(plan.steps), plan);
+      const plan = planFrom(shell, p, null);
+      const out = shell.finish!(p, await apply(plan.steps), plan);
       expect(out).toEqual({
         cmd: 'printf "a\\nb\\n\\n"; printf "err\\n" >&2; exit 3',
         stdout: 'a\nb',
@@ -624,13 +613,13 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
         msg: 'non-zero return code',
       });
       const p2 = await prep(command, { argv: ['printf', '%s', 'x\n\n'], strip_empty_ends: false });
-      const plan2 = command.plan(p2, null);
-      expect(command.finish!(p2, apply(plan2.steps), plan2)).toMatchObject({ stdout: 'x\n\n', rc: 0, failed: false });
+      const plan2 = planFrom(command, p2, null);
+      expect(command.finish!(p2, await apply(plan2.steps), plan2)).toMatchObject({ stdout: 'x\n\n', rc: 0, failed: false });
     });
     it('command does no shell expansion', async () => {
       const p = await prep(command, { cmd: `echo $HOME '*' ; ls`, chdir: tmp });
-      const plan = command.plan(p, null);
-      expect(command.finish!(p, apply(plan.steps), plan)).toMatchObject({ stdout: '$HOME * ; ls' });
+      const plan = planFrom(command, p, null);
+      expect(command.finish!(p, await apply(plan.steps), plan)).toMatchObject({ stdout: '$HOME * ; ls' });
     });
   });
 
@@ -688,7 +677,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       p.content = bin;
       const { plan } = await probeAndPlan(copy, p);
       expect(plan.diffs![0]!.after).toMatch(/binary content/);
-      apply(plan.steps);
+      await apply(plan.steps);
       expect(fs.readFileSync(dest)).toEqual(bin);
       expect((await probeAndPlan(copy, p)).plan.steps).toEqual([]);
     });
@@ -704,7 +693,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
     it('a missing parent directory fails without touching anything', async () => {
       const p = await prep(copy, { dest: path.join(tmp, 'no', 'f'), content: 'x' });
       const { plan } = await probeAndPlan(copy, p);
-      expect(plan.fail).toBe(`Destination directory ${path.join(tmp, 'no')} does not exist`);
+      expect(plan.fail?.message).toBe(`Destination directory ${path.join(tmp, 'no')} does not exist`);
     });
     it('a file larger than the diff limit still compares by sha1', async () => {
       const dest = path.join(tmp, 'big');
@@ -714,7 +703,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       p.content = Buffer.concat([big, Buffer.from('b')]);
       const { plan } = await probeAndPlan(copy, p);
       expect(plan.diffs![0]!.before).toMatch(/content not fetched/);
-      apply(plan.steps);
+      await apply(plan.steps);
       expect((await probeAndPlan(copy, p)).plan.steps).toEqual([]);
     });
     it('template', async () => {
@@ -748,7 +737,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       await law(file, { path: f, mode: '0604' });
       expect(fs.statSync(f).mode & 0o7777).toBe(0o604);
       const p = await prep(file, { path: path.join(tmp, 'nope'), state: 'file' });
-      expect((await probeAndPlan(file, p)).plan.fail).toBe(`file (${path.join(tmp, 'nope')}) is absent, cannot continue`);
+      expect((await probeAndPlan(file, p)).plan.fail?.message).toBe(`file (${path.join(tmp, 'nope')}) is absent, cannot continue`);
     });
     it('link: create, retarget, relative src, force over a file', async () => {
       const l = path.join(tmp, 'the link');
@@ -762,7 +751,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       const f = path.join(tmp, 'plain');
       fs.writeFileSync(f, 'x');
       const p = await prep(file, { path: f, state: 'link', src: 'target one' });
-      expect((await probeAndPlan(file, p)).plan.fail).toMatch(/refusing to convert from file to symlink/);
+      expect((await probeAndPlan(file, p)).plan.fail?.message).toMatch(/refusing to convert from file to symlink/);
       await law(file, { path: f, state: 'link', src: 'target one', force: true });
       expect(fs.readlinkSync(f)).toBe('target one');
       await law(file, { path: path.join(tmp, 'dangling'), state: 'link', src: '/nonexistent/x', force: true });
@@ -868,7 +857,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
       await law(systemd, { name: unit, masked: true });
       expect(fs.readlinkSync(`/etc/systemd/system/${unit}`)).toBe('/dev/null');
       const m = await prep(systemd, { name: unit, enabled: true });
-      expect((await probeAndPlan(systemd, m)).plan.fail).toMatch(/is masked/);
+      expect((await probeAndPlan(systemd, m)).plan.fail?.message).toMatch(/is masked/);
       await law(systemd, { name: unit, masked: false, enabled: true });
       expect(fs.existsSync(`/etc/systemd/system/${unit}`)).toBe(false);
       expect(fs.lstatSync(wants).isSymbolicLink()).toBe(true);
@@ -876,7 +865,7 @@ describe('the law on the real machine: apply, then plan again -> no steps', () =
     });
     it('a unit that does not exist fails; a static unit is a reasoned no-op', async () => {
       const p = await prep(systemd, { name: 'rbtest-does-not-exist', enabled: true });
-      expect((await probeAndPlan(systemd, p)).plan.fail).toBe('Could not find the requested service rbtest-does-not-exist: host');
+      expect((await probeAndPlan(systemd, p)).plan.fail?.message).toBe('Could not find the requested service rbtest-does-not-exist: host');
       if (sh('systemctl is-enabled dbus.service').stdout.trim() === 'static') {
         const { plan2 } = await law(systemd, { name: 'dbus', enabled: true });
         expect(plan2.reason).toMatch(/static/);

@@ -5,6 +5,9 @@
  * a temp dir).
  */
 import { spawnSync } from 'node:child_process';
+import { planFrom } from '../lib/modules/types.js';
+import { LocalConnection } from '../lib/connection/local.js';
+import { applySteps } from '../lib/executor/apply.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,23 +50,16 @@ function sh(script: string, input?: string): ExecResult {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** the generic interpreter, locally: run steps with sh, writes with fs */
-function apply(steps: Step[]): void {
-  for (const s of steps) {
-    if (s.kind === 'run') {
-      const r = sh(s.script, typeof s.input === 'string' ? s.input : s.input?.toString());
-      if (r.code !== 0 && !s.allowFailure) throw new Error(`step failed: ${s.script}: ${r.stderr}`);
-    } else {
-      fs.writeFileSync(s.path, s.content);
-      if (s.mode) fs.chmodSync(s.path, parseInt(s.mode, 8));
-    }
-  }
+/** the steps run through the REAL interpreter (lib/executor/apply.ts) on the local connection */
+const local = new LocalConnection('local');
+async function apply(steps: Step[]): Promise<void> {
+  await applySteps(local, steps, {});
 }
 
 async function probePlan<P>(m: ModuleDef<P>, params: Record<string, unknown>): Promise<Plan> {
   const p = await prep(m, params);
-  const script = m.probe(p);
-  return m.plan(p, script === null ? null : sh(script));
+  const script = m.probe(p)?.script ?? null;
+  return planFrom(m, p, script === null ? null : sh(script));
 }
 
 function expectBadArgument(fn: () => unknown, text: string | RegExp): void {
@@ -315,13 +311,13 @@ describe('sysctl plan (data)', () => {
   for (const c of cases) {
     it(c.what, async () => {
       const p = await prep(sysctl, c.params);
-      const plan = sysctl.plan(p, sysctlOut(c.live, c.file));
+      const plan = planFrom(sysctl, p, sysctlOut(c.live, c.file));
       if (c.fail) {
-        expect(plan.fail).toMatch(c.fail);
+        expect(plan.fail?.message).toMatch(c.fail);
         expect(plan.steps).toEqual([]);
         return;
       }
-      expect(plan.fail).toBeUndefined();
+      expect(plan.fail?.message).toBeUndefined();
       expect(plan.steps.map((s) => s.kind)).toEqual(c.steps);
       if (c.reason) expect(plan.reason).toMatch(c.reason);
       if (c.fileAfter !== undefined) {
@@ -337,7 +333,7 @@ describe('sysctl plan (data)', () => {
         });
       }
       // the law: after applying, planning again gives no steps
-      const after = sysctl.plan(p, sysctlOut(c.params.state === 'absent' ? c.live : (p as { value: string }).value, c.fileAfter ?? c.file));
+      const after = planFrom(sysctl, p, sysctlOut(c.params.state === 'absent' ? c.live : (p as { value: string }).value, c.fileAfter ?? c.file));
       if (c.params.sysctl_set === undefined) expect(after.steps).toEqual([]);
     });
   }
@@ -358,10 +354,10 @@ describe('sysctl plan (data)', () => {
 describe('sysctl probe (real, read-only)', () => {
   it('reads a real key and an absent file', async () => {
     const p = await prep(sysctl, { name: 'net.ipv4.ip_forward', value: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), sysctl_file: '/nonexistent/runbook-test.conf' });
-    const r = sh(sysctl.probe(p)!);
+    const r = sh(sysctl.probe(p)!.script);
     expect(r.code).toBe(0);
-    const plan = sysctl.plan(p, r);
-    expect(plan.fail).toBeUndefined();
+    const plan = planFrom(sysctl, p, r);
+    expect(plan.fail?.message).toBeUndefined();
     // live value equal: only the (absent) file would be written
     expect(plan.steps.map((s) => s.kind)).toEqual(['write']);
   });
@@ -378,7 +374,7 @@ describe('sysctl probe (real, read-only)', () => {
 
   it('an unknown key fails', async () => {
     const plan = await probePlan(sysctl, { name: 'net.ipv4.no_such_key_runbook', value: 1, sysctl_file: '/nonexistent/x.conf' });
-    expect(plan.fail).toBe('unknown sysctl key net.ipv4.no_such_key_runbook (no /proc/sys/net/ipv4/no_such_key_runbook)');
+    expect(plan.fail?.message).toBe('unknown sysctl key net.ipv4.no_such_key_runbook (no /proc/sys/net/ipv4/no_such_key_runbook)');
   });
 });
 
@@ -500,13 +496,13 @@ describe('podman_network plan (data)', () => {
   for (const c of cases) {
     it(c.what, async () => {
       const p = await prep(podmanNetwork, c.params ?? args);
-      const plan = podmanNetwork.plan(p, c.out);
+      const plan = planFrom(podmanNetwork, p, c.out);
       if (c.fail) {
-        expect(plan.fail).toMatch(c.fail);
+        expect(plan.fail?.message).toMatch(c.fail);
         expect(plan.steps).toEqual([]);
         return;
       }
-      expect(plan.fail).toBeUndefined();
+      expect(plan.fail?.message).toBeUndefined();
       expect(plan.steps.map((s) => (s.kind === 'run' ? s.script : s.kind))).toEqual(c.scripts);
       if (c.reason) expect(plan.reason).toMatch(c.reason);
       if (c.diff) expect(plan.diffs?.[0]).toMatchObject(c.diff);
@@ -515,7 +511,7 @@ describe('podman_network plan (data)', () => {
 
   it('result names the network and its subnets', async () => {
     const p = await prep(podmanNetwork, args);
-    const plan = podmanNetwork.plan(p, podmanOut([{ name: 'v6egress', subnets: [['10.89.0.0/24'], ['fdaa:bbcc:ddee::/64']] }]));
+    const plan = planFrom(podmanNetwork, p, podmanOut([{ name: 'v6egress', subnets: [['10.89.0.0/24'], ['fdaa:bbcc:ddee::/64']] }]));
     expect(plan.result).toMatchObject({ network: { name: 'v6egress', subnets: ['10.89.0.0/24', 'fdaa:bbcc:ddee::/64'] } });
   });
 });
@@ -536,25 +532,25 @@ describe.skipIf(!havePodman)('podman_network against this machine (root podman, 
       const x = (process.pid + i * 7) % 200 + 20;
       const candidate = { name, subnet: [`10.231.${x}.0/24`, `fd7e:5a1c:${x.toString(16)}::/64`], ipv6: true };
       const pl = await probePlan(podmanNetwork, candidate);
-      if (pl.fail && /overlaps podman network/.test(pl.fail)) continue;
+      if (pl.fail?.message && /overlaps podman network/.test(pl.fail?.message)) continue;
       args = candidate;
       plan = pl;
     }
     expect(args).toBeDefined();
-    expect(plan!.fail).toBeUndefined();
+    expect(plan!.fail?.message).toBeUndefined();
     expect(plan!.steps).toHaveLength(1);
-    apply(plan!.steps);
+    await apply(plan!.steps);
 
     // spelled differently: still nothing to do
     const subnets = args!.subnet as string[];
     const again = await probePlan(podmanNetwork, { ...args, subnet: [subnets[1]!.replace('::/64', ':0:0::/64').toUpperCase(), subnets[0]] });
-    expect(again.fail).toBeUndefined();
+    expect(again.fail?.message).toBeUndefined();
     expect(again.steps).toEqual([]);
     expect(again.reason).toBe(`network ${name} exists with ${subnets.join(', ')}`);
 
     // drift (v4 only asked): fails without recreate
     const drift = await probePlan(podmanNetwork, { name, subnet: subnets[0] });
-    expect(drift.fail).toMatch(/set recreate: true/);
+    expect(drift.fail?.message).toMatch(/set recreate: true/);
 
     // a container attached: recreate refuses, naming it (podman create: nothing runs)
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-rootfs-'));
@@ -562,20 +558,20 @@ describe.skipIf(!havePodman)('podman_network against this machine (root podman, 
     expect(c.stderr).toBe('');
     expect(c.code).toBe(0);
     const refused = await probePlan(podmanNetwork, { name, subnet: subnets[0], recreate: true });
-    expect(refused.fail).toMatch(new RegExp(`containers attached: rbtest-c-${process.pid}`));
+    expect(refused.fail?.message).toMatch(new RegExp(`containers attached: rbtest-c-${process.pid}`));
     sh(`podman rm -f rbtest-c-${process.pid}`);
     fs.rmSync(root, { recursive: true, force: true });
 
     // recreate with no container attached: rm + create, then converged
     const re = await probePlan(podmanNetwork, { name, subnet: subnets[0], recreate: true });
     expect(re.steps).toHaveLength(2);
-    apply(re.steps);
+    await apply(re.steps);
     expect((await probePlan(podmanNetwork, { name, subnet: subnets[0] })).steps).toEqual([]);
 
     // absent
     const rm = await probePlan(podmanNetwork, { name, state: 'absent' });
     expect(rm.steps).toHaveLength(1);
-    apply(rm.steps);
+    await apply(rm.steps);
     expect((await probePlan(podmanNetwork, { name, state: 'absent' })).steps).toEqual([]);
   });
 });
@@ -612,32 +608,32 @@ describe('adr_doc', () => {
   it('plans: next free number, found by slug, fixed number, taken number', async () => {
     const p = await prep(adrDoc, { ...adr, repo: '/r' });
     const slug = p.slug;
-    const next = adrDoc.plan(p, probeOut({ '0001-a.md': '', '0010-host-ipv6.md': '', 'README.md': '' }, slug));
+    const next = planFrom(adrDoc, p, probeOut({ '0001-a.md': '', '0010-host-ipv6.md': '', 'README.md': '' }, slug));
     expect(next.steps).toMatchObject([{ kind: 'write', path: `/r/docs/adr/0011-${slug}.md`, content: renderAdr(adr, 11) }]);
     expect(next.reason).toBe(`create ADR 0011-${slug}.md`);
 
-    const same = adrDoc.plan(p, probeOut({ '0003-a.md': '', [`0011-${slug}.md`]: renderAdr(adr, 11) }, slug));
+    const same = planFrom(adrDoc, p, probeOut({ '0003-a.md': '', [`0011-${slug}.md`]: renderAdr(adr, 11) }, slug));
     expect(same.steps).toEqual([]);
     expect(same.reason).toBe(`ADR 0011-${slug}.md is up to date`);
 
-    const changed = adrDoc.plan(p, probeOut({ [`0011-${slug}.md`]: renderAdr({ ...adr, status: 'Proposed' }, 11) }, slug));
+    const changed = planFrom(adrDoc, p, probeOut({ [`0011-${slug}.md`]: renderAdr({ ...adr, status: 'Proposed' }, 11) }, slug));
     expect(changed.steps).toHaveLength(1);
     expect(changed.diffs?.[0]?.before).toContain('Status: Proposed');
 
     const fixed = await prep(adrDoc, { ...adr, repo: '/r', number: 11 });
-    expect(adrDoc.plan(fixed, probeOut({ '0001-a.md': '' }, slug)).steps).toMatchObject([{ path: `/r/docs/adr/0011-${slug}.md` }]);
-    expect(adrDoc.plan(fixed, probeOut({ '0011-other.md': '' }, slug)).fail).toMatch('ADR number 0011 is taken by 0011-other.md');
-    expect(adrDoc.plan(fixed, probeOut({ [`0007-${slug}.md`]: '' }, slug)).fail).toMatch(`already exists as 0007-${slug}.md`);
+    expect(planFrom(adrDoc, fixed, probeOut({ '0001-a.md': '' }, slug)).steps).toMatchObject([{ path: `/r/docs/adr/0011-${slug}.md` }]);
+    expect(planFrom(adrDoc, fixed, probeOut({ '0011-other.md': '' }, slug)).fail?.message).toMatch('ADR number 0011 is taken by 0011-other.md');
+    expect(planFrom(adrDoc, fixed, probeOut({ [`0007-${slug}.md`]: '' }, slug)).fail?.message).toMatch(`already exists as 0007-${slug}.md`);
 
-    const noDir = adrDoc.plan(p, { code: 0, stdout: 'repo=yes\ndir=no\n', stderr: '' });
+    const noDir = planFrom(adrDoc, p, { code: 0, stdout: 'repo=yes\ndir=no\n', stderr: '' });
     expect(noDir.steps.map((s) => s.kind)).toEqual(['run', 'write']);
-    expect(adrDoc.plan(p, { code: 0, stdout: 'repo=no\n', stderr: '' }).fail).toMatch('repository /r does not exist');
+    expect(planFrom(adrDoc, p, { code: 0, stdout: 'repo=no\n', stderr: '' }).fail?.message).toMatch('repository /r does not exist');
   });
 
   it('a left-out date keeps the existing record date', async () => {
     const p = await prep(adrDoc, { ...adr, date: '', repo: '/r' });
     expect(p.dateDefaulted).toBe(true);
-    const plan = adrDoc.plan(p, probeOut({ [`0004-${p.slug}.md`]: renderAdr({ ...adr, date: '2020-01-02' }, 4) }, p.slug));
+    const plan = planFrom(adrDoc, p, probeOut({ [`0004-${p.slug}.md`]: renderAdr({ ...adr, date: '2020-01-02' }, 4) }, p.slug));
     expect(plan.steps).toEqual([]);
     await expect(prep(adrDoc, { ...adr, date: '03.06.2026', repo: '/r' })).rejects.toThrow(/not YYYY-MM-DD/);
     await expect(prep(adrDoc, { ...adr, repo: 'relative' })).rejects.toThrow(/absolute/);
@@ -648,14 +644,14 @@ describe('adr_doc', () => {
     try {
       const first = await probePlan(adrDoc, { ...adr, repo });
       expect(first.steps.map((s) => s.kind)).toEqual(['run', 'write']);
-      apply(first.steps);
+      await apply(first.steps);
       const file = path.join(repo, 'docs/adr', `0001-${slugify(adr.title)}.md`);
       expect(fs.readFileSync(file, 'utf8')).toBe(renderAdr(adr, 1));
       expect((await probePlan(adrDoc, { ...adr, repo })).steps).toEqual([]);
 
       const second = await probePlan(adrDoc, { ...adr, title: 'Keep podman', repo });
       expect(second.steps).toMatchObject([{ kind: 'write', path: path.join(repo, 'docs/adr/0002-keep-podman.md') }]);
-      apply(second.steps);
+      await apply(second.steps);
       expect((await probePlan(adrDoc, { ...adr, title: 'Keep podman', repo })).steps).toEqual([]);
 
       // content changed: the same file is rewritten, number kept

@@ -5,6 +5,7 @@
  * replace. Also counts the processes a no-op probe starts (strace), which is what the probe rewrite was for.
  */
 import { spawnSync } from 'node:child_process';
+import { planFrom } from '../lib/modules/types.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -150,7 +151,7 @@ describe('file: empty-directory detection without ls', () => {
     fs.mkdirSync(d);
     for (const e of entries) fs.writeFileSync(path.join(d, e), '');
     const p = await file.prepare!({ path: d, state: 'directory' }, ctx);
-    const f = frameOf(run(file.probe(p)!));
+    const f = frameOf(run(file.probe(p)!.script));
     expect(f.str('empty')).toBe(empty ? '1' : '0');
   });
 });
@@ -171,8 +172,8 @@ describe.skipIf(!haveStrace)('processes a no-op probe starts (strace -f)', () =>
     fs.writeFileSync(dest, 'a=1\n');
     const ctx = {} as ModuleContext;
     const p = await copy.prepare!({ dest, content: 'a=1\n', mode: '0644' }, ctx);
-    const script = copy.probe(p)!;
-    expect(copy.plan(p, run(script)).steps).toEqual([]);
+    const script = copy.probe(p)!.script;
+    expect(planFrom(copy, p, run(script)).steps).toEqual([]);
     const n = processes(script);
     expect(n.execs).toBeLessThanOrEqual(2);
     expect(n.forks).toBeLessThanOrEqual(3);
@@ -183,8 +184,8 @@ describe.skipIf(!haveStrace)('processes a no-op probe starts (strace -f)', () =>
     fs.mkdirSync(d, { mode: 0o755 });
     fs.chmodSync(d, 0o755);
     const p = await file.prepare!({ path: d, state: 'directory', mode: '0755' }, {} as ModuleContext);
-    const script = file.probe(p)!;
-    expect(file.plan(p, run(script)).steps).toEqual([]);
+    const script = file.probe(p)!.script;
+    expect(planFrom(file, p, run(script)).steps).toEqual([]);
     expect(processes(script).execs).toBeLessThanOrEqual(1);
   });
 });

@@ -4,10 +4,13 @@
  */
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
 import { atomicWriteScript } from '../connection/scripts.js';
-import type { Step } from '../modules/types.js';
+import type { Failure, Step } from '../modules/types.js';
 import { encodeText } from '../modules/bytes.js';
 
+/** A step that failed: its structured failure (`code` 'step_failed', the `path` a write was for) and the outputs so far. */
 export class StepFailed extends Error {
+  readonly code: string;
+  readonly path?: string;
   constructor(
     message: string,
     readonly step: Step,
@@ -15,6 +18,12 @@ export class StepFailed extends Error {
     readonly outputs: ExecResult[],
   ) {
     super(message);
+    this.code = 'step_failed';
+    if (step.kind === 'write') this.path = step.path;
+  }
+
+  get failure(): Failure {
+    return this.path === undefined ? { code: this.code, message: this.message } : { code: this.code, path: this.path, message: this.message };
   }
 }
 

@@ -310,9 +310,9 @@ export abstract class TaskPipeline extends TaskOutcome {
       try {
         const conn = await this.connect(target);
         const params = def.prepare ? await def.prepare(args, mctx) : args;
-        const script = def.probe(params);
-        const probe = script !== null ? await conn.run(script, runOpts) : null;
-        const plan: Plan = def.plan(params, probe);
+        const probe = def.probe(params);
+        const state = probe !== null ? probe.parse(await conn.run(probe.script, runOpts)) : null;
+        const plan: Plan = def.plan(params, state);
         // check mode: planned steps are not run, so there is no result for `until` to judge; retrying cannot help
         notRun = check && plan.steps.length > 0 && plan.runInCheckMode !== true;
         outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx);

@@ -10,7 +10,7 @@ import { RunbookError } from '../errors.js';
 import type { Connection, Become, RunOptions as ConnRunOptions } from '../connection/types.js';
 import type { TaskNode } from '../playbook/model.js';
 import { isMap } from '../playbook/loader.js';
-import type { ModuleDef, Plan } from '../modules/types.js';
+import type { Failure, ModuleDef, Plan } from '../modules/types.js';
 import { OMIT } from '../vars/template.js';
 import { markFinal, withFinal } from '../vars/final.js';
 import { applySteps, StepFailed } from './apply.js';
@@ -21,6 +21,28 @@ import { type ItemOutcome, type Scope } from './host-state.js';
 import { RunConnections } from './connections.js';
 
 /**
+ * Check mode's overlay, per host: the paths that planned (not applied) steps write or create, and the directories
+ * they imply. Recorded from the plan's data (write steps, result path/dest), never from message text.
+ */
+export function recordPlanned(overlay: Set<string>, plan: Plan): void {
+  for (const st of plan.steps) if (st.kind === 'write') overlay.add(st.path);
+  for (const k of ['path', 'dest']) if (typeof plan.result?.[k] === 'string') overlay.add(plan.result[k] as string);
+  // what is created below a directory implies the directory (file state=directory makes the parents too)
+  for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
+}
+
+/**
+ * The planned path a failure is about, if any: the failure's `path` itself (or a directory a planned path
+ * implies), or, for a bare file name such as systemd's `NAME.service`, the planned path of that name.
+ */
+export function overlayHit(overlay: ReadonlySet<string>, f: Failure): string | undefined {
+  if (f.path === undefined || f.path === '') return undefined;
+  if (overlay.has(f.path)) return f.path;
+  if (!f.path.includes('/')) return [...overlay].find((p) => path.basename(p) === f.path);
+  return undefined;
+}
+
+/**
  * After the plan: apply it (unless check mode: the one place check mode differs), then the outcome keywords
  * (changed_when, failed_when) - and the task keywords that shape a run (check_mode, environment, become).
  */
@@ -29,21 +51,12 @@ export abstract class TaskOutcome extends RunConnections {
     if (plan.fail && check) {
       // check mode cannot see what earlier tasks would have changed: when the failure is about a path an earlier
       // planned step creates, the honest answer is "would change, after an earlier change", not a failure
-      const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
-      // a planned path (or a directory a planned path implies) named whole in the failure, not as a prefix of another
-      const hit = [...overlay].find((p) => {
-        for (let i = plan.fail!.indexOf(p); i !== -1; i = plan.fail!.indexOf(p, i + 1)) if (!/[\w./-]/.test(plan.fail![i + p.length] ?? ' ')) return true;
-        return false;
-      }) ?? [...overlay].find((p) => {
-        // or only its file name, e.g. systemd's "Could not find the requested service NAME.service"
-        const b = path.basename(p);
-        return b.includes('.') && b.length >= 4 && new RegExp(`(^|[\\s'"/])${b.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s:'",])`).test(plan.fail!);
-      });
+      const hit = overlayHit(this.host(ctx['inventory_hostname'] as string).overlay, plan.fail);
       if (hit) {
         return { status: 'changed', reason: `would change, after an earlier change (${hit} is planned but not yet there)`, result: { ...(plan.result ?? {}), changed: true }, afterEarlierChange: true };
       }
     }
-    if (plan.fail) return { status: 'failed', reason: plan.fail, result: { ...(plan.result ?? {}), failed: true, msg: plan.fail }, diffs: plan.diffs };
+    if (plan.fail) return { status: 'failed', reason: plan.fail.message, result: { ...(plan.result ?? {}), failed: true, msg: plan.fail.message }, diffs: plan.diffs };
     const willApply = plan.steps.length > 0 && (!check || plan.runInCheckMode === true);
     let result: Record<string, unknown> = { ...(plan.result ?? {}) };
     let changed = plan.steps.length > 0;
@@ -53,7 +66,7 @@ export abstract class TaskOutcome extends RunConnections {
       try {
         const outputs = await applySteps(conn, plan.steps, runOpts);
         ran = true;
-        reason = reason.replace(/\bwould run\b/, 'ran');
+        reason = plan.doneReason ?? plan.reason;
         if (def.finish) result = { ...result, ...def.finish(params, outputs, plan) };
       } catch (e) {
         if (e instanceof StepFailed) {
@@ -64,11 +77,7 @@ export abstract class TaskOutcome extends RunConnections {
       }
     } else if (plan.steps.length > 0) {
       reason = `${plan.reason} (check mode: not applied)`;
-      const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
-      for (const st of plan.steps) if (st.kind === 'write') overlay.add(st.path);
-      for (const k of ['path', 'dest']) if (typeof plan.result?.[k] === 'string') overlay.add(plan.result[k] as string);
-      // what is created below a directory implies the directory (file state=directory makes the parents too)
-      for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
+      recordPlanned(this.host(ctx['inventory_hostname'] as string).overlay, plan);
     }
     // what the host returned is data, never a template (final.ts)
     markFinal(result);

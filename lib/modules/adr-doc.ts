@@ -11,7 +11,7 @@ import path from 'node:path';
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleContext, ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleContext, type ModuleDef, type Plan, type Step, type ProbeFailed } from './types.js';
 
 export interface AdrParams {
   /** absolute path of the repository */
@@ -159,16 +159,20 @@ export function adrProbeScript(p: AdrParams): string {
   ].join('\n');
 }
 
-export function planAdr(p: AdrParams, res: ExecResult | null): Plan {
-  const fail = (msg: string): Plan => ({ steps: [], reason: 'failed', fail: `adr_doc: ${msg}` });
-  if (!res) return fail('no probe result');
-  let probe: AdrProbe;
+/** Pure: the probe's output -> State (or the probe's failure). */
+export function parseAdrState(res: ExecResult): AdrProbe | ProbeFailed {
   try {
-    probe = parseAdrProbe(res.stdout);
+    return parseAdrProbe(res.stdout);
   } catch (e) {
-    return fail(`probe failed (rc ${res.code}): ${res.stderr.trim() || (e as Error).message}`);
+    return { probeFailed: failure('probe_failed', `adr_doc: probe failed (rc ${res.code}): ${res.stderr.trim() || (e as Error).message}`) };
   }
-  if (!probe.repo) return fail(`repository ${p.repo} does not exist`);
+}
+
+export function planAdr(p: AdrParams, probe: AdrProbe | ProbeFailed | null): Plan {
+  const fail = (msg: string, code = 'adr_doc', path?: string): Plan => failPlan(failure(code, `adr_doc: ${msg}`, path), undefined, 'failed');
+  if (!probe) return fail('no probe result', 'probe_failed');
+  if (isProbeFailed(probe)) return failPlan(probe.probeFailed, undefined, 'failed');
+  if (!probe.repo) return fail(`repository ${p.repo} does not exist`, 'missing_path', p.repo);
   const dir = `${p.repo}/docs/adr`;
   const numbered = probe.names
     .map((n) => /^(\d{4,})-(.+)\.md$/.exec(n))
@@ -223,7 +227,7 @@ export function planAdr(p: AdrParams, res: ExecResult | null): Plan {
 
 const str = { type: 'string' };
 
-const adrDoc: ModuleDef<AdrParams> = {
+const adrDoc: ModuleDef<AdrParams, AdrProbe | ProbeFailed> = {
   name: 'adr_doc',
   aliases: ['adr-doc'],
   description: 'write an Architecture Decision Record docs/adr/NNNN-slug.md (found again by slug; next free number)',
@@ -244,7 +248,7 @@ const adrDoc: ModuleDef<AdrParams> = {
     },
   },
   prepare: (raw, ctx) => prepareAdr(raw, ctx),
-  probe: adrProbeScript,
+  probe: (p) => ({ script: adrProbeScript(p), parse: parseAdrState }),
   plan: planAdr,
 };
 

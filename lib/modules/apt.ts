@@ -14,8 +14,8 @@
  * failure yet (apt-get reports it when it really is missing).
  */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, Frame, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
+import { EPILOGUE, PRELUDE, Frame, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
 export interface AptPackage {
   /** as given: name, name=version, name:arch */
@@ -158,12 +158,10 @@ export function aptGet(p: AptParams, words: string): string {
   return `DEBIAN_FRONTEND=noninteractive apt-get ${opts.join(' ')} ${words}`;
 }
 
-export function planApt(p: AptParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planApt(p: AptParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   if (f.str('no_apt') === '1') {
-    const msg = 'apt-get / dpkg-query not found: this host does not use apt';
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure('no_apt', 'apt-get / dpkg-query not found: this host does not use apt'));
   }
   const steps: Step[] = [];
   const changes: string[] = [];
@@ -213,8 +211,7 @@ export function planApt(p: AptParams, probe: ExecResult | null): Plan {
         continue;
       }
       if (st.versionAvailable === false && !updating) {
-        const msg = `No package matching '${pkg.spec}' is available`;
-        return { steps: [], reason: msg, fail: msg, result };
+        return failPlan(failure('no_package', `No package matching '${pkg.spec}' is available`), result);
       }
       if (p.onlyUpgrade && st.installed === undefined) {
         notes.push(`${pkg.name} is not installed (only_upgrade)`);
@@ -226,8 +223,7 @@ export function planApt(p: AptParams, probe: ExecResult | null): Plan {
       continue;
     }
     if (unknown && !updating) {
-      const msg = `No package matching '${pkg.name}' is available`;
-      return { steps: [], reason: msg, fail: msg, result };
+      return failPlan(failure('no_package', `No package matching '${pkg.name}' is available`), result);
     }
     if (p.onlyUpgrade && st.installed === undefined) {
       notes.push(`${pkg.name} is not installed (only_upgrade)`);
@@ -335,13 +331,13 @@ export const aptSchema = {
   },
 };
 
-const apt: ModuleDef<AptParams> = {
+const apt: ModuleDef<AptParams, FrameState> = {
   name: 'apt',
   aliases: namesFor('apt'),
   description: 'Debian packages: present/absent/latest, update_cache with cache_valid_time, upgrade, autoremove',
   schema: aptSchema,
   prepare: prepareApt,
-  probe: probeApt,
+  probe: (p) => frameProbe(probeApt(p)),
   plan: planApt,
   finish: finishApt,
 };

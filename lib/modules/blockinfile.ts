@@ -4,73 +4,15 @@
  * insertafter match, before the last insertbefore match, else at EOF / BOF). The new content is computed in
  * TypeScript (pure) from the file the probe read, and written whole, atomically.
  *
- * Also home of the whole-file edit plan that replace.ts shares: probe = lineinfile's (stat + content of the
- * followed path), plan = edit(before) -> write when different, keeping mode/owner/group unless asked.
+ * The whole-file edit plan it shares with replace.ts and the probe it shares with lineinfile are in edit-state.ts.
  */
-import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan } from './types.js';
-import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, isFrameError, namesFor, parseFrame, parseStat, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
+import { FILE_ATTR_SCHEMA, badArg, namesFor, wantedAttrs } from './common.js';
 import { encodeText } from './bytes.js';
-import { LINEINFILE_LIMIT, probeLineInFile, pyRegex, readLines, type LineInFileParams } from './lineinfile.js';
+import { pyRegex, readLines } from './lineinfile.js';
+import { planEdit, probeEdit, type EditState, type EditTarget } from './edit-state.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// the shared whole-file edit
-
-export interface EditTarget {
-  path: string;
-  create: boolean;
-  attrs: WantedAttrs;
-}
-
-/** The read-only probe of a file edit: stat + content of the (symlink-followed) path. */
-export function probeEdit(t: EditTarget): string {
-  return probeLineInFile({ path: t.path } as LineInFileParams);
-}
-
-/**
- * Plan a whole-file edit. `edit` gets the current content (latin1: one char per byte, '' when the file is absent)
- * and returns the new content and Ansible's msg; it may throw a RunbookError for bad input.
- * `absentOk`: the module has nothing to do with a missing file (state=absent) and says so with this reason.
- */
-export function planEdit(
-  t: EditTarget,
-  probe: ExecResult | null,
-  edit: (before: string, exists: boolean) => { after: string; msg: string; noop?: string },
-  absentOk?: string,
-): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  const path = f.str('path') ?? t.path;
-  const st = parseStat(f, 'd');
-  const fail = (msg: string, extra: Record<string, unknown> = {}): Plan => ({ steps: [], reason: msg, fail: msg, result: extra });
-  if (st.type === 'directory') return fail(`Path ${t.path} is a directory !`, { rc: 256 });
-  if (st.type !== 'absent' && st.type !== 'file') return fail(`Path ${t.path} is a ${st.type}, not a regular file`);
-  if (f.str('too_big') === '1') return fail(`${path} is larger than ${LINEINFILE_LIMIT} bytes; runbook does not edit files that big`);
-  const exists = st.type === 'file';
-  if (!exists) {
-    if (absentOk !== undefined) return { steps: [], reason: absentOk, result: { msg: '' } };
-    if (!t.create) return fail(`Path ${t.path} does not exist !`, { rc: 257 });
-  }
-  const beforeBuf = exists ? f.buf('content') : Buffer.alloc(0);
-  if (beforeBuf === undefined) return fail(`cannot read ${path}`);
-  const before = beforeBuf.toString('latin1');
-  let out: { after: string; msg: string; noop?: string };
-  try {
-    out = edit(before, exists);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  const result: Record<string, unknown> = { msg: out.msg };
-  if (out.after !== before || !exists) {
-    if (!exists && out.after === '') return { steps: [], reason: out.noop ?? `${path} does not exist and there is nothing to write`, result };
-    const after = Buffer.from(out.after, 'latin1');
-    const { steps, changes } = wholeFileWrite(path, after, t.attrs, st, f);
-    return { steps, reason: [exists ? out.msg : `${out.msg} (file created)`, ...changes].join(', '), diffs: [contentDiff(path, beforeBuf, undefined, after)], result };
-  }
-  const { changes, script } = attrChanges(path, t.attrs, st);
-  if (script) return { steps: [{ kind: 'run', script, describe: changes.join(', ') }], reason: changes.join(', '), result };
-  return { steps: [], reason: out.noop ?? `${path} already has the wanted content`, result };
-}
+export { planEdit, probeEdit, type EditTarget };
 
 export function pathParam(params: Record<string, unknown>, names: string[]): string {
   const given = names.filter((k) => params[k] !== undefined);
@@ -179,10 +121,10 @@ export function blockEdit(original: string, exists: boolean, p: BlockInFileParam
   return { after, msg };
 }
 
-export function planBlockInFile(p: BlockInFileParams, probe: ExecResult | null): Plan {
+export function planBlockInFile(p: BlockInFileParams, state: EditState): Plan {
   return planEdit(
     p,
-    probe,
+    state,
     (before, exists) => {
       const r = blockEdit(before, exists, p);
       return { ...r, noop: p.state === 'absent' ? `no block between the markers in ${p.path}: nothing to remove` : `the block is already in ${p.path}` };
@@ -214,7 +156,7 @@ export const blockinfileSchema = {
   },
 };
 
-const blockinfile: ModuleDef<BlockInFileParams> = {
+const blockinfile: ModuleDef<BlockInFileParams, EditState> = {
   name: 'blockinfile',
   aliases: namesFor('blockinfile'),
   description: 'Insert, update or remove a block of lines between marker lines in a text file',

@@ -5,8 +5,8 @@
  */
 import { split } from 'shlex';
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote, splitLines } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, quote, splitLines, type FrameState } from './common.js';
 
 export interface CommandParams {
   shell: boolean;
@@ -90,8 +90,13 @@ export function prepareCommand(params: Record<string, unknown>, shell: boolean):
   return p;
 }
 
-export function probeCommand(p: CommandParams): string | null {
+/** The probe (only with creates/removes): State is the frame of creates/removes/chdir_missing records, or null without one. */
+export function probeCommand(p: CommandParams): Probe<FrameState> | null {
   if (p.creates === undefined && p.removes === undefined) return null;
+  return frameProbe(probeCommandScript(p));
+}
+
+export function probeCommandScript(p: CommandParams): string {
   const lines = [
     PRELUDE,
     `rb_any() { for _f in "$@"; do if [ -e "$_f" ] || [ -L "$_f" ]; then return 0; fi; done; return 1; }`,
@@ -120,14 +125,13 @@ export function runScript(p: CommandParams): string {
   return `${cd}exec ${p.argv!.map((a) => quote(a)).join(' ')}`;
 }
 
-export function planCommand(p: CommandParams, probe: ExecResult | null): Plan {
+export function planCommand(p: CommandParams, f: FrameState | null): Plan {
   const cmd = displayCmd(p);
   if (p.creates !== undefined || p.removes !== undefined) {
-    const f = parseFrame(probe);
-    if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+    if (f === null) return failPlan(failure('probe_failed', 'internal: the probe did not run'));
+    if (isProbeFailed(f)) return failPlan(f.probeFailed);
     if (f.str('chdir_missing') === '1') {
-      const msg = `Unable to change directory before execution: ${p.chdir} does not exist`;
-      return { steps: [], reason: msg, fail: msg, result: { cmd } };
+      return failPlan(failure('missing_path', `Unable to change directory before execution: ${p.chdir} does not exist`, p.chdir), { cmd });
     }
     const skipped = (msg: string): Plan => ({
       steps: [],
@@ -146,7 +150,8 @@ export function planCommand(p: CommandParams, probe: ExecResult | null): Plan {
     describe,
     ...(p.stdin !== undefined ? { input: p.stdin } : {}),
   };
-  return { steps: [step], reason: `${p.shell ? 'shell command' : 'command'} would run`, result: { cmd } };
+  const what = p.shell ? 'shell command' : 'command';
+  return { steps: [step], reason: `${what} would run`, doneReason: `${what} ran`, result: { cmd } };
 }
 
 export function finishCommand(p: CommandParams, outputs: ExecResult[], plan: Plan): Record<string, unknown> {
@@ -192,7 +197,7 @@ export const shellSchema = {
   properties: { ...common, executable: { type: 'string' } },
 };
 
-const command: ModuleDef<CommandParams> = {
+const command: ModuleDef<CommandParams, FrameState> = {
   name: 'command',
   aliases: namesFor('command'),
   description: 'Run a program with arguments (no shell), unless creates exists / removes does not',

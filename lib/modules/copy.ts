@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleContext, ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleContext, type ModuleDef, type Plan, type Probe, type ProbeFailed, type Step } from './types.js';
 import {
   CONTENT_LIMIT,
   EPILOGUE,
@@ -19,14 +19,14 @@ import {
   basenameOf,
   contentDiff,
   dirnameOf,
-  isFrameError,
+  frameState,
   namesFor,
-  parseFrame,
   parseStat,
   quote,
   sha1,
   statShell,
   wantedAttrs,
+  type FileStat,
   type WantedAttrs,
 } from './common.js';
 import { encodeText } from './bytes.js';
@@ -43,7 +43,49 @@ export interface ContentParams {
   attrs: WantedAttrs;
 }
 
-export function contentProbe(p: ContentParams): string {
+/** What the probe saw at dest. */
+export interface DestFile {
+  /** dest names an existing directory and there is no src name to put in it */
+  destIsDir: boolean;
+  /** the path compared and written (dest/basename(src) for a directory dest, a symlink followed) */
+  path: string;
+  stat: FileStat;
+  parentExists: boolean;
+  root: boolean;
+  /** the content of a regular file small enough to send back */
+  content?: Buffer;
+  /** the sha1 of a regular file too large to send back */
+  sha1?: string;
+}
+
+export type ContentState = DestFile | ProbeFailed;
+
+/** Pure: the probe's output -> ContentState. */
+export function parseContentState(out: ExecResult, p: ContentParams): ContentState {
+  const f = frameState(out);
+  if (isProbeFailed(f)) return f;
+  if (f.str('dest_is_dir') === '1') {
+    return { destIsDir: true, path: p.dest, stat: parseStat(f, 'd'), parentExists: true, root: f.str('uid') === '0' };
+  }
+  const s: DestFile = {
+    destIsDir: false,
+    path: f.str('path') ?? p.dest,
+    stat: parseStat(f, 'd'),
+    parentExists: f.str('parent') === '1',
+    root: f.str('uid') === '0',
+  };
+  const content = f.buf('content');
+  if (content !== undefined) s.content = content;
+  const sha = f.str('sha1');
+  if (sha !== undefined) s.sha1 = sha;
+  return s;
+}
+
+export function contentProbe(p: ContentParams): Probe<ContentState> {
+  return { script: contentProbeScript(p), parse: (out) => parseContentState(out, p) };
+}
+
+export function contentProbeScript(p: ContentParams): string {
   return [
     PRELUDE,
     `p=${quote(p.dest)}`,
@@ -66,30 +108,21 @@ export function contentProbe(p: ContentParams): string {
   ].join('\n');
 }
 
-export function contentPlan(p: ContentParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  if (f.str('dest_is_dir') === '1') {
-    const msg = `can not use content with a dir as dest: ${p.dest} is a directory`;
-    return { steps: [], reason: msg, fail: msg };
-  }
-  const path = f.str('path') ?? p.dest;
-  const st = parseStat(f, 'd');
+export function contentPlan(p: ContentParams, s: ContentState): Plan {
+  if (isProbeFailed(s)) return failPlan(s.probeFailed);
+  if (s.destIsDir) return failPlan(failure('is_directory', `can not use content with a dir as dest: ${p.dest} is a directory`, p.dest));
+  const { path, stat: st } = s;
   const wantSha = sha1(p.content);
   const result = { dest: path, checksum: wantSha, size: p.content.length, state: 'file' };
   const steps: Step[] = [];
 
   if (st.type !== 'absent' && st.type !== 'file') {
-    const msg = `dest ${path} exists and is a ${st.type}, not a regular file`;
-    return { steps: [], reason: msg, fail: msg, result };
+    return failPlan(failure('not_a_file', `dest ${path} exists and is a ${st.type}, not a regular file`, path), result);
   }
   if (st.type === 'absent') {
     const parent = dirnameOf(path);
-    if (f.str('parent') !== '1') {
-      if (!p.destIsDir) {
-        const msg = `Destination directory ${parent} does not exist`;
-        return { steps: [], reason: msg, fail: msg, result };
-      }
+    if (!s.parentExists) {
+      if (!p.destIsDir) return failPlan(failure('missing_parent', `Destination directory ${parent} does not exist`, parent), result);
       steps.push({ kind: 'run', script: `mkdir -p -- ${quote(parent)}`, describe: `create directory ${parent}` });
     }
     steps.push({ kind: 'write', path, content: p.content, ...p.attrs, describe: `create ${path}` });
@@ -103,15 +136,12 @@ export function contentPlan(p: ContentParams, probe: ExecResult | null): Plan {
 
   // a regular file is there
   if (!p.force) return { steps: [], reason: `${path} exists and force is false`, result };
-  const curContent = f.buf('content');
-  const curSha = f.str('sha1') ?? (curContent ? sha1(curContent) : undefined);
-  if (!curSha) {
-    const msg = `cannot read ${path} to compare its content`;
-    return { steps: [], reason: msg, fail: msg, result };
-  }
+  const curContent = s.content;
+  const curSha = s.sha1 ?? (curContent ? sha1(curContent) : undefined);
+  if (!curSha) return failPlan(failure('unreadable', `cannot read ${path} to compare its content`, path), result);
   const { changes, script } = attrChanges(path, p.attrs, st);
   if (curSha !== wantSha) {
-    const root = f.str('uid') === '0';
+    const root = s.root;
     // the write replaces the file: keep what the user did not ask to change
     const step: Step = {
       kind: 'write',
@@ -192,7 +222,7 @@ export const copySchema = {
   },
 };
 
-const copy: ModuleDef<ContentParams> = {
+const copy: ModuleDef<ContentParams, ContentState> = {
   name: 'copy',
   aliases: namesFor('copy'),
   description: 'Put a file (src on the controller, or inline content) on the host, with mode/owner/group',

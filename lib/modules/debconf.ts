@@ -4,9 +4,8 @@
  * password question is set every time (always changed) and its value never appears in a reason or a diff.
  * Booleans are compared as debconf spells them ('true' / 'false'); multiselect values as sets.
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
 export interface DebconfParams {
   name: string;
@@ -65,12 +64,10 @@ export function parseShow(text: string): Map<string, string> {
   return m;
 }
 
-export function planDebconf(p: DebconfParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planDebconf(p: DebconfParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   if (f.str('no_debconf') === '1') {
-    const msg = 'debconf-show / debconf-set-selections not found: this host does not use debconf';
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure('no_debconf', 'debconf-show / debconf-set-selections not found: this host does not use debconf'));
   }
   const q = p.question!;
   const cur = parseShow(f.str('show') ?? '').get(q);
@@ -95,7 +92,7 @@ export function planDebconf(p: DebconfParams, probe: ExecResult | null): Plan {
   };
 }
 
-const debconf: ModuleDef<DebconfParams> = {
+const debconf: ModuleDef<DebconfParams, FrameState> = {
   name: 'debconf',
   aliases: namesFor('debconf'),
   description: "Pre-seed a Debian package's debconf answer (debconf-set-selections)",
@@ -115,7 +112,7 @@ const debconf: ModuleDef<DebconfParams> = {
     },
   },
   prepare: prepareDebconf,
-  probe: probeDebconf,
+  probe: (p) => frameProbe(probeDebconf(p)),
   plan: planDebconf,
 };
 

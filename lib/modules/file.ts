@@ -4,7 +4,7 @@
  * With no state: the current kind of the path (file when absent, which then fails like Ansible).
  */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe, type ProbeFailed, type Step } from './types.js';
 import {
   EPILOGUE,
   FILE_ATTR_SCHEMA,
@@ -13,9 +13,8 @@ import {
   attrScript,
   badArg,
   dirnameOf,
-  isFrameError,
+  frameState,
   namesFor,
-  parseFrame,
   parseStat,
   quote,
   statShell,
@@ -59,7 +58,36 @@ function srcAbs(p: FileParams): string | undefined {
   return d === '/' ? `/${p.src}` : `${d}/${p.src}`;
 }
 
-export function probeFile(p: FileParams): string {
+/** What the probe saw at path. */
+export interface PathState {
+  /** the path itself (a symlink not followed) */
+  stat: FileStat;
+  /** what a symlink points to */
+  target?: FileStat;
+  /** a directory (not a link) has no entries */
+  empty?: boolean;
+  /** src of a link exists (only when src is given) */
+  srcExists?: boolean;
+}
+
+export type FileProbeState = PathState | ProbeFailed;
+
+/** Pure: the probe's output -> state. */
+export function parseFileState(out: ExecResult): FileProbeState {
+  const f = frameState(out);
+  if (isProbeFailed(f)) return f;
+  const s: PathState = { stat: parseStat(f, 'l') };
+  if (f.has('t_raw')) s.target = parseStat(f, 't');
+  if (f.has('empty')) s.empty = f.str('empty') === '1';
+  if (f.has('src_exists')) s.srcExists = f.str('src_exists') === '1';
+  return s;
+}
+
+export function probeFile(p: FileParams): Probe<FileProbeState> {
+  return { script: probeFileScript(p), parse: parseFileState };
+}
+
+export function probeFileScript(p: FileParams): string {
   const lines = [
     PRELUDE,
     `p=${quote(p.path)}`,
@@ -78,19 +106,18 @@ export function probeFile(p: FileParams): string {
   return lines.join('\n');
 }
 
-function failed(msg: string, result: Record<string, unknown>): Plan {
-  return { steps: [], reason: msg, fail: msg, result };
+function failed(code: string, msg: string, path: string, result: Record<string, unknown>): Plan {
+  return failPlan(failure(code, msg, path), result);
 }
 
 function kindName(st: FileStat): string {
   return st.type === 'absent' ? 'absent' : st.type;
 }
 
-export function planFile(p: FileParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  const st = parseStat(f, 'l');
-  const target = f.has('t_raw') ? parseStat(f, 't') : undefined;
+export function planFile(p: FileParams, s: FileProbeState): Plan {
+  if (isProbeFailed(s)) return failPlan(s.probeFailed);
+  const st = s.stat;
+  const target = s.target;
   const path = p.path;
   const q = quote(path);
 
@@ -115,8 +142,8 @@ export function planFile(p: FileParams, probe: ExecResult | null): Plan {
   switch (state) {
     case 'file': {
       const eff = st.type === 'link' ? target! : st;
-      if (eff.type === 'absent') return failed(`file (${path}) is absent, cannot continue`, result);
-      if (eff.type === 'directory') return failed(`file (${path}) is directory, cannot continue`, result);
+      if (eff.type === 'absent') return failed('missing_path', `file (${path}) is absent, cannot continue`, path, result);
+      if (eff.type === 'directory') return failed('is_directory', `file (${path}) is directory, cannot continue`, path, result);
       return attrsOn(eff, st.type === 'link' ? 'a link to a file' : 'a file');
     }
     case 'directory': {
@@ -131,7 +158,7 @@ export function planFile(p: FileParams, probe: ExecResult | null): Plan {
       }
       if (st.type === 'directory') return attrsOn(st, 'a directory');
       if (st.type === 'link' && target?.type === 'directory') return attrsOn(target, 'a link to a directory');
-      return failed(`${path} already exists as a ${st.type === 'link' ? `link to ${kindName(target!)}` : st.type}, not a directory`, result);
+      return failed('not_a_directory', `${path} already exists as a ${st.type === 'link' ? `link to ${kindName(target!)}` : st.type}, not a directory`, path, result);
     }
     case 'absent': {
       if (st.type === 'absent') return { steps: [], reason: `${path} is already absent`, result };
@@ -158,12 +185,12 @@ export function planFile(p: FileParams, probe: ExecResult | null): Plan {
       return { steps: [{ kind: 'run', script: cmds.join(' && '), describe: `touch ${path}` }], reason, result };
     }
     case 'link': {
-      if (src === undefined) return failed('src is required with state=link', result);
+      if (src === undefined) return failPlan(failure('bad_argument', 'src is required with state=link'), result);
       result.src = src;
       if (st.type === 'link' && st.target === src) return attrsOn(st, `already a link to ${src}`, true);
       const abs = srcAbs({ ...p, src });
-      if (!p.force && f.str('src_exists') === '0') {
-        return failed(`src file does not exist, use "force=yes" if you really want to create the link: ${abs}`, result);
+      if (!p.force && s.srcExists === false) {
+        return failed('missing_path', `src file does not exist, use "force=yes" if you really want to create the link: ${abs}`, abs!, result);
       }
       const steps: Step[] = [];
       let reason: string;
@@ -174,12 +201,12 @@ export function planFile(p: FileParams, probe: ExecResult | null): Plan {
       } else if (st.type === 'link') {
         reason = `link ${path} points to ${st.target}, should point to ${src}`;
       } else if (st.type === 'directory') {
-        if (!p.force) return failed(`refusing to convert from directory to symlink for ${path}`, result);
-        if (f.str('empty') !== '1') return failed(`the directory ${path} is not empty, refusing to convert it`, result);
+        if (!p.force) return failed('refused', `refusing to convert from directory to symlink for ${path}`, path, result);
+        if (s.empty !== true) return failed('refused', `the directory ${path} is not empty, refusing to convert it`, path, result);
         reason = `replace empty directory ${path} with a link to ${src}`;
         ln[0] = `rmdir -- ${q} && ln -s -- ${quote(src)} ${q}`;
       } else {
-        if (!p.force) return failed(`refusing to convert from ${st.type} to symlink for ${path}`, result);
+        if (!p.force) return failed('refused', `refusing to convert from ${st.type} to symlink for ${path}`, path, result);
         reason = `replace ${st.type} ${path} with a link to ${src}`;
       }
       steps.push({ kind: 'run', script: ln.join(' && '), describe: reason });
@@ -202,7 +229,7 @@ export const fileSchema = {
   },
 };
 
-const file: ModuleDef<FileParams> = {
+const file: ModuleDef<FileParams, FileProbeState> = {
   name: 'file',
   aliases: namesFor('file'),
   description: 'Manage a path: file attributes, directory, symlink, absent, touch',

@@ -7,17 +7,16 @@
  *   whether the content differs: check mode stays exact, and an unchanged file is not rewritten.
  * The download goes to a temp file beside dest, is verified, gets its attributes, then is renamed over dest.
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import {
   EPILOGUE,
   FILE_ATTR_SCHEMA,
   PRELUDE,
   attrChanges,
   badArg,
-  isFrameError,
+  frameProbe,
   namesFor,
-  parseFrame,
+  type FrameState,
   parseStat,
   quote,
   statShell,
@@ -90,23 +89,22 @@ export function probeGetUrl(p: GetUrlParams): string {
   return lines.join('\n');
 }
 
-export function planGetUrl(p: GetUrlParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planGetUrl(p: GetUrlParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   const path = f.str('path') ?? p.dest;
   const st = parseStat(f, 'd');
   const result: Record<string, unknown> = { dest: path, url: p.url, state: 'file' };
-  const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg, result });
-  if (f.str('no_fetch') === '1') return fail('neither curl nor wget is installed on this host');
+  const fail = (msg: string, code = 'get_url', at: string | undefined = path): Plan => failPlan(failure(code, msg, at), result);
+  if (f.str('no_fetch') === '1') return fail('neither curl nor wget is installed on this host', 'no_fetch', undefined);
   if (st.type !== 'absent' && st.type !== 'file') return fail(`dest ${path} exists and is a ${st.type}, not a regular file`);
-  if (f.str('parent') !== '1') return fail(`Destination ${path.replace(/\/[^/]*$/, '') || '/'} does not exist`);
+  if (f.str('parent') !== '1') return fail(`Destination ${path.replace(/\/[^/]*$/, '') || '/'} does not exist`, 'missing_parent', path.replace(/\/[^/]*$/, '') || '/');
   const cur = f.str('sum');
   let why: string | undefined;
   if (st.type === 'absent') why = `${path} does not exist`;
   else if (p.checksum && cur !== p.checksum.hex) why = `${path} ${p.checksum.alg} is ${cur ?? 'unreadable'}, want ${p.checksum.hex}`;
   else if (p.force && !p.checksum) {
     const remote = f.str('remote_sum');
-    if (remote === undefined) return fail(f.str('fetch_error') ?? `could not fetch ${p.url}`);
+    if (remote === undefined) return fail(f.str('fetch_error') ?? `could not fetch ${p.url}`, 'fetch_failed', undefined);
     if (remote !== cur) why = `the content at ${p.url} differs from ${path}`;
   }
   if (!why) {
@@ -132,7 +130,7 @@ export function planGetUrl(p: GetUrlParams, probe: ExecResult | null): Plan {
   return { steps, reason: why, result, diffs: [{ label: path, before: st.type === 'absent' ? 'absent\n' : `${alg}: ${cur}\n`, after: `${p.url}${p.checksum ? ` (${alg}: ${p.checksum.hex})` : ''}\n` }] };
 }
 
-const getUrl: ModuleDef<GetUrlParams> = {
+const getUrl: ModuleDef<GetUrlParams, FrameState> = {
   name: 'get_url',
   aliases: namesFor('get_url'),
   description: 'Download a URL to a file on the host (force, checksum, mode/owner/group)',
@@ -151,7 +149,7 @@ const getUrl: ModuleDef<GetUrlParams> = {
     },
   },
   prepare: prepareGetUrl,
-  probe: probeGetUrl,
+  probe: (p) => frameProbe(probeGetUrl(p)),
   plan: planGetUrl,
 };
 

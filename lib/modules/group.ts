@@ -7,10 +7,9 @@
  * (system is only used when creating, as Ansible); absent and there -> groupdel. A gid another group already has
  * fails before any change unless non_unique (groupadd/groupmod -o), as the tools themselves would.
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { coerceArgs } from './coerce.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
 export interface GroupParams {
   name: string;
@@ -65,14 +64,13 @@ export function probeGroup(p: GroupParams): string {
   return lines.join('\n');
 }
 
-export function planGroup(p: GroupParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planGroup(p: GroupParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   const entry = (f.str('entry') ?? '').split(':');
   const exists = entry.length >= 3 && entry[0] === p.name;
   const curGid = exists ? Number(entry[2]) : undefined;
   const result: Record<string, unknown> = { name: p.name, state: p.state, system: p.system };
-  const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg, result });
+  const fail = (msg: string): Plan => failPlan(failure('group', msg), result);
 
   if (p.state === 'absent') {
     if (!exists) return { steps: [], reason: `group ${p.name} does not exist`, result };
@@ -111,13 +109,13 @@ export function planGroup(p: GroupParams, probe: ExecResult | null): Plan {
   return { steps: [], reason: `group ${p.name} exists${curGid !== undefined ? ` with gid ${curGid}` : ''}`, result: { ...result, gid: curGid } };
 }
 
-const group: ModuleDef<GroupParams> = {
+const group: ModuleDef<GroupParams, FrameState> = {
   name: 'group',
   aliases: namesFor('group'),
   description: 'Local groups (groupadd/groupmod/groupdel): gid, system, non_unique',
   schema: groupSchema,
   prepare: prepareGroup,
-  probe: probeGroup,
+  probe: (p) => frameProbe(probeGroup(p)),
   plan: planGroup,
 };
 

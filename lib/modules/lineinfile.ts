@@ -6,29 +6,13 @@
  * so any content survives unchanged, and regexps behave like Python's bytes patterns.
  * A symlinked path is followed (Ansible writes to realpath(path)).
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import {
-  EPILOGUE,
-  FILE_ATTR_SCHEMA,
-  PRELUDE,
-  attrChanges,
-  badArg,
-  contentDiff,
-  isFrameError,
-  namesFor,
-  parseFrame,
-  parseStat,
-  quote,
-  statShell,
-  wantedAttrs,
-  wholeFileWrite,
-  type WantedAttrs,
-} from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe } from './types.js';
+import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, namesFor, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
 import { encodeText } from './bytes.js';
+import { EDIT_LIMIT, editFail, editProbe, type EditState } from './edit-state.js';
 
 /** Largest file lineinfile edits (the whole file travels in the probe output). */
-export const LINEINFILE_LIMIT = 8 * 1024 * 1024;
+export const LINEINFILE_LIMIT = EDIT_LIMIT;
 
 export interface LineInFileParams {
   path: string;
@@ -288,53 +272,39 @@ export function prepareLineInFile(params: Record<string, unknown>): LineInFilePa
   return p;
 }
 
-export function probeLineInFile(p: LineInFileParams): string {
-  return [
-    PRELUDE,
-    `p=${quote(p.path)}`,
-    `if [ -L "$p" ]; then _r=$(readlink -f -- "$p"; echo x); _r=\${_r%?}; _r=\${_r%?}; if [ -n "$_r" ]; then p=$_r; fi; fi`,
-    `kv path "$p"`,
-    `rb_dirname "$p"`,
-    `if [ -d "$_d" ]; then kv parent 1; else kv parent 0; fi`,
-    statShell('d', 'p', true),
-    `if [ -f "$p" ]; then`,
-    `  if [ "\${d_sz:-0}" -le ${LINEINFILE_LIMIT} ]; then kvfile content "$p"; else kv too_big 1; fi`,
-    `fi`,
-    `rb_uid; kv uid "$_uid"`,
-    EPILOGUE,
-  ].join('\n');
+/** The read-only probe: stat + content of the symlink-followed path (edit-state.ts). */
+export function probeLineInFile(p: LineInFileParams): Probe<EditState> {
+  return editProbe(p.path);
 }
 
-export function planLineInFile(p: LineInFileParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  const path = f.str('path') ?? p.path;
-  const st = parseStat(f, 'd');
-  const fail = (msg: string, extra: Record<string, unknown> = {}): Plan => ({ steps: [], reason: msg, fail: msg, result: extra });
-  if (st.type === 'directory') return fail(`Path ${p.path} is a directory !`, { rc: 256 });
-  if (st.type !== 'absent' && st.type !== 'file') return fail(`Path ${p.path} is a ${st.type}, not a regular file`);
-  if (f.str('too_big') === '1') return fail(`${path} is larger than ${LINEINFILE_LIMIT} bytes; lineinfile does not edit files that big`);
+export function planLineInFile(p: LineInFileParams, state: EditState): Plan {
+  if (isProbeFailed(state)) return failPlan(state.probeFailed);
+  const { path, stat: st } = state;
+  const fail = (code: string, msg: string, extra: Record<string, unknown> = {}): Plan => editFail(code, msg, path, extra);
+  if (st.type === 'directory') return fail('is_directory', `Path ${p.path} is a directory !`, { rc: 256 });
+  if (st.type !== 'absent' && st.type !== 'file') return fail('not_a_file', `Path ${p.path} is a ${st.type}, not a regular file`);
+  if (state.tooBig) return fail('too_big', `${path} is larger than ${LINEINFILE_LIMIT} bytes; lineinfile does not edit files that big`);
 
   const exists = st.type === 'file';
   if (!exists) {
     if (p.state === 'absent') return { steps: [], reason: `${path} does not exist: file not present`, result: { msg: 'file not present', found: 0 } };
-    if (!p.create) return fail(`Destination ${p.path} does not exist !`, { rc: 257 });
+    if (!p.create) return fail('missing_path', `Destination ${p.path} does not exist !`, { rc: 257 });
   }
-  const before = exists ? f.buf('content') : Buffer.alloc(0);
-  if (before === undefined) return fail(`cannot read ${path}`);
+  const before = exists ? state.content : Buffer.alloc(0);
+  if (before === undefined) return fail('unreadable', `cannot read ${path}`);
   const lines = readLines(before.toString('latin1'));
   let edit: EditResult;
   try {
     edit = p.state === 'present' ? presentLines(lines, p) : absentLines(lines, p);
   } catch (e) {
-    return fail((e as Error).message);
+    return failPlan(failure('bad_argument', (e as Error).message), {});
   }
   const result: Record<string, unknown> = { msg: edit.msg, backup: '' };
   if (edit.found !== undefined) result.found = edit.found;
 
   if (edit.changed) {
     const after = Buffer.from(edit.lines.join(''), 'latin1');
-    const { steps, changes } = wholeFileWrite(path, after, p.attrs, st, f);
+    const { steps, changes } = wholeFileWrite(path, after, p.attrs, st, state);
     return {
       steps,
       reason: [exists ? edit.msg : `${edit.msg} (file created)`, ...changes].join(', '),
@@ -377,7 +347,7 @@ export const lineinfileSchema = {
   },
 };
 
-const lineinfile: ModuleDef<LineInFileParams> = {
+const lineinfile: ModuleDef<LineInFileParams, EditState> = {
   name: 'lineinfile',
   aliases: namesFor('lineinfile'),
   description: 'Ensure a line is present in (or absent from) a text file, replacing a regexp match',

@@ -13,9 +13,8 @@
  *  - absent: entry removed, unmounted if mounted, the (then empty) mount point directory removed;
  *  - remounted: `mount -o remount` of a mounted path, always changed; not mounted: the task fails.
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, dirnameOf, isFrameError, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, dirnameOf, frameProbe, quote, type FrameState } from './common.js';
 
 export type MountState = 'mounted' | 'unmounted' | 'present' | 'absent' | 'remounted';
 
@@ -145,19 +144,16 @@ export function editFstab(text: string, p: MountParams, remove: boolean): FstabE
   return { content: out.join(''), changed, existed };
 }
 
-export function planMount(p: MountParams, res: ExecResult | null): Plan {
-  const f = parseFrame(res);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: `mount ${p.path}: ${f.error}` };
+export function planMount(p: MountParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan({ ...f.probeFailed, message: `mount ${p.path}: ${f.probeFailed.message}` }, undefined, f.probeFailed.message);
   const fstabAbsent = f.str('fstab_absent') === '1';
   const fstab = f.str('fstab') ?? '';
   const mountinfo = f.str('mountinfo');
   if (mountinfo === undefined) {
-    const msg = `mount ${p.path}: cannot read /proc/self/mountinfo`;
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure('unreadable', `mount ${p.path}: cannot read /proc/self/mountinfo`, '/proc/self/mountinfo'));
   }
   if (!fstabAbsent && !f.has('fstab')) {
-    const msg = `mount ${p.path}: cannot read ${p.fstab}`;
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure('unreadable', `mount ${p.path}: cannot read ${p.fstab}`, p.fstab));
   }
   const mounted = mountPointsOf(mountinfo).has(p.path);
   const dirExists = f.str('dir') === '1';
@@ -221,8 +217,7 @@ export function planMount(p: MountParams, res: ExecResult | null): Plan {
     }
     case 'remounted':
       if (!mounted) {
-        const msg = `mount ${p.path}: cannot remount, it is not mounted`;
-        return { steps: [], reason: msg, fail: msg, result };
+        return failPlan(failure('not_mounted', `mount ${p.path}: cannot remount, it is not mounted`, p.path), result);
       }
       steps.push({ kind: 'run', script: remountScript, describe: `remount ${p.path}` });
       changes.push(`remount ${p.path}`);
@@ -235,7 +230,7 @@ export function planMount(p: MountParams, res: ExecResult | null): Plan {
 
 const scalar = { type: ['string', 'integer'] };
 
-const mount: ModuleDef<MountParams> = {
+const mount: ModuleDef<MountParams, FrameState> = {
   name: 'mount',
   aliases: ['ansible.posix.mount'],
   description: 'an fstab entry and the mount (mounted/unmounted/present/absent/remounted; fstab: another file)',
@@ -266,7 +261,7 @@ const mount: ModuleDef<MountParams> = {
     }
   },
   prepare: prepareMount,
-  probe: probeMount,
+  probe: (p) => frameProbe(probeMount(p)),
   plan: planMount,
 };
 

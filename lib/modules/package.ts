@@ -7,10 +7,9 @@
  * `use: apt` is the same; any other manager (yum, dnf, zypper, ...) is refused when the arguments are checked,
  * and a host without apt fails with a message saying runbook's package drives apt only.
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { aptSchema, finishApt, planApt, prepareApt, probeApt, type AptParams } from './apt.js';
-import { badArg, isFrameError, namesFor, parseFrame } from './common.js';
+import { badArg, frameProbe, namesFor, type FrameState } from './common.js';
 import { coerceArgs } from './coerce.js';
 
 export const packageSchema = {
@@ -30,22 +29,20 @@ export function preparePackage(params: Record<string, unknown>): AptParams {
   return prepareApt(rest);
 }
 
-export function planPackage(p: AptParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (!isFrameError(f) && f.str('no_apt') === '1') {
-    const msg = "package: this host has no apt-get / dpkg-query; runbook's package module drives apt only (Debian and derivatives)";
-    return { steps: [], reason: msg, fail: msg };
+export function planPackage(p: AptParams, f: FrameState): Plan {
+  if (!isProbeFailed(f) && f.str('no_apt') === '1') {
+    return failPlan(failure('no_apt', "package: this host has no apt-get / dpkg-query; runbook's package module drives apt only (Debian and derivatives)"));
   }
-  return planApt(p, probe);
+  return planApt(p, f);
 }
 
-const pkg: ModuleDef<AptParams> = {
+const pkg: ModuleDef<AptParams, FrameState> = {
   name: 'package',
   aliases: namesFor('package'),
   description: 'Generic package manager: apt on Debian (name/state and apt\'s arguments, as Ansible hands them to apt)',
   schema: packageSchema,
   prepare: preparePackage,
-  probe: probeApt,
+  probe: (p) => frameProbe(probeApt(p)),
   plan: planPackage,
   finish: finishApt,
 };

@@ -15,155 +15,18 @@
  * attached, in which case it is removed and created again.
  */
 import { quote } from 'shlex';
-import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types.js';
 import {
-  PODMAN_DEFAULT_SUBNET,
-  checkGateway,
   defaultGateway,
-  isRfc1918,
-  isUla,
   normaliseAddress,
   overlaps,
-  parseAddress,
   parseSubnet,
   type Subnet,
 } from '../net/subnets.js';
+import { preparePodmanNetwork, type PodmanNetworkParams } from './podman-network-params.js';
 
-export interface SubnetSpec {
-  /** normal form */
-  subnet: string;
-  /** normal form; the default is the first host address (what netavark picks) */
-  gateway: string;
-  family: 4 | 6;
-}
-
-export interface PodmanNetworkParams {
-  name: string;
-  state: 'present' | 'absent';
-  /** in the order given; empty: podman picks the subnet, only existence is managed */
-  subnets: SubnetSpec[];
-  /** pass --gateway on create (the user gave at least one) */
-  explicitGateway: boolean;
-  ipv6: boolean;
-  /** undefined: not managed */
-  internal?: boolean;
-  driver: 'bridge';
-  recreate: boolean;
-}
-
-function toBool(v: unknown, what: string): boolean | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v === 'boolean') return v;
-  const s = String(v).trim().toLowerCase();
-  if (['1', 'yes', 'true', 'on', 'y'].includes(s)) return true;
-  if (['0', 'no', 'false', 'off', 'n'].includes(s)) return false;
-  throw new RunbookError('bad_argument', `${what}: ${JSON.stringify(v)} is not a boolean`);
-}
-
-function toList(v: unknown): string[] {
-  if (v === undefined || v === null || v === '') return [];
-  if (Array.isArray(v)) return v.map((x) => String(x).trim()).filter((x) => x !== '');
-  // a comma-separated string is accepted too ("10.89.0.0/24,fdaa:bbcc:ddee::/64")
-  return String(v)
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
-}
-
-/** Validate and normalise the arguments; throws RunbookError('bad_argument') with every problem found. */
-export function preparePodmanNetwork(raw: Record<string, unknown>): PodmanNetworkParams {
-  const problems: string[] = [];
-  const name = String(raw.name ?? '').trim();
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) problems.push(`name ${JSON.stringify(raw.name ?? '')} is not a valid podman network name`);
-  const state = (raw.state ?? 'present') as 'present' | 'absent';
-  const driver = String(raw.driver ?? 'bridge');
-  if (driver !== 'bridge') problems.push(`driver ${driver} is not supported (only bridge)`);
-  let ipv6Arg: boolean | undefined;
-  let internal: boolean | undefined;
-  let recreate = false;
-  try {
-    ipv6Arg = toBool(raw.ipv6, 'ipv6');
-    internal = toBool(raw.internal, 'internal');
-    recreate = toBool(raw.recreate, 'recreate') ?? false;
-  } catch (e) {
-    problems.push((e as Error).message);
-  }
-
-  const parsed: Subnet[] = [];
-  for (const s of toList(raw.subnet)) {
-    try {
-      parsed.push(parseSubnet(s));
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  const hasV6 = parsed.some((s) => s.family === 6);
-  for (const s of parsed) {
-    if (s.family === 4 && overlaps(s, PODMAN_DEFAULT_SUBNET)) {
-      problems.push(`subnet ${s.cidr} overlaps podman's default network ${PODMAN_DEFAULT_SUBNET.cidr}`);
-    }
-    if (hasV6 && s.family === 4 && !isRfc1918(s)) problems.push(`subnet ${s.cidr} is not a private (RFC 1918) IPv4 subnet`);
-    if (s.family === 6 && !isUla(s)) problems.push(`subnet ${s.cidr} is not a unique local (fd00::/8) IPv6 subnet`);
-    if (s.family === 6 && s.prefix !== 64) problems.push(`subnet ${s.cidr} must be a /64 (got /${s.prefix})`);
-  }
-  for (let i = 0; i < parsed.length; i++) {
-    for (let j = i + 1; j < parsed.length; j++) {
-      if (overlaps(parsed[i]!, parsed[j]!)) problems.push(`subnets ${parsed[i]!.cidr} and ${parsed[j]!.cidr} overlap`);
-    }
-  }
-  if (ipv6Arg === false && hasV6) problems.push('ipv6 is false but an IPv6 subnet is given');
-  if (ipv6Arg === true && parsed.length > 0 && !hasV6) {
-    problems.push('ipv6 is true but no IPv6 subnet is given (podman would pick one at random, which cannot be kept stable)');
-  }
-
-  const gateways = toList(raw.gateway);
-  if (gateways.length > 0 && parsed.length === 0) problems.push('gateway needs a subnet');
-  const chosen = new Map<Subnet, string>();
-  for (const g of gateways) {
-    let addr;
-    try {
-      addr = parseAddress(g, 'gateway');
-    } catch (e) {
-      problems.push((e as Error).message);
-      continue;
-    }
-    const s = parsed.find((x) => x.family === addr.family && x.network <= addr.value && addr.value <= x.last);
-    if (!s) {
-      if (parsed.length) problems.push(`gateway ${g} is not inside any given subnet (${parsed.map((x) => x.cidr).join(', ')})`);
-      continue;
-    }
-    if (chosen.has(s)) {
-      problems.push(`two gateways for subnet ${s.cidr}`);
-      continue;
-    }
-    try {
-      chosen.set(s, checkGateway(s, g));
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  const subnets: SubnetSpec[] = [];
-  for (const s of parsed) {
-    try {
-      subnets.push({ subnet: s.cidr, family: s.family, gateway: chosen.get(s) ?? defaultGateway(s) });
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  if (problems.length) throw new RunbookError('bad_argument', `podman_network${name ? ` ${name}` : ''}: ${problems.join('; ')}`);
-  return {
-    name,
-    state,
-    subnets,
-    explicitGateway: gateways.length > 0,
-    ipv6: ipv6Arg ?? hasV6,
-    internal,
-    driver: 'bridge',
-    recreate,
-  };
-}
+export * from './podman-network-params.js';
 
 export interface ExistingNetwork {
   name: string;
@@ -296,12 +159,18 @@ export function createCommand(p: PodmanNetworkParams): string {
   return argv.map((a) => quote(a)).join(' ');
 }
 
-export function planPodmanNetwork(p: PodmanNetworkParams, res: ExecResult | null): Plan {
-  const fail = (msg: string, reason = 'failed'): Plan => ({ steps: [], reason, fail: msg });
-  if (!res) return fail('podman_network: no probe result');
-  const probe = parsePodmanNetworkProbe(res.stdout);
+/** The typed State: the parsed probe, and what the probe printed on stderr (named in a failure). */
+export type PodmanNetworkState = PodmanNetworkProbe & { stderr: string };
+
+export function parsePodmanNetworkState(res: ExecResult): PodmanNetworkState {
+  return { ...parsePodmanNetworkProbe(res.stdout), stderr: res.stderr.trim() };
+}
+
+export function planPodmanNetwork(p: PodmanNetworkParams, probe: PodmanNetworkState | null): Plan {
+  const fail = (msg: string, reason = 'failed'): Plan => failPlan(failure(reason === 'drift' ? 'drift' : 'podman_network', msg), undefined, reason);
+  if (!probe) return fail('podman_network: no probe result');
   if (probe.kind === 'no-podman') return fail(`podman_network ${p.name}: podman is not installed on the host`);
-  if (probe.kind === 'error') return fail(`podman_network ${p.name}: ${probe.message}${res.stderr.trim() ? ` (${res.stderr.trim()})` : ''}`);
+  if (probe.kind === 'error') return fail(`podman_network ${p.name}: ${probe.message}${probe.stderr ? ` (${probe.stderr})` : ''}`);
   const existing = probe.networks.find((n) => n.name === p.name);
   const want = p.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway }));
   const label = `podman network ${p.name}`;
@@ -381,7 +250,7 @@ export function planPodmanNetwork(p: PodmanNetworkParams, res: ExecResult | null
 const stringOrList = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
 const boolish = { type: ['boolean', 'string'] };
 
-const podmanNetwork: ModuleDef<PodmanNetworkParams> = {
+const podmanNetwork: ModuleDef<PodmanNetworkParams, PodmanNetworkState> = {
   name: 'podman_network',
   aliases: ['containers.podman.podman_network', 'podman-network'],
   description: 'ensure a podman bridge network with exactly the given subnets (validated; drift reported, recreate opt-in)',
@@ -409,7 +278,7 @@ const podmanNetwork: ModuleDef<PodmanNetworkParams> = {
     }
   },
   prepare: (raw) => preparePodmanNetwork(raw),
-  probe: (p) => podmanNetworkProbeScript(p.name),
+  probe: (p) => ({ script: podmanNetworkProbeScript(p.name), parse: parsePodmanNetworkState }),
   plan: planPodmanNetwork,
 };
 

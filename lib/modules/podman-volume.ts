@@ -9,9 +9,9 @@
  * naming the containers.
  */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
+import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, quote } from './common.js';
-import { readInspect } from './podman-inspect.js';
+import { readInspect, type InspectRead } from './podman-inspect.js';
 
 export interface PodmanVolumeParams {
   name: string;
@@ -111,9 +111,14 @@ export function createVolumeCommand(p: PodmanVolumeParams): string {
   return argv.map((a) => quote(a)).join(' ');
 }
 
-export function planPodmanVolume(p: PodmanVolumeParams, res: ExecResult | null): Plan {
-  const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg });
-  const read = readInspect(res, 'volume', p.name, p.executable, parseVolumeInspect);
+export type VolumeState = InspectRead<ExistingVolume>;
+
+export function parseVolumeState(p: PodmanVolumeParams, res: ExecResult): VolumeState {
+  return readInspect(res, 'volume', p.name, p.executable, parseVolumeInspect);
+}
+
+export function planPodmanVolume(p: PodmanVolumeParams, read: VolumeState): Plan {
+  const fail = (msg: string): Plan => failPlan(failure('podman_volume', msg));
   if (!read.ok) return fail(read.error);
   const f = read.frame;
   const existing: ExistingVolume | undefined = read.found;
@@ -150,7 +155,7 @@ export function planPodmanVolume(p: PodmanVolumeParams, res: ExecResult | null):
 
 const strMapSchema = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 
-const podmanVolume: ModuleDef<PodmanVolumeParams> = {
+const podmanVolume: ModuleDef<PodmanVolumeParams, VolumeState> = {
   name: 'podman_volume',
   aliases: ['containers.podman.podman_volume'],
   description: 'a podman volume with the given driver, labels and options (recreated on drift unless in use)',
@@ -178,7 +183,7 @@ const podmanVolume: ModuleDef<PodmanVolumeParams> = {
     }
   },
   prepare: preparePodmanVolume,
-  probe: probePodmanVolume,
+  probe: (p) => ({ script: probePodmanVolume(p), parse: (res) => parseVolumeState(p, res) }),
   plan: planPodmanVolume,
 };
 

@@ -4,12 +4,12 @@
  * The replacement is a Python template (\1, \g<name>). Pure edit in TypeScript over the probe's content; written
  * whole and atomically. The text is handled as latin1 (bytes), like lineinfile.
  */
-import type { ExecResult } from '../connection/types.js';
 import type { ModuleDef, Plan } from './types.js';
 import { FILE_ATTR_SCHEMA, namesFor, wantedAttrs } from './common.js';
 import { expandTemplate, pyRegex } from './lineinfile.js';
 import { encodeText } from './bytes.js';
-import { pathParam, planEdit, probeEdit, type EditTarget } from './blockinfile.js';
+import { pathParam } from './blockinfile.js';
+import { planEdit, probeEdit, type EditState, type EditTarget } from './edit-state.js';
 
 export interface ReplaceParams extends EditTarget {
   regexp: string;
@@ -76,8 +76,8 @@ export function replaceText(contents: string, p: ReplaceParams): { after: string
   return { after: contents.slice(0, start) + replaced + contents.slice(end), count, sectionFound: true };
 }
 
-export function planReplace(p: ReplaceParams, probe: ExecResult | null): Plan {
-  return planEdit(p, probe, (before) => {
+export function planReplace(p: ReplaceParams, state: EditState): Plan {
+  return planEdit(p, state, (before) => {
     const r = replaceText(before, p);
     return {
       after: r.after,
@@ -105,7 +105,7 @@ export const replaceSchema = {
   },
 };
 
-const replace: ModuleDef<ReplaceParams> = {
+const replace: ModuleDef<ReplaceParams, EditState> = {
   name: 'replace',
   aliases: namesFor('replace'),
   description: 'Replace every match of a regular expression in a file (optionally between after/before)',

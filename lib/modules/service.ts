@@ -6,7 +6,7 @@
  * sysvinit / OpenRC hosts are not supported (yet).
  */
 import type { ModuleDef } from './types.js';
-import { badArg, namesFor } from './common.js';
+import { badArg, frameProbe, namesFor, type FrameState } from './common.js';
 import { planSystemd, prepareSystemd, probeSystemd, type SystemdParams } from './systemd.js';
 
 export function prepareService(params: Record<string, unknown>): SystemdParams {
@@ -16,7 +16,7 @@ export function prepareService(params: Record<string, unknown>): SystemdParams {
   return prepareSystemd(rest);
 }
 
-const service: ModuleDef<SystemdParams> = {
+const service: ModuleDef<SystemdParams, FrameState> = {
   name: 'service',
   aliases: namesFor('service'),
   description: 'Start/stop/restart/reload and enable/disable a service (systemd hosts)',
@@ -33,7 +33,7 @@ const service: ModuleDef<SystemdParams> = {
     },
   },
   prepare: prepareService,
-  probe: probeSystemd,
+  probe: (p) => frameProbe(probeSystemd(p)),
   plan: planSystemd,
 };
 

@@ -1,7 +1,7 @@
 /** slurp: read a file from the host, base64-encoded (`content`, `encoding: base64`, `source`). Probe only: never a change. */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe, type ProbeFailed } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameState, namesFor, quote } from './common.js';
 
 export interface SlurpParams {
   src: string;
@@ -13,7 +13,24 @@ export function prepareSlurp(params: Record<string, unknown>): SlurpParams {
   return { src: String(params[given[0]!]) };
 }
 
-export function probeSlurp(p: SlurpParams): string {
+/** What the probe read: the file's bytes, or why it could not (a directory, absent, unreadable). */
+export type SlurpRead = { content: Buffer } | { err: 'dir' | 'absent' | 'unreadable' | string };
+
+export type SlurpState = SlurpRead | ProbeFailed;
+
+/** Pure: the probe's output -> SlurpState. */
+export function parseSlurpState(out: ExecResult): SlurpState {
+  const f = frameState(out);
+  if (isProbeFailed(f)) return f;
+  const err = f.str('err');
+  return err !== undefined ? { err } : { content: f.buf('content') ?? Buffer.alloc(0) };
+}
+
+export function probeSlurp(p: SlurpParams): Probe<SlurpState> {
+  return { script: probeSlurpScript(p), parse: parseSlurpState };
+}
+
+export function probeSlurpScript(p: SlurpParams): string {
   return [
     PRELUDE,
     `p=${quote(p.src)}`,
@@ -22,20 +39,18 @@ export function probeSlurp(p: SlurpParams): string {
   ].join('\n');
 }
 
-export function planSlurp(p: SlurpParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  const err = f.str('err');
+export function planSlurp(p: SlurpParams, s: SlurpState): Plan {
+  if (isProbeFailed(s)) return failPlan(s.probeFailed);
+  const err = 'err' in s ? s.err : undefined;
   const msgs: Record<string, string> = {
     dir: `source is a directory and must be a file: ${p.src}`,
     absent: `file not found: ${p.src}`,
     unreadable: `file is not readable: ${p.src}`,
   };
   if (err !== undefined) {
-    const msg = msgs[err] ?? `cannot read ${p.src}`;
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure(err === 'absent' ? 'missing_path' : err === 'dir' ? 'is_directory' : 'unreadable', msgs[err] ?? `cannot read ${p.src}`, p.src));
   }
-  const data = f.buf('content') ?? Buffer.alloc(0);
+  const data = 'content' in s ? s.content : Buffer.alloc(0);
   return {
     steps: [],
     reason: `slurp is read-only: read ${data.length} bytes of ${p.src}`,
@@ -43,7 +58,7 @@ export function planSlurp(p: SlurpParams, probe: ExecResult | null): Plan {
   };
 }
 
-const slurp: ModuleDef<SlurpParams> = {
+const slurp: ModuleDef<SlurpParams, SlurpState> = {
   name: 'slurp',
   aliases: namesFor('slurp'),
   description: 'Read a file from the host as base64 (content, encoding, source); never changes anything',

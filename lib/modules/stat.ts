@@ -1,7 +1,7 @@
 /** stat: read-only facts about a path, named as Ansible's stat module names them. Never a change. */
 import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, parseStat, quote, statShell } from './common.js';
+import { failPlan, isProbeFailed, type ModuleDef, type Plan, type Probe, type ProbeFailed } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameState, namesFor, parseStat, quote, statShell, type FileStat } from './common.js';
 
 export interface StatParams {
   path: string;
@@ -17,7 +17,37 @@ export function prepareStat(params: Record<string, unknown>): StatParams {
   return { path: String(params[names[0]!]), follow: params.follow === true, getChecksum: params.get_checksum !== false, algorithm: alg };
 }
 
-export function probeStat(p: StatParams): string {
+/** What the probe saw at path. */
+export interface PathInfo {
+  stat: FileStat;
+  readable: boolean;
+  writeable: boolean;
+  executable: boolean;
+  /** a link's fully resolved path */
+  lnkSource?: string;
+  /** the checksum of a readable regular file (get_checksum) */
+  checksum?: string;
+}
+
+export type StatState = PathInfo | ProbeFailed;
+
+/** Pure: the probe's output -> StatState. */
+export function parseStatState(out: ExecResult): StatState {
+  const f = frameState(out);
+  if (isProbeFailed(f)) return f;
+  const s: PathInfo = { stat: parseStat(f, 's'), readable: f.str('readable') === '1', writeable: f.str('writeable') === '1', executable: f.str('executable') === '1' };
+  const src = f.str('lnk_source');
+  if (src !== undefined) s.lnkSource = src;
+  const sum = f.str('checksum');
+  if (sum !== undefined) s.checksum = sum;
+  return s;
+}
+
+export function probeStat(p: StatParams): Probe<StatState> {
+  return { script: probeStatScript(p), parse: parseStatState };
+}
+
+export function probeStatScript(p: StatParams): string {
   const lines = [PRELUDE, `p=${quote(p.path)}`, statShell('s', 'p', p.follow)];
   if (p.getChecksum) {
     // only regular files (following a link when follow, as Ansible) that can be read
@@ -30,10 +60,9 @@ export function probeStat(p: StatParams): string {
   return lines.join('\n');
 }
 
-export function planStat(p: StatParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  const st = parseStat(f, 's');
+export function planStat(p: StatParams, s: StatState): Plan {
+  if (isProbeFailed(s)) return failPlan(s.probeFailed);
+  const st = s.stat;
   if (st.type === 'absent') return { steps: [], reason: `stat is read-only: ${p.path} does not exist`, result: { stat: { exists: false } } };
   const stat: Record<string, unknown> = {
     exists: true,
@@ -57,16 +86,15 @@ export function planStat(p: StatParams, probe: ExecResult | null): Plan {
     inode: st.inode,
     dev: st.dev,
     nlink: st.nlink,
-    readable: f.str('readable') === '1',
-    writeable: f.str('writeable') === '1',
-    executable: f.str('executable') === '1',
+    readable: s.readable,
+    writeable: s.writeable,
+    executable: s.executable,
   };
   if (st.type === 'link') {
     stat.lnk_target = st.target ?? '';
-    stat.lnk_source = f.str('lnk_source') ?? '';
+    stat.lnk_source = s.lnkSource ?? '';
   }
-  const sum = f.str('checksum');
-  if (sum !== undefined) stat.checksum = sum;
+  if (s.checksum !== undefined) stat.checksum = s.checksum;
   return { steps: [], reason: `stat is read-only: ${p.path} is a ${st.type === 'file' ? 'regular file' : st.type}`, result: { stat } };
 }
 
@@ -88,7 +116,7 @@ export const statSchema = {
   },
 };
 
-const stat: ModuleDef<StatParams> = {
+const stat: ModuleDef<StatParams, StatState> = {
   name: 'stat',
   aliases: namesFor('stat'),
   description: 'Facts about a path (exists, type, mode, owner, size, mtime, checksum); never changes anything',

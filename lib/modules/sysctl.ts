@@ -11,7 +11,8 @@
  */
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
-import type { FileDiff, ModuleDef, Plan, Step } from './types.js';
+import type { ExecResult } from '../connection/types.js';
+import { failPlan, failure, isProbeFailed, type FileDiff, type ModuleDef, type Plan, type ProbeFailed, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, isFrameError, parseFrame } from './common.js';
 import { showEscapes } from './bytes.js';
 
@@ -158,7 +159,7 @@ const schema = {
   },
 };
 
-const sysctl: ModuleDef<SysctlParams> = {
+const sysctl: ModuleDef<SysctlParams, SysctlProbe | ProbeFailed> = {
   name: 'sysctl',
   aliases: ['ansible.posix.sysctl'],
   description: 'set a kernel parameter live and persist it in a sysctl file (only this key is touched)',
@@ -194,73 +195,87 @@ const sysctl: ModuleDef<SysctlParams> = {
     };
   },
   probe(p) {
-    const P = quote(p.procPath);
-    const F = quote(p.sysctl_file);
-    return [
-      PRELUDE,
-      `if [ -e ${P} ]; then`,
-      `  if v=$(cat -- ${P} 2>/dev/null); then kv live_state value; kv live "$v"; else kv live_state unreadable; fi`,
-      `else kv live_state unknown; fi`,
-      `if [ -f ${F} ]; then kv file_state file; kvfile file ${F}; kv file_mode "$(stat -c %a -- ${F} 2>/dev/null)";`,
-      `elif [ -e ${F} ]; then kv file_state other; else kv file_state absent; fi`,
-      EPILOGUE,
-    ].join('\n');
+    return { script: sysctlProbeScript(p), parse: parseSysctlState };
   },
-  plan(p, res) {
-    if (!res) return { steps: [], reason: 'no probe result', fail: 'sysctl: no probe result' };
-    let probe: SysctlProbe;
-    try {
-      probe = parseSysctlProbe(res.stdout);
-    } catch (e) {
-      return { steps: [], reason: 'probe failed', fail: `sysctl: probe failed (rc ${res.code}): ${res.stderr.trim() || (e as Error).message}` };
-    }
-    const steps: Step[] = [];
-    const diffs: FileDiff[] = [];
-    const why: string[] = [];
-    const result: Record<string, unknown> = { name: p.name, sysctl_file: p.sysctl_file, state: p.state };
-    if (probe.file.kind === 'other') {
-      return { steps: [], reason: 'sysctl_file is not a regular file', fail: `sysctl: ${p.sysctl_file} exists and is not a regular file` };
-    }
-    const liveBefore = probe.live.kind === 'value' ? normaliseSysctlValue(probe.live.value) : undefined;
-    if (liveBefore !== undefined) result.live_before = liveBefore;
-
-    if (p.state === 'present') {
-      if (probe.live.kind === 'unknown' && !p.ignoreerrors) {
-        return { steps: [], reason: 'unknown key', fail: `unknown sysctl key ${p.name} (no ${p.procPath})`, result };
-      }
-      if (probe.live.kind === 'unreadable' && !p.ignoreerrors) {
-        return { steps: [], reason: 'unreadable key', fail: `sysctl key ${p.name} cannot be read (${p.procPath})`, result };
-      }
-    }
-
-    const before = probe.file.kind === 'file' ? probe.file.content : '';
-    const after = editSysctlFile(before, p.name, p.value);
-    const fileExists = probe.file.kind === 'file';
-    if (after !== before && !(p.state === 'absent' && !fileExists)) {
-      steps.push({ kind: 'write', path: p.sysctl_file, content: after, mode: probe.file.kind === 'file' ? (probe.file.mode ?? '0644') : '0644', describe: `${p.state === 'present' ? 'set' : 'remove'} ${p.name} in ${p.sysctl_file}` });
-      diffs.push({ label: p.sysctl_file, before: showEscapes(before), after: showEscapes(after) });
-      why.push(p.state === 'present' ? `${p.sysctl_file}: ${p.name} = ${p.value}` : `${p.sysctl_file}: remove ${p.name}`);
-    }
-
-    if (p.state === 'present' && p.value !== undefined) {
-      result.value = p.value;
-      if (probe.live.kind === 'value' && p.setLive && liveBefore !== p.value) {
-        steps.push({ kind: 'run', script: `printf '%s\\n' ${quote(p.value)} > ${quote(p.procPath)}`, describe: `sysctl -w ${p.name}=${p.value}` });
-        diffs.push({ label: `sysctl ${p.name} (live)`, before: `${liveBefore}\n`, after: `${p.value}\n` });
-        why.push(`live ${p.name}: ${liveBefore} -> ${p.value}`);
-      }
-      if (probe.live.kind !== 'value') why.push(`live value not set (${probe.live.kind} key, ignoreerrors)`);
-    }
-
-    if (steps.length === 0) {
-      const reason =
-        p.state === 'present'
-          ? `${p.name} is ${p.value}${p.setLive && probe.live.kind === 'value' ? ' live and' : ''} in ${p.sysctl_file}`
-          : `${p.name} is not in ${p.sysctl_file}`;
-      return { steps, reason, result };
-    }
-    return { steps, reason: why.join('; '), diffs, result };
+  plan(p, probe) {
+    return planSysctl(p, probe);
   },
 };
+
+/** The read-only probe script: the live value under /proc/sys and the sysctl file. */
+export function sysctlProbeScript(p: SysctlParams): string {
+  const P = quote(p.procPath);
+  const F = quote(p.sysctl_file);
+  return [
+    PRELUDE,
+    `if [ -e ${P} ]; then`,
+    `  if v=$(cat -- ${P} 2>/dev/null); then kv live_state value; kv live "$v"; else kv live_state unreadable; fi`,
+    `else kv live_state unknown; fi`,
+    `if [ -f ${F} ]; then kv file_state file; kvfile file ${F}; kv file_mode "$(stat -c %a -- ${F} 2>/dev/null)";`,
+    `elif [ -e ${F} ]; then kv file_state other; else kv file_state absent; fi`,
+    EPILOGUE,
+  ].join('\n');
+}
+
+/** Pure: the probe's output -> State (or the probe's failure). */
+export function parseSysctlState(res: ExecResult): SysctlProbe | ProbeFailed {
+  try {
+    return parseSysctlProbe(res.stdout);
+  } catch (e) {
+    return { probeFailed: failure('probe_failed', `sysctl: probe failed (rc ${res.code}): ${res.stderr.trim() || (e as Error).message}`) };
+  }
+}
+
+/** PURE: params + State -> plan. */
+export function planSysctl(p: SysctlParams, probe: SysctlProbe | ProbeFailed | null): Plan {
+  if (!probe) return failPlan(failure('probe_failed', 'sysctl: no probe result'), undefined, 'no probe result');
+  if (isProbeFailed(probe)) return failPlan(probe.probeFailed, undefined, 'probe failed');
+  const steps: Step[] = [];
+  const diffs: FileDiff[] = [];
+  const why: string[] = [];
+  const result: Record<string, unknown> = { name: p.name, sysctl_file: p.sysctl_file, state: p.state };
+  if (probe.file.kind === 'other') {
+    return failPlan(failure('not_a_file', `sysctl: ${p.sysctl_file} exists and is not a regular file`, p.sysctl_file), undefined, 'sysctl_file is not a regular file');
+  }
+  const liveBefore = probe.live.kind === 'value' ? normaliseSysctlValue(probe.live.value) : undefined;
+  if (liveBefore !== undefined) result.live_before = liveBefore;
+
+  if (p.state === 'present') {
+    if (probe.live.kind === 'unknown' && !p.ignoreerrors) {
+      return failPlan(failure('unknown_key', `unknown sysctl key ${p.name} (no ${p.procPath})`, p.procPath), result, 'unknown key');
+    }
+    if (probe.live.kind === 'unreadable' && !p.ignoreerrors) {
+      return failPlan(failure('unreadable', `sysctl key ${p.name} cannot be read (${p.procPath})`, p.procPath), result, 'unreadable key');
+    }
+  }
+
+  const before = probe.file.kind === 'file' ? probe.file.content : '';
+  const after = editSysctlFile(before, p.name, p.value);
+  const fileExists = probe.file.kind === 'file';
+  if (after !== before && !(p.state === 'absent' && !fileExists)) {
+    steps.push({ kind: 'write', path: p.sysctl_file, content: after, mode: probe.file.kind === 'file' ? (probe.file.mode ?? '0644') : '0644', describe: `${p.state === 'present' ? 'set' : 'remove'} ${p.name} in ${p.sysctl_file}` });
+    diffs.push({ label: p.sysctl_file, before: showEscapes(before), after: showEscapes(after) });
+    why.push(p.state === 'present' ? `${p.sysctl_file}: ${p.name} = ${p.value}` : `${p.sysctl_file}: remove ${p.name}`);
+  }
+
+  if (p.state === 'present' && p.value !== undefined) {
+    result.value = p.value;
+    if (probe.live.kind === 'value' && p.setLive && liveBefore !== p.value) {
+      steps.push({ kind: 'run', script: `printf '%s\\n' ${quote(p.value)} > ${quote(p.procPath)}`, describe: `sysctl -w ${p.name}=${p.value}` });
+      diffs.push({ label: `sysctl ${p.name} (live)`, before: `${liveBefore}\n`, after: `${p.value}\n` });
+      why.push(`live ${p.name}: ${liveBefore} -> ${p.value}`);
+    }
+    if (probe.live.kind !== 'value') why.push(`live value not set (${probe.live.kind} key, ignoreerrors)`);
+  }
+
+  if (steps.length === 0) {
+    const reason =
+      p.state === 'present'
+        ? `${p.name} is ${p.value}${p.setLive && probe.live.kind === 'value' ? ' live and' : ''} in ${p.sysctl_file}`
+        : `${p.name} is not in ${p.sysctl_file}`;
+    return { steps, reason, result };
+  }
+  return { steps, reason: why.join('; '), diffs, result };
+}
 
 export default sysctl;

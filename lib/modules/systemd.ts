@@ -11,9 +11,8 @@
  * no-op with that reason, where Ansible would run `systemctl disable` every time); an alias is resolved to
  * the unit it names (systemctl refuses to enable an alias name).
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
 export interface SystemdParams {
   name?: string;
@@ -83,14 +82,17 @@ const ENABLED = new Set(['enabled', 'enabled-runtime']);
 const NOT_ENABLED = new Set(['disabled', 'linked', 'linked-runtime', 'masked', 'masked-runtime']);
 const NO_INSTALL = new Set(['static', 'generated', 'transient', 'indirect']);
 
+/** the unit file a unit name names, as a bare file name (`nginx.service`); undefined for a name without a suffix */
+function unitFileName(name: string): string | undefined {
+  return name.includes('.') && !name.includes('/') ? name : undefined;
+}
+
 export const NOT_RUNNING = 'systemd is not running on this host';
 
-export function planSystemd(p: SystemdParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
+export function planSystemd(p: SystemdParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
   if (f.str('no_systemctl') === '1') {
-    const msg = 'systemctl is not installed on this host: it does not use systemd';
-    return { steps: [], reason: msg, fail: msg };
+    return failPlan(failure('no_systemd', 'systemctl is not installed on this host: it does not use systemd'));
   }
   const running = f.str('running') === '1';
   const steps: Step[] = [];
@@ -120,8 +122,7 @@ export function planSystemd(p: SystemdParams, probe: ExecResult | null): Plan {
   const notFound = fileState === '' || fileState === 'bad' || fileState === 'not-found';
   const onlyMask = p.masked === true && p.enabled === undefined && p.state === undefined;
   if (notFound && !(running && loadState === 'loaded') && !onlyMask) {
-    const msg = `Could not find the requested service ${p.name}: host`;
-    return { steps: [], reason: msg, fail: msg, result };
+    return failPlan(failure('unit_not_found', `Could not find the requested service ${p.name}: host`, unitFileName(p.name ?? '')), result);
   }
 
   // 1. daemon-reload
@@ -145,8 +146,7 @@ export function planSystemd(p: SystemdParams, probe: ExecResult | null): Plan {
   // 3. enabled
   if (p.enabled !== undefined) {
     if (willBeMasked && p.enabled) {
-      const msg = `${unit} is masked: it cannot be enabled (set masked: false)`;
-      return { steps: [], reason: msg, fail: msg, result };
+      return failPlan(failure('masked', `${unit} is masked: it cannot be enabled (set masked: false)`), result);
     }
     if (isMasked && p.masked === false) {
       // unmasked above: its state is then decided by its [Install] links, which enable/disable settle
@@ -208,13 +208,13 @@ export const systemdSchema = {
   },
 };
 
-const systemd: ModuleDef<SystemdParams> = {
+const systemd: ModuleDef<SystemdParams, FrameState> = {
   name: 'systemd',
   aliases: [...namesFor('systemd'), 'systemd_service', ...namesFor('systemd_service')],
   description: 'Manage a systemd unit: enabled, masked, started/stopped/restarted/reloaded, daemon-reload',
   schema: systemdSchema,
   prepare: prepareSystemd,
-  probe: probeSystemd,
+  probe: (p) => frameProbe(probeSystemd(p)),
   plan: planSystemd,
 };
 

@@ -10,7 +10,7 @@ import { RunbookError } from '../errors.js';
 import type { ModuleContext, ModuleDef } from './types.js';
 import { FILE_ATTR_SCHEMA, badArg, basenameOf, namesFor } from './common.js';
 import { encodeText } from './bytes.js';
-import { contentPlan, contentProbe, prepareContent, type ContentParams } from './copy.js';
+import { contentPlan, contentProbe, prepareContent, type ContentParams, type ContentState } from './copy.js';
 
 export function prepareTemplate(params: Record<string, unknown>, ctx: ModuleContext): ContentParams {
   const src = params.src as string;
@@ -41,7 +41,7 @@ export const templateSchema = {
   },
 };
 
-const template: ModuleDef<ContentParams> = {
+const template: ModuleDef<ContentParams, ContentState> = {
   name: 'template',
   aliases: namesFor('template'),
   description: 'Render a Jinja2 template on the controller and put the result on the host (as copy)',

@@ -10,9 +10,8 @@
  * rewritten; with systemd, `timedatectl set-timezone` does the link and /etc/timezone is kept in step.
  * `hwclock` is accepted and not managed (a note says so): containers and most VMs have no RTC to set.
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, quote, type FrameState } from './common.js';
 
 export interface TimezoneParams {
   name?: string;
@@ -52,9 +51,8 @@ export function zoneOfLink(target: string): string | undefined {
   return m ? m[1]!.replace(/^posix\//, '') : undefined;
 }
 
-export function planTimezone(p: TimezoneParams, res: ExecResult | null): Plan {
-  const f = parseFrame(res);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: `timezone: ${f.error}` };
+export function planTimezone(p: TimezoneParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan({ ...f.probeFailed, message: `timezone: ${f.probeFailed.message}` }, undefined, f.probeFailed.message);
   const notes: string[] = [];
   if (p.hwclock !== undefined) notes.push(`hwclock ${p.hwclock} is not managed by runbook`);
   const link = f.str('localtime_link');
@@ -66,8 +64,7 @@ export function planTimezone(p: TimezoneParams, res: ExecResult | null): Plan {
   if (p.name === undefined) return { steps: [], reason: notes.join('; '), result: { ...result, after: { name: current } } };
   const name = p.name;
   if (f.str('zone_exists') !== '1') {
-    const msg = `timezone: ${name} is not a known time zone (no ${ZONEINFO}/${name} on the host)`;
-    return { steps: [], reason: msg, fail: msg, result };
+    return failPlan(failure('unknown_zone', `timezone: ${name} is not a known time zone (no ${ZONEINFO}/${name} on the host)`, `${ZONEINFO}/${name}`), result);
   }
   result.after = { name };
   const zoneFile = `${ZONEINFO}/${name}`;
@@ -102,7 +99,7 @@ export function planTimezone(p: TimezoneParams, res: ExecResult | null): Plan {
   };
 }
 
-const timezone: ModuleDef<TimezoneParams> = {
+const timezone: ModuleDef<TimezoneParams, FrameState> = {
   name: 'timezone',
   aliases: ['community.general.timezone'],
   description: 'the system time zone (/etc/localtime link and /etc/timezone; timedatectl with systemd); hwclock not managed',
@@ -123,7 +120,7 @@ const timezone: ModuleDef<TimezoneParams> = {
     }
   },
   prepare: prepareTimezone,
-  probe: probeTimezone,
+  probe: (p) => frameProbe(probeTimezone(p)),
   plan: planTimezone,
 };
 

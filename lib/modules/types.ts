@@ -1,8 +1,8 @@
 /**
  * A module never sees a "check" flag. It is:
  *   prepare (optional, controller side: read a src file, render a template) ->
- *   probe   (ONE read-only sh script; its output is the state) ->
- *   plan    (a PURE function of params + probe output -> steps, diff, reason).
+ *   probe   ({ script, parse }: ONE read-only sh script, and the PURE parse of its output into the module's typed State) ->
+ *   plan    (a PURE function of params + State -> steps, diff, reason, or a structured Failure).
  * The executor reports the plan and, unless --check, hands the steps to the one interpreter that mutates hosts
  * (lib/executor/apply.ts). `changed` means "the plan had steps". Check and apply share every line up to the last.
  */
@@ -22,15 +22,53 @@ export interface FileDiff {
   after: string;
 }
 
+/**
+ * Why a plan or a step fails, as data: a stable `code` (e.g. 'missing_parent', 'unit_not_found', 'probe_failed'),
+ * the `path` it is about when there is one (an absolute path, or a bare file name such as a systemd unit's
+ * `NAME.service`), and the message shown. Check mode consults `path` against the writes earlier tasks planned.
+ */
+export interface Failure {
+  code: string;
+  path?: string;
+  message: string;
+}
+
+/** A failure, as data. */
+export function failure(code: string, message: string, path?: string | undefined): Failure {
+  return path === undefined ? { code, message } : { code, path, message };
+}
+
+/** A plan that fails (no steps; the reason is the message). */
+export function failPlan(f: Failure, result?: Record<string, unknown>, reason = f.message): Plan {
+  return result === undefined ? { steps: [], reason, fail: f } : { steps: [], reason, fail: f, result };
+}
+
+/** The read-only probe of a module: one sh script, and the PURE parse of its output into the module's State. */
+export interface Probe<S> {
+  script: string;
+  parse(output: ExecResult): S;
+}
+
+/** The State of a probe that failed or whose output was incomplete: the plan fails with it. */
+export interface ProbeFailed {
+  probeFailed: Failure;
+}
+
+export function isProbeFailed(s: unknown): s is ProbeFailed {
+  return typeof s === 'object' && s !== null && 'probeFailed' in s;
+}
+
 export interface Plan {
   steps: Step[];
   /** why there is nothing to do (a no-op must say why), or a short description of the change */
   reason: string;
+  /** the reason once the steps have run, when it reads differently ("command would run" -> "command ran") */
+  doneReason?: string;
   diffs?: FileDiff[];
   /** values merged into the registered result (e.g. path, state, before/after values) */
   result?: Record<string, unknown>;
   /** the module decided the task fails (e.g. unknown sysctl key); no steps are run */
-  fail?: string;
+  fail?: Failure;
   /** run these steps even in check mode (read-only commands whose output later tasks need) */
   runInCheckMode?: boolean;
 }
@@ -50,7 +88,7 @@ export interface ModuleContext {
   readonly checkMode?: never;
 }
 
-export interface ModuleDef<P = Record<string, unknown>> {
+export interface ModuleDef<P = Record<string, unknown>, S = unknown> {
   /** short name, e.g. 'copy' */
   name: string;
   /** other names it answers to, e.g. 'ansible.builtin.copy', 'ansible.legacy.copy' */
@@ -70,10 +108,10 @@ export interface ModuleDef<P = Record<string, unknown>> {
   validate?(params: Record<string, unknown>): string[];
   /** normalise params (defaults, aliases, controller-side file reads); may throw RunbookError('bad_argument') */
   prepare?(params: Record<string, unknown>, ctx: ModuleContext): P | Promise<P>;
-  /** one read-only sh script whose output tells the current state; null when the module needs no probe */
-  probe(params: P): string | null;
-  /** PURE: params + probe result -> plan */
-  plan(params: P, probe: ExecResult | null): Plan;
+  /** the read-only probe (script + parse into State); null when the module needs no probe (the plan gets null) */
+  probe(params: P): Probe<S> | null;
+  /** PURE: params + State (null when there was no probe) -> plan */
+  plan(params: P, state: S | null): Plan;
   /** optional: compute result fields from the captured output of applied steps (command: stdout, rc ...) */
   finish?(params: P, outputs: ExecResult[], plan: Plan): Record<string, unknown>;
 }
@@ -86,4 +124,13 @@ export interface ActionResult {
   /** facts set by set_fact */
   facts?: Record<string, unknown>;
   result?: Record<string, unknown>;
+}
+
+/**
+ * What the executor does between the probe's round trip and the plan, for a probe output already in hand (tests,
+ * tools): parse the output into the module's State (null when there is no probe or no output), then plan.
+ */
+export function planFrom<P, S>(def: ModuleDef<P, S>, params: P, output: ExecResult | null): Plan {
+  const probe = def.probe(params);
+  return def.plan(params, probe !== null && output !== null ? probe.parse(output) : null);
 }

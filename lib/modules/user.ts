@@ -5,9 +5,8 @@
  * names (to check it exists and learn its gid), whether the home directory exists and, only when `password` is
  * given, the current hash (never printed: reasons and diffs say "password hash differs", not the value).
  */
-import type { ExecResult } from '../connection/types.js';
-import type { ModuleDef, Plan, Step } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, isFrameError, namesFor, parseFrame, quote } from './common.js';
+import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
+import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
 export interface UserParams {
   name: string;
@@ -91,10 +90,9 @@ export function probeUser(p: UserParams): string {
   return lines.join('\n');
 }
 
-export function planUser(p: UserParams, probe: ExecResult | null): Plan {
-  const f = parseFrame(probe);
-  if (isFrameError(f)) return { steps: [], reason: f.error, fail: f.error };
-  const fail = (msg: string): Plan => ({ steps: [], reason: msg, fail: msg, result: { name: p.name, state: p.state } });
+export function planUser(p: UserParams, f: FrameState): Plan {
+  if (isProbeFailed(f)) return failPlan(f.probeFailed);
+  const fail = (msg: string): Plan => failPlan(failure('user', msg), { name: p.name, state: p.state });
   const pw = (f.str('passwd') ?? '').split(':');
   const exists = pw.length >= 7 && pw[0] === p.name;
   const result: Record<string, unknown> = { name: p.name, state: p.state };
@@ -247,13 +245,13 @@ export const userSchema = {
   },
 };
 
-const user: ModuleDef<UserParams> = {
+const user: ModuleDef<UserParams, FrameState> = {
   name: 'user',
   aliases: namesFor('user'),
   description: 'Local user accounts (useradd/usermod/userdel): uid, group, groups, shell, home, system, password hash',
   schema: userSchema,
   prepare: prepareUser,
-  probe: probeUser,
+  probe: (p) => frameProbe(probeUser(p)),
   plan: planUser,
 };
 
