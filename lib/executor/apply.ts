@@ -3,18 +3,20 @@
  * to a host (probes are read-only by contract).
  */
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
+import { RunbookError } from '../errors.js';
 import { atomicWriteScript } from '../connection/scripts.js';
 import type { Step } from '../modules/types.js';
 import { encodeText } from '../modules/bytes.js';
 
-export class StepFailed extends Error {
+export class StepFailed extends RunbookError {
   constructor(
     message: string,
     readonly step: Step,
     readonly result: ExecResult,
     readonly outputs: ExecResult[],
   ) {
-    super(message);
+    super('step_failed', message);
+    this.name = 'StepFailed';
   }
 }
 

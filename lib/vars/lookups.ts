@@ -4,14 +4,19 @@
  * `ansible.builtin.` aliases are added for every short name.
  */
 import { readFileSync } from 'node:fs';
+import { RunbookError } from '../errors.js';
 import { passwordLookup } from './password-hash.js';
 import { sopsLookup } from './sops.js';
 import { pyStr, pyTruthy, type Kw } from './python-compat.js';
 
 export type LookupFn = (terms: unknown[], kw: Kw, vars: Record<string, unknown>) => unknown[];
 
-export class LookupUndefined extends Error {
-  constructor(public variable: string) { super(`'${variable}' is undefined`); }
+/** A `vars` lookup of an undefined name (the templar turns it into its undefined_variable TemplateError). */
+export class LookupUndefined extends RunbookError {
+  constructor(public variable: string) {
+    super('undefined_variable', `'${variable}' is undefined`);
+    this.name = 'LookupUndefined';
+  }
 }
 
 export const LOOKUPS: Record<string, LookupFn> = {

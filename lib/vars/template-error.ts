@@ -1,14 +1,15 @@
 /** TemplateError, the conversion of MiniJinja's errors to it, and WASM values -> plain JS (for template.ts). */
+import { RunbookError, type SourcePos } from '../errors.js';
 import type { Kw } from './python-compat.js';
 
-export class TemplateError extends Error {
-  code: 'undefined_variable' | 'template_syntax' | 'template_error';
+/** A template that cannot render. `line` is the line in the template text; `pos`, when set, locates it in a file. */
+export class TemplateError extends RunbookError {
+  declare readonly code: 'undefined_variable' | 'template_syntax' | 'template_error';
   variable?: string;
   line?: number;
-  constructor(code: TemplateError['code'], message: string, opts: { variable?: string; line?: number } = {}) {
-    super(message);
+  constructor(code: TemplateError['code'], message: string, opts: { variable?: string; line?: number; pos?: SourcePos } = {}) {
+    super(code, message, opts.pos ? { pos: opts.pos } : {});
     this.name = 'TemplateError';
-    this.code = code;
     if (opts.variable !== undefined) this.variable = opts.variable;
     if (opts.line !== undefined) this.line = opts.line;
   }

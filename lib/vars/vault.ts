@@ -49,7 +49,13 @@ export function vaultEncrypt(plaintext: string | Buffer, password: string, salt:
   return `${header}\n${lines.join('\n')}\n`;
 }
 
-export class VaultError extends Error {}
+/** Vault data that cannot be decrypted with one password (decryptText words it for the user). */
+export class VaultError extends RunbookError {
+  constructor(message: string) {
+    super('vault', message);
+    this.name = 'VaultError';
+  }
+}
 
 /** Decrypt a vault envelope with one password. Throws VaultError (bad format, wrong password / tampered). */
 export function vaultDecrypt(text: string, password: string): Buffer {
