@@ -69,8 +69,8 @@ describe('errors shown by the CLI', () => {
     fs.writeFileSync(pb, '- hosts: all\n  gather_facts: false\n  tasks:\n    - nosuchmodule: {}\n    - copy: { dest: /tmp/x, content: a, colour: red }\n');
     const r = cli(['apply', pb, '-i', inv]);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/two\.yml:4:7: unknown module "nosuchmodule"\n {2}4 \| {4}- nosuchmodule: \{\}\n {4}\| {6}\^\n/);
-    expect(r.stderr).toMatch(/two\.yml:5:\d+: unknown argument "colour" for module copy[^\n]*\n {2}5 \| {4}- copy: /);
+    expect(r.stderr).toMatch(/two\.yml:4:7: unknown module "nosuchmodule"\n {2}4 \| {5}- nosuchmodule: \{\}\n {4}\| {7}\^\n/);
+    expect(r.stderr).toMatch(/two\.yml:5:\d+: unknown argument "colour" for module copy[^\n]*\n {2}5 \| {5}- copy: /);
     expect(r.stderr).toMatch(/2 configuration errors; no host was contacted/);
   });
 });

@@ -14,6 +14,7 @@
  * exists with other subnets is drift: the task fails naming both unless `recreate: true` and no container is
  * attached, in which case it is removed and created again.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
@@ -56,9 +57,8 @@ export interface PodmanNetworkParams {
 function toBool(v: unknown, what: string): boolean | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'boolean') return v;
-  const s = String(v).trim().toLowerCase();
-  if (['1', 'yes', 'true', 'on', 'y'].includes(s)) return true;
-  if (['0', 'no', 'false', 'off', 'n'].includes(s)) return false;
+  const b = ansibleBoolean(String(v));
+  if (b !== undefined) return b;
   throw new RunbookError('bad_argument', `${what}: ${JSON.stringify(v)} is not a boolean`);
 }
 

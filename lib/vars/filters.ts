@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { passwordHash } from './password-hash.js';
 import {
-  deepEqual, isObj, kwOr, pyBool, pyFormat, pyJson, pyRegex, pyReplacement, pyRepr, pyStr, pyTruthy, toList, typeDebug, type Kw,
+  deepEqual, isObj, kwOr, pyBool, pyFormat, pyJson, pyRegex, pyRepr, pySub, pyStr, pyTruthy, toList, typeDebug, type Kw,
 } from './python-compat.js';
 
 // Re-exported for the callers that imported them from here before the split.
@@ -262,13 +262,8 @@ export const FILTERS: Record<string, FilterSpec> = {
   },
   regex_replace: {
     fn: (v, a, kw) => {
-      const count = Number(kwOr(a, kw, 4, 'count', 0));
-      const re = pyRegex(String(kwOr(a, kw, 0, 'regex', '')), { ignorecase: kwOr(a, kw, 2, 'ignorecase'), multiline: kwOr(a, kw, 3, 'multiline'), global: true });
-      const rep = pyReplacement(pyStr(kwOr(a, kw, 1, 'replace', '')));
-      const s = pyStr(v);
-      if (!count) return s.replace(re, rep);
-      let n = 0;
-      return s.replace(re, (...m) => (n++ < count ? m[0].replace(new RegExp(re.source, re.flags.replace('g', '')), rep) : m[0]));
+      const re = pyRegex(String(kwOr(a, kw, 0, 'regex', '')), { ignorecase: kwOr(a, kw, 2, 'ignorecase'), multiline: kwOr(a, kw, 3, 'multiline'), flags: 'g' });
+      return pySub(re, pyStr(kwOr(a, kw, 1, 'replace', '')), pyStr(v), Number(kwOr(a, kw, 4, 'count', 0)));
     },
     kwargs: ['regex', 'replace', 'ignorecase', 'multiline', 'count', 'mandatory_count'],
   },
@@ -291,7 +286,7 @@ export const FILTERS: Record<string, FilterSpec> = {
   },
   regex_findall: {
     fn: (v, a, kw) => {
-      const re = pyRegex(String(kwOr(a, kw, 0, 'regex', '')), { multiline: kwOr(a, kw, 1, 'multiline'), ignorecase: kwOr(a, kw, 2, 'ignorecase'), global: true });
+      const re = pyRegex(String(kwOr(a, kw, 0, 'regex', '')), { multiline: kwOr(a, kw, 1, 'multiline'), ignorecase: kwOr(a, kw, 2, 'ignorecase'), flags: 'g' });
       return [...pyStr(v).matchAll(re)].map((m) => (m.length === 1 ? m[0] : m.length === 2 ? (m[1] ?? '') : m.slice(1).map((g) => g ?? '')));
     },
     kwargs: ['regex', 'multiline', 'ignorecase'],

@@ -1,5 +1,5 @@
 /** Ansible-flavoured Jinja tests (`x is version(...)`, `x is match(...)`, ...) for the MiniJinja engine. */
-import { deepEqual, isObj, kwOr, pyBool, pyRegex, pyStr, pyTruthy, toList, type Kw } from './python-compat.js';
+import { ansibleBoolean, deepEqual, isObj, kwOr, pyRegex, pyStr, pyTruthy, toList, type Kw } from './python-compat.js';
 
 export interface TestSpec { fn: (v: unknown, args: unknown[], kw: Kw) => boolean; kwargs?: readonly string[] }
 
@@ -25,7 +25,7 @@ function resultDict(v: unknown, test: string): Record<string, unknown> {
 }
 
 function regexTest(v: unknown, args: unknown[], kw: Kw, matchType: string): boolean {
-  const re = pyRegex(String(kwOr(args, kw, 0, 'pattern', '')), { ignorecase: kwOr(args, kw, 1, 'ignorecase'), multiline: kwOr(args, kw, 2, 'multiline'), sticky: matchType === 'match' });
+  const re = pyRegex(String(kwOr(args, kw, 0, 'pattern', '')), { ignorecase: kwOr(args, kw, 1, 'ignorecase'), multiline: kwOr(args, kw, 2, 'multiline'), flags: matchType === 'match' ? 'y' : '' });
   return re.test(pyStr(v));
 }
 
@@ -48,7 +48,8 @@ const versionTest: TestSpec = {
   kwargs: ['version', 'operator', 'strict', 'version_type'],
 };
 
-const boolTrue = (v: unknown, convert: boolean) => (convert && typeof v === 'string' && /^(yes|no|on|off|true|false|y|n|1|0)$/i.test(v) ? pyBool(v) : pyTruthy(v));
+/** Ansible's truthy test: with convert_bool, what boolean() knows is converted first; anything else by Python truthiness. */
+const boolTrue = (v: unknown, convert: boolean) => (convert && typeof v === 'string' ? (ansibleBoolean(v) ?? pyTruthy(v)) : pyTruthy(v));
 
 export const TESTS: Record<string, TestSpec> = {
   truthy: { fn: (v, a, kw) => boolTrue(v, pyTruthy(kwOr(a, kw, 0, 'convert_bool', false))), kwargs: ['convert_bool'] },

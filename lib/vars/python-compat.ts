@@ -4,6 +4,8 @@
  * value (a regex in a filter or a module argument, a yes/no boolean) goes through here, so they all agree.
  */
 
+import { RunbookError } from '../errors.js';
+
 /** Keyword arguments of a filter/test/lookup call. */
 export type Kw = Record<string, unknown>;
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -149,42 +151,186 @@ export function pyFormat(fmt: string, value: unknown, isTuple: boolean): string 
   return out;
 }
 
-/** Compile a Python regular expression as a JS RegExp (named groups, inline flags, \A \Z). */
-export function pyRegex(pattern: string, opts: { ignorecase?: unknown; multiline?: unknown; global?: boolean; sticky?: boolean } = {}): RegExp {
-  let src = pattern;
-  let flags = '';
-  const inline = /^\(\?([aiLmsux]+)\)/.exec(src);
-  if (inline) {
-    src = src.slice(inline[0].length);
-    if (inline[1].includes('i')) flags += 'i';
-    if (inline[1].includes('m')) flags += 'm';
-    if (inline[1].includes('s')) flags += 's';
+// ---------------------------------------------------------------- Python `re`
+
+/** A Python pattern or replacement template that cannot be used (bad syntax, unknown group). */
+export class PyRegexError extends RunbookError {
+  constructor(message: string) {
+    super('bad_pattern', message);
+    this.name = 'PyRegexError';
   }
-  src = src.replace(/\(\?P<(\w+)>/g, '(?<$1>').replace(/\(\?P=(\w+)\)/g, '\\k<$1>').replace(/\\A/g, '^').replace(/\\Z/g, '$(?![\\s\\S])');
-  if (pyTruthy(opts.ignorecase) && !flags.includes('i')) flags += 'i';
-  if (pyTruthy(opts.multiline) && !flags.includes('m')) flags += 'm';
-  if (opts.global) flags += 'g';
-  if (opts.sticky) flags += 'y';
-  return new RegExp(src, flags + 'u');
 }
 
-/** Python re.sub replacement string → JS replacement string. */
-export function pyReplacement(r: string): string {
+export interface PyRegexOptions {
+  /** re.IGNORECASE / re.MULTILINE / re.DOTALL (Python truthiness); a leading `(?ims)` in the pattern adds to them */
+  ignorecase?: unknown;
+  multiline?: unknown;
+  dotall?: unknown;
+  /** JS flags to add: g (all matches), y (anchored at lastIndex, like re.match), d (indices) */
+  flags?: string;
+  /**
+   * Text (str) semantics: the JS `u` flag, so `.` is one code point, as in Python 3 str patterns. False for text
+   * held as latin1 bytes (the file modules). A pattern Python accepts but the u flag refuses (`\-`, a lone `{`)
+   * is compiled without it.
+   */
+  unicode?: boolean;
+}
+
+/** The Python pattern as JS source and flags (before the u flag is chosen). */
+export function translatePyRegex(pattern: string, opts: PyRegexOptions = {}): { source: string; flags: string } {
+  let src = pattern;
+  let ignorecase = pyTruthy(opts.ignorecase), multiline = pyTruthy(opts.multiline), dotall = pyTruthy(opts.dotall), verbose = false;
+  // global inline flags: only at the start (Python 3.11 refuses them elsewhere); a, L and u change nothing for str
+  for (let m = /^\(\?([aiLmsux]+)\)/.exec(src); m; m = /^\(\?([aiLmsux]+)\)/.exec(src)) {
+    if (m[1]!.includes('i')) ignorecase = true;
+    if (m[1]!.includes('m')) multiline = true;
+    if (m[1]!.includes('s')) dotall = true;
+    if (m[1]!.includes('x')) verbose = true;
+    src = src.slice(m[0].length);
+  }
   let out = '';
-  for (let i = 0; i < r.length; i++) {
-    const c = r[i];
-    if (c === '$') { out += '$$'; continue; }
-    if (c !== '\\' || i + 1 >= r.length) { out += c; continue; }
-    const n = r[i + 1];
-    const g = /^g<(\w+)>/.exec(r.slice(i + 1));
-    if (g) { out += /^\d+$/.test(g[1]) ? '$' + g[1] : '$<' + g[1] + '>'; i += g[0].length; continue; }
-    const d = /^\d{1,2}/.exec(r.slice(i + 1));
-    if (d) { out += '$' + d[0]; i += d[0].length; continue; }
-    const esc: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', f: '\f', v: '\v', a: '\x07', b: '\b' };
-    if (n in esc) { out += esc[n]; i++; continue; }
-    out += c;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      const n = src[i + 1];
+      if (n === undefined) throw new PyRegexError(`invalid regular expression '${pattern}': bad escape (end of pattern)`);
+      i++;
+      if (inClass) { out += '\\' + n; continue; }
+      if (n === 'A') out += '(?<![\\s\\S])'; // start of the string, whatever the flags
+      else if (n === 'Z') out += '(?![\\s\\S])'; // end of the string (Python's $ also matches before a final \n)
+      else if (n === 'U' && /^[0-9a-fA-F]{8}$/.test(src.slice(i + 1, i + 9))) {
+        out += String.fromCodePoint(parseInt(src.slice(i + 1, i + 9), 16)).replace(/[\s\S]/g, (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'));
+        i += 8;
+      } else if (verbose && /\s|#/.test(n)) out += n === '#' ? '#' : '\\' + n;
+      else out += '\\' + n;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += c;
+      // a `]` right after `[` or `[^` is a literal in Python; JS needs it escaped
+      if (src[i + 1] === '^') { out += '^'; i++; }
+      if (src[i + 1] === ']') { out += '\\]'; i++; }
+      continue;
+    }
+    if (verbose && /\s/.test(c)) continue;
+    if (verbose && c === '#') {
+      while (i + 1 < src.length && src[i + 1] !== '\n') i++;
+      continue;
+    }
+    if (c === '(' && src[i + 1] === '?') {
+      const rest = src.slice(i);
+      const named = /^\(\?P<(\w+)>/.exec(rest);
+      if (named) { out += `(?<${named[1]}>`; i += named[0].length - 1; continue; }
+      const ref = /^\(\?P=(\w+)\)/.exec(rest);
+      if (ref) { out += `\\k<${ref[1]}>`; i += ref[0].length - 1; continue; }
+      const comment = /^\(\?#[^)]*\)/.exec(rest);
+      if (comment) { i += comment[0].length - 1; continue; }
+    }
+    if (c === '.') out += dotall ? '[\\s\\S]' : '[^\\n]';
+    // Python: ^ at the start (or after any \n with MULTILINE); $ at the end or before a final \n (before any \n with
+    // MULTILINE). JS's own ^ and $ differ (\r and \u2028 count as line ends, and $ never skips a final \n).
+    else if (c === '^') out += multiline ? '(?:(?<![\\s\\S])|(?<=\\n))' : '(?<![\\s\\S])';
+    else if (c === '$') out += multiline ? '(?=\\n|(?![\\s\\S]))' : '(?=\\n?(?![\\s\\S]))';
+    else out += c;
+  }
+  const flags = [...new Set(((ignorecase ? 'i' : '') + (opts.flags ?? '')).split(''))].filter((f) => f !== 'm' && f !== 's' && f !== 'u').join('');
+  return { source: out, flags };
+}
+
+/**
+ * Compile a Python regular expression (Ansible's regexp parameters and regex_* filters) as a JS RegExp with
+ * Python's meaning: (?P<name>...), (?P=name), (?#...), leading inline flags (?aiLmsux) incl. verbose, \A, \Z, \U,
+ * Python's ^ $ and . (only \n ends a line), `[]...]`. PyRegexError when it does not compile.
+ */
+export function pyRegex(pattern: string, opts: PyRegexOptions = {}): RegExp {
+  const { source, flags } = translatePyRegex(pattern, opts);
+  if (opts.unicode ?? true) {
+    try {
+      return new RegExp(source, flags + 'u');
+    } catch {
+      // Python accepts it: try without the u flag (identity escapes such as \- are an error only with it)
+    }
+  }
+  try {
+    return new RegExp(source, flags);
+  } catch (e) {
+    throw new PyRegexError(`invalid regular expression '${pattern}': ${(e as Error).message}`);
+  }
+}
+
+/** A match as Python's match.expand sees it: groups by number and by name. */
+export interface PyMatch { readonly [n: number]: string | undefined; readonly length: number; groups?: Record<string, string | undefined> }
+
+/**
+ * Python's match.expand(template) / re.sub's replacement: \1..\99, \g<n>, \g<name>, \n \t ... escapes; an
+ * unknown escape of a letter is an error, other escapes stay as they are. An unmatched group is ''.
+ */
+export function pyExpand(tpl: string, m: PyMatch): string {
+  let out = '';
+  const group = (ref: string): string => {
+    if (/^\d+$/.test(ref)) {
+      const n = Number(ref);
+      if (n >= m.length) throw new PyRegexError(`invalid group reference ${n}`);
+      return m[n] ?? '';
+    }
+    if (!m.groups || !(ref in m.groups)) throw new PyRegexError(`unknown group name '${ref}'`);
+    return m.groups[ref] ?? '';
+  };
+  const esc: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', b: '\b', '\\': '\\' };
+  for (let i = 0; i < tpl.length; i++) {
+    const c = tpl[i]!;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const n = tpl[i + 1];
+    if (n === undefined) throw new PyRegexError('bad escape (end of pattern)');
+    if (/\d/.test(n)) {
+      const d = /^\d{1,2}/.exec(tpl.slice(i + 1))![0];
+      out += group(d);
+      i += d.length;
+    } else if (n === 'g') {
+      const g = /^g<([^>]*)>/.exec(tpl.slice(i + 1));
+      if (!g) throw new PyRegexError('missing group name after \\g');
+      out += group(g[1]!);
+      i += g[0].length;
+    } else if (n in esc) {
+      out += esc[n];
+      i += 1;
+    } else if (/[A-Za-z]/.test(n)) {
+      throw new PyRegexError(`bad escape \\${n}`);
+    } else {
+      out += '\\' + n;
+      i += 1;
+    }
   }
   return out;
+}
+
+/** re.sub(pattern, repl, s, count): Python's replacement template expanded for each match; count 0 = all. */
+export function pySub(re: RegExp, repl: string, s: string, count = 0): string {
+  const g = re.flags.includes('g') ? re : new RegExp(re.source, re.flags + 'g');
+  let n = 0;
+  return s.replace(g, (...args: unknown[]) => {
+    if (count > 0 && n >= count) return args[0] as string;
+    n++;
+    return pyExpand(repl, matchFromReplaceArgs(args));
+  });
+}
+
+/** The arguments String.prototype.replace passes to a replacer, as a PyMatch. */
+export function matchFromReplaceArgs(args: unknown[]): PyMatch {
+  const hasGroups = typeof args[args.length - 1] === 'object' && args[args.length - 1] !== null;
+  const nCaps = args.length - (hasGroups ? 3 : 2);
+  const m = args.slice(0, nCaps) as (string | undefined)[];
+  return Object.assign(m, { groups: hasGroups ? (args[args.length - 1] as Record<string, string | undefined>) : undefined });
 }
 
 export function typeDebug(v: unknown): string {
@@ -206,7 +352,26 @@ export const toList = (v: unknown): unknown[] => {
   throw new Error(`'${typeDebug(v)}' object is not iterable`);
 };
 
-/** Ansible's boolean coercion (the `bool` filter): yes/on/1/true/y are true, anything else false. */
+/** Ansible's BOOLEANS_TRUE / BOOLEANS_FALSE (module_utils/parsing/convert_bool.py): strings lower-cased and stripped. */
+export const BOOLEANS_TRUE: ReadonlySet<unknown> = new Set<unknown>(['y', 'yes', 'on', '1', 'true', 't', 1, true]);
+export const BOOLEANS_FALSE: ReadonlySet<unknown> = new Set<unknown>(['n', 'no', 'off', '0', 'false', 'f', 0, false]);
+
+/**
+ * Ansible's boolean() (convert_bool): the words above in any case and surrounding blanks, the numbers 1 and 0,
+ * booleans; undefined for anything else (a strict caller words its own error, a lenient one picks its default).
+ * Used for module and role arguments, connection variables, ansible.cfg, play keywords and `is truthy(convert_bool=true)`.
+ */
+export function ansibleBoolean(v: unknown): boolean | undefined {
+  const k = typeof v === 'string' ? v.trim().toLowerCase() : v;
+  if (BOOLEANS_TRUE.has(k)) return true;
+  if (BOOLEANS_FALSE.has(k)) return false;
+  return undefined;
+}
+
+/**
+ * The `bool` filter (Ansible's to_bool): yes/on/1/true (and y, as runbook always took it) are true, anything else
+ * false. Deliberately not ansibleBoolean: the filter never fails and says false to `t`, as Ansible's does.
+ */
 export function pyBool(v: unknown): boolean {
   if (typeof v === 'boolean') return v;
   if (v === null || v === undefined) return false;
