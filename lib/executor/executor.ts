@@ -34,6 +34,7 @@ export class Executor extends TaskPipeline {
       }
     } finally {
       await this.closeAll();
+      if (this.ownsContext) this.context.dispose();
     }
     const recap = await Promise.all(
       [...this.hosts.values()].map(async (h) => (h.conn ? { ...h.stats, commands: await h.conn.then((c) => c.commandCount, () => 0) } : h.stats)),
