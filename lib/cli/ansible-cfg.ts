@@ -7,6 +7,7 @@
  * whole-line `#`/`;` comments, inline comments after ` ;`, indented lines continue the previous value. Relative paths
  * are relative to the directory of the file (Ansible's rule for path settings).
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -78,9 +79,9 @@ export function findAnsibleCfg(cwd = process.cwd()): string | undefined {
 }
 
 function bool(v: { value: string; line: number }, file: string, key: string): boolean {
-  const s = v.value.toLowerCase();
-  if (['true', 'yes', 'on', '1', 'y', 't'].includes(s)) return true;
-  if (['false', 'no', 'off', '0', 'n', 'f', ''].includes(s)) return false;
+  if (v.value.trim() === '') return false;
+  const b = ansibleBoolean(v.value);
+  if (b !== undefined) return b;
   throw new RunbookError('config', `${key} must be a boolean, got "${v.value}"`, { pos: { file, line: v.line, col: 1 } });
 }
 

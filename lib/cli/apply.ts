@@ -10,6 +10,7 @@ import { Executor } from '../executor/executor.js';
 import { EventBus, type Listener, type RunEvent } from '../executor/events.js';
 import { preflight } from '../executor/preflight.js';
 import { parseExtraVars } from './extra-vars.js';
+import { commandContext } from './secrets-setup.js';
 import { syntaxCheckFiles, setSecretsShapeOnly } from './syntax-check.js';
 import { collectionsPath } from '../playbook/ansible-names.js';
 import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type AnsibleCfg } from './ansible-cfg.js';
@@ -99,6 +100,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
   if (reportFile) bus.on(reportFile.on);
   const tags = (flags.tags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   const skipTags = (flags.skipTags ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const context = commandContext();
   const ex = new Executor(pb, inv, {
     check: flags.check,
     diff: flags.diff,
@@ -111,7 +113,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     loader,
     cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg), ...cliConnectionVars(flags) },
     ...(flags.lockTimeout !== undefined && Number.isFinite(flags.lockTimeout) && flags.lockTimeout >= 0 ? { lockTimeoutMs: flags.lockTimeout * 1000 } : {}),
-  }, bus);
+  }, bus, context);
   // First signal: start no new task, let the tasks in flight finish for up to RUNBOOK_ABORT_GRACE seconds (default
   // 5), then close the connections (a write in flight then fails its length check and leaves the old file), print
   // the recap and exit 130/143. A second signal closes the connections at once.
@@ -138,6 +140,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     return signalled ?? exitCode;
   } finally {
     if (grace) clearTimeout(grace);
+    context.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

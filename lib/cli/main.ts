@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option, CommanderError } from 'commander';
-import { ConfigErrors, RunbookError } from '../errors.js';
+import { ConfigErrors, RunbookError, exitCodeFor, renderError } from '../errors.js';
 import { makeChalk } from '../report/style.js';
 import type { ApplyFlags } from './apply.js';
 import { VERSION } from './version.js';
@@ -94,16 +94,14 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (e instanceof ConfigErrors) {
-      for (const x of e.errors) process.stderr.write(`${err.red('error')}: ${scrubSecrets(x.format())}\n`);
+      for (const x of e.errors) process.stderr.write(`${err.red('error')}: ${scrubSecrets(renderError(x))}\n`);
       process.stderr.write(`${e.errors.length} configuration error${e.errors.length === 1 ? '' : 's'}; no host was contacted\n`);
-      return 1;
+    } else if (e instanceof RunbookError) {
+      process.stderr.write(`${err.red('error')}: ${scrubSecrets(renderError(e))}\n`);
+    } else {
+      process.stderr.write(`${err.red('internal error')}: ${(e as Error)?.stack ?? String(e)}\n`);
     }
-    if (e instanceof RunbookError) {
-      process.stderr.write(`${err.red('error')}: ${scrubSecrets(e.format())}\n`);
-      return 1;
-    }
-    process.stderr.write(`${err.red('internal error')}: ${(e as Error)?.stack ?? String(e)}\n`);
-    return 3;
+    return exitCodeFor({ error: e });
   }
 }
 

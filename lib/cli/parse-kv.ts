@@ -6,8 +6,14 @@
  * _raw_params; with checkRaw, only the command/shell options are taken as keys). test/habits-adhoc.test.ts checks it
  * against Ansible's results on a table of cases (test/fixtures/golden/parse-kv.json).
  */
+import { RunbookError } from '../errors.js';
 
-export class KvParseError extends Error {}
+export class KvParseError extends RunbookError {
+  constructor(message: string) {
+    super('kv_parse', message);
+    this.name = 'KvParseError';
+  }
+}
 
 /** The command/shell options parse_kv takes as key=value when the rest is free-form (check_raw). */
 export const RAW_OPTIONS = ['creates', 'removes', 'chdir', 'executable', 'warn', 'stdin', 'stdin_add_newline', 'strip_empty_ends'];

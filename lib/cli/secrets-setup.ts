@@ -3,8 +3,10 @@
  * ANSIBLE_VAULT_PASSWORD_FILE environment variable, --ask-vault-pass) and the become password (-K). Prompts live
  * here, in the CLI; the layers below only receive what was gathered.
  */
-import { setCliBecomePassword } from '../executor/become-password.js';
-import { readVaultPasswordFile, setVaultPasswords } from '../vars/vault.js';
+import { cliBecomePassword, setCliBecomePassword } from '../executor/become-password.js';
+import { createRunContext, type RunContext } from '../executor/run-context.js';
+import { processKeyring, readVaultPasswordFile, setVaultPasswords } from '../vars/vault.js';
+import { processSecrets } from '../vars/secret-values.js';
 import { promptSecret } from './prompt.js';
 
 /** The --ask-vault-pass prompt: one line from stdin, without echo on a terminal. */
@@ -31,4 +33,13 @@ export function promptBecomePassword(prompt = 'BECOME password: '): Promise<stri
 /** CLI flag -> the process's become password. */
 export async function setupBecomePassword(flags: { askBecomePass?: boolean }): Promise<void> {
   if (flags.askBecomePass) setCliBecomePassword(await promptBecomePassword());
+}
+
+/**
+ * The RunContext of this command: the keyring and the -K password the hooks above gathered, and the secret store.
+ * The caller disposes it when the run ends (its SOPS listener goes with it).
+ */
+export function commandContext(): RunContext {
+  const pw = cliBecomePassword();
+  return createRunContext({ secrets: processSecrets, vault: processKeyring, ...(pw !== undefined ? { becomePassword: pw } : {}) });
 }

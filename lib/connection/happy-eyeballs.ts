@@ -15,6 +15,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { RunbookError } from '../errors.js';
 
 export interface Addr {
   address: string;
@@ -82,13 +83,14 @@ export function sortAddresses(addrs: Addr[]): Addr[] {
   return out;
 }
 
-export class ConnectError extends Error {
+export class ConnectError extends RunbookError {
   constructor(
     message: string,
     readonly timedOut: boolean,
     readonly errors: { address: string; error: Error }[],
   ) {
-    super(message);
+    super('connect', message);
+    this.name = 'ConnectError';
   }
 }
 

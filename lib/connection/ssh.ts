@@ -17,10 +17,7 @@ import { NodeSSH } from 'node-ssh';
 import { RunbookError } from '../errors.js';
 import { Semaphore, StdioDriver, commandLine, prepare, timeoutError, toBuffer } from './exec-core.js';
 import {
-  checkHostKey,
   defaultKnownHostsFiles,
-  fingerprint,
-  keyTypeOf,
   knownHostName,
   loadKnownHosts,
   preferredHostKeyAlgorithms,
@@ -30,6 +27,7 @@ import type { Connection, ConnectionSpec, ExecResult, RunOptions } from './types
 import { ConnectError, happyConnect } from './happy-eyeballs.js';
 import { openTunnel } from './jump.js';
 import { releaseShared } from './pool.js';
+import { SIGNALS, errText, hostKeyCheck, sendSignal } from './ssh-checks.js';
 
 export interface SshTuning {
   /** ssh2 keepalive interval (ms); default 5000 */
@@ -38,14 +36,6 @@ export interface SshTuning {
   keepaliveCountMax?: number;
   /** concurrent channels on the connection; default 8 (OpenSSH MaxSessions defaults to 10) */
   maxChannels?: number;
-}
-
-function errText(e: unknown): string {
-  if (e instanceof Error) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-  }
-  return String(e);
 }
 
 export class SshConnection implements Connection {
@@ -143,37 +133,8 @@ export class SshConnection implements Connection {
       sock = t.sock;
       this.via = t.via;
     } else sock = await this.connectTcp(deadline);
-    let hostKeyError: RunbookError | undefined;
-    const hostVerifier = (key: Buffer): boolean => {
-      if (!s.hostKeyChecking) return true;
-      const v = checkHostKey(entries, name, key);
-      if (v.status === 'ok') return true;
-      const fp = fingerprint(key);
-      const type = keyTypeOf(key) ?? 'unknown type';
-      const file = knownFiles[0]!;
-      if (v.status === 'unknown') {
-        const other = v.otherTypes.length ? ` (known_hosts has only ${v.otherTypes.join(', ')} keys for ${name})` : '';
-        hostKeyError = new RunbookError(
-          'host_key',
-          `${this.where()}: host key unknown, ${fp} (${type})${other}; add it to ${file} or set ansible_host_key_checking=false`,
-          { host: this.host },
-        );
-      } else if (v.status === 'changed') {
-        const at = v.entries.map((e) => `${e.file}:${e.line}`).join(', ');
-        hostKeyError = new RunbookError(
-          'host_key',
-          `${this.where()}: host key CHANGED, server presented ${fp} (${type}) but ${at} has ${fingerprint(v.entries[0]!.key)}; possible man-in-the-middle attack (or the host was reinstalled: remove the old entry)`,
-          { host: this.host },
-        );
-      } else {
-        hostKeyError = new RunbookError(
-          'host_key',
-          `${this.where()}: host key ${fp} (${type}) is REVOKED at ${v.entry.file}:${v.entry.line}`,
-          { host: this.host },
-        );
-      }
-      return false;
-    };
+    const check = hostKeyCheck(s, entries, name, knownFiles, this.where(), this.host);
+    const hostVerifier = check.verify;
 
     const algs = s.hostKeyChecking ? preferredHostKeyAlgorithms(entries, name) : [];
     const ssh = new NodeSSH();
@@ -198,7 +159,7 @@ export class SshConnection implements Connection {
         this.via = undefined;
         await releaseShared(via).catch(() => {});
       }
-      if (hostKeyError) throw hostKeyError;
+      if (check.error) throw check.error;
       const level = (e as { level?: string }).level;
       const elapsed = Date.now() - started;
       if (level === 'client-authentication') {
@@ -412,23 +373,5 @@ export class SshConnection implements Connection {
       this.via = undefined;
       await releaseShared(via);
     }
-  }
-}
-
-const SIGNALS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ABRT: 6, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15, USR1: 10, USR2: 12 };
-
-/**
- * Send a `signal` channel request. ssh2's channel.signal() silently does nothing once our side of the channel is
- * ended (stdin closed), which is always the case here, so go to the protocol object directly. OpenSSH (>= 7.9)
- * delivers it with killpg() to the session's process group (sshd makes each session a process group leader).
- */
-function sendSignal(client: Client, channel: ClientChannel, name: string): void {
-  const ch = channel as unknown as { outgoing?: { id: number; state: string } };
-  const proto = (client as unknown as { _protocol?: { signal(id: number, sig: string): void } })._protocol;
-  try {
-    if (proto && ch.outgoing && (ch.outgoing.state === 'open' || ch.outgoing.state === 'eof')) proto.signal(ch.outgoing.id, name);
-    else channel.signal(name);
-  } catch {
-    /* the channel or connection is already gone */
   }
 }

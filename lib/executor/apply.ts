@@ -3,13 +3,13 @@
  * to a host (probes are read-only by contract).
  */
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
+import { RunbookError } from '../errors.js';
 import { atomicWriteScript } from '../connection/scripts.js';
 import type { Failure, Step } from '../modules/types.js';
 import { encodeText } from '../modules/bytes.js';
 
 /** A step that failed: its structured failure (`code` 'step_failed', the `path` a write was for) and the outputs so far. */
-export class StepFailed extends Error {
-  readonly code: string;
+export class StepFailed extends RunbookError {
   readonly path?: string;
   constructor(
     message: string,
@@ -17,8 +17,8 @@ export class StepFailed extends Error {
     readonly result: ExecResult,
     readonly outputs: ExecResult[],
   ) {
-    super(message);
-    this.code = 'step_failed';
+    super('step_failed', message);
+    this.name = 'StepFailed';
     if (step.kind === 'write') this.path = step.path;
   }
 

@@ -2,6 +2,7 @@
  * Host variables -> ConnectionSpec -> an open Connection. Understands Ansible's connection variables so an
  * existing inventory works unchanged.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunbookError } from '../errors.js';
@@ -12,7 +13,7 @@ import { firstExisting, sshConfigForInventory, type SpecExtras } from '../connec
 function bool(v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'boolean') return v;
-  return ['yes', 'true', 'on', '1'].includes(String(v).toLowerCase());
+  return ansibleBoolean(String(v)) ?? false;
 }
 
 function num(v: unknown): number | undefined {

@@ -5,6 +5,7 @@
  * Per host and task: render args -> validate -> prepare -> probe (one read-only round trip) -> pure plan ->
  * report -> unless --check, apply. Check and apply share every line up to the last.
  */
+import { exitCodeFor } from '../errors.js';
 import type { BlockNode, Item, Play } from '../playbook/model.js';
 import { markFinal } from '../vars/final.js';
 import { applySteps } from './apply.js';
@@ -33,11 +34,12 @@ export class Executor extends TaskPipeline {
       }
     } finally {
       await this.closeAll();
+      if (this.ownsContext) this.context.dispose();
     }
     const recap = await Promise.all(
       [...this.hosts.values()].map(async (h) => (h.conn ? { ...h.stats, commands: await h.conn.then((c) => c.commandCount, () => 0) } : h.stats)),
     );
-    const exitCode = this.aborted ? this.aborted.exitCode : recap.some((r) => r.failed > 0) ? 2 : recap.some((r) => r.unreachable > 0) ? 4 : 0;
+    const exitCode = exitCodeFor({ recap, aborted: this.aborted });
     await this.bus.emit({ type: 'run:end', recap, durationMs: Date.now() - started, exitCode, check: this.opts.check });
     return { exitCode, recap };
   }

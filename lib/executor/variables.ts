@@ -17,7 +17,8 @@ import { setFinalNames } from '../vars/final.js';
 import { merge, precedenceLayers, type Layer } from '../vars/precedence.js';
 import { applySteps } from './apply.js';
 import { EventBus } from './events.js';
-import { loadVarsYaml, onSopsDecrypted } from '../vars/sops.js';
+import { loadVarsYaml } from '../vars/sops.js';
+import { createRunContext, type RunContext } from './run-context.js';
 import { Secrets, markSecret } from './secrets.js';
 import { decryptVaultValues } from '../vars/vault.js';
 
@@ -34,7 +35,10 @@ export abstract class RunVariables {
   protected playVarsFiles = new Map<string, Record<string, unknown>>();
   protected play!: Play;
   protected playHosts: string[] = [];
-  readonly secrets = new Secrets();
+  readonly secrets: Secrets;
+  /** the command's context (secrets, keyring, -K password); one made here is disposed when the run ends */
+  readonly context: RunContext;
+  protected readonly ownsContext: boolean;
   protected loader: PlaybookLoader;
 
   constructor(
@@ -42,10 +46,13 @@ export abstract class RunVariables {
     protected readonly inv: Inventory,
     protected readonly opts: ExecOptions,
     protected readonly bus: EventBus,
+    context?: RunContext,
   ) {
+    this.ownsContext = context === undefined;
+    this.context = context ?? createRunContext();
+    this.secrets = new Secrets(this.context);
     this.templar = createTemplar();
     this.loader = opts.loader ?? new PlaybookLoader();
-    onSopsDecrypted((v) => this.secrets.markValue(v));
   }
 
   protected activeOf(hosts: string[]): string[] {

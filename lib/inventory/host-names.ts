@@ -5,8 +5,14 @@
  * - `expandHostRange`: `web[01:10].x`, `db-[a:c]`, `n[0:10:2]`, nested ranges.
  */
 import { isIPv6 } from 'node:net';
+import { RunbookError } from '../errors.js';
 
-export class HostNameError extends Error {}
+export class HostNameError extends RunbookError {
+  constructor(message: string) {
+    super('host_name', message);
+    this.name = 'HostNameError';
+  }
+}
 
 /** Python `shlex.split(s, comments=True)`: POSIX quoting; `#` starts a comment even inside a word. */
 export function shlexSplit(s: string): string[] {

@@ -2,11 +2,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { RunbookError } from '../errors.js';
 
-export class LabError extends Error {
-  readonly code = 'lab_error' as const;
+export class LabError extends RunbookError {
+  declare readonly code: 'lab_error';
   constructor(message: string) {
-    super(message);
+    super('lab_error', message);
     this.name = 'LabError';
   }
 }

@@ -3,6 +3,7 @@
  * driven by a module's JSON schema: pure functions, used by the argument validation (playbook/validate.ts) and by
  * modules that convert their own arguments.
  */
+import { BOOLEANS_FALSE, BOOLEANS_TRUE, ansibleBoolean } from '../vars/python-compat.js';
 
 function isTemplated(v: unknown): boolean {
   return typeof v === 'string' && (v.includes('{{') || v.includes('{%'));
@@ -14,8 +15,6 @@ function isTemplated(v: unknown): boolean {
 /** Ansible argument-spec types runbook converts to (jsonarg, bytes and bits are not used by runbook's modules). */
 export type AnsibleType = 'str' | 'bool' | 'int' | 'float' | 'list' | 'dict' | 'path' | 'raw';
 
-const BOOLEANS_TRUE = new Set<unknown>(['y', 'yes', 'on', '1', 'true', 't', 1, true]);
-const BOOLEANS_FALSE = new Set<unknown>(['n', 'no', 'off', '0', 'false', 'f', 0, false]);
 /** Python's int(str): optional sign, digits with single underscores between them, surrounding whitespace */
 const PY_INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
 /** Python's float(str): decimal / exponent forms, inf, infinity, nan (case-insensitive), surrounding whitespace */
@@ -75,10 +74,8 @@ export function coerceValue(v: unknown, type: AnsibleType): Coerced {
     }
     case 'bool': {
       if (typeof v === 'boolean') return { ok: true, value: v };
-      const n = typeof v === 'string' ? v.trim().toLowerCase() : v;
-      if (BOOLEANS_TRUE.has(n)) return { ok: true, value: true };
-      if (BOOLEANS_FALSE.has(n)) return { ok: true, value: false };
-      return { ok: false };
+      const b = ansibleBoolean(v);
+      return b === undefined ? { ok: false } : { ok: true, value: b };
     }
     case 'int':
       if (typeof v === 'number' && Number.isInteger(v)) return { ok: true, value: v };

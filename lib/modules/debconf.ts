@@ -4,6 +4,7 @@
  * password question is set every time (always changed) and its value never appears in a reason or a diff.
  * Booleans are compared as debconf spells them ('true' / 'false'); multiselect values as sets.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, type FrameState, quote } from './common.js';
 
@@ -35,9 +36,8 @@ export function prepareDebconf(params: Record<string, unknown>): DebconfParams {
   if (p.question === undefined) throw badArg('debconf: question is required (runbook does not report all of a package\'s answers)');
   if (p.vtype === undefined || p.value === undefined) throw badArg('debconf: vtype and value are required with question');
   if (p.vtype === 'boolean') {
-    const b = p.value.toLowerCase();
-    if (['true', 'yes', '1', 'on'].includes(b)) p.value = 'true';
-    else if (['false', 'no', '0', 'off'].includes(b)) p.value = 'false';
+    const b = ansibleBoolean(p.value);
+    if (b !== undefined) p.value = b ? 'true' : 'false';
     else throw badArg(`debconf: '${p.value}' is not a boolean`);
   }
   if (/[\n]/.test(p.value) || /\s/.test(p.name) || /\s/.test(p.question)) throw badArg('debconf: name, question and value must be single-line (name and question without spaces)');

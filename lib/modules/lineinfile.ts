@@ -10,6 +10,9 @@ import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe
 import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, namesFor, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
 import { encodeText } from './bytes.js';
 import { EDIT_LIMIT, editFail, editProbe, type EditState } from './edit-state.js';
+import { expandTemplate, pyRegex } from './py-regex.js';
+
+export { expandTemplate, pyRegex };
 
 /** Largest file lineinfile edits (the whole file travels in the probe output). */
 export const LINEINFILE_LIMIT = EDIT_LIMIT;
@@ -31,73 +34,6 @@ export interface LineInFileParams {
 
 /** a param as latin1 (one char per byte) of its bytes: UTF-8, escaped non-UTF-8 bytes as themselves (bytes.ts) */
 const bytes = (s: string): string => encodeText(s).toString('latin1');
-
-/** Compile a Python regular expression (the common subset) as a JS RegExp. */
-export function pyRegex(src: string, what: string): RegExp {
-  let s = src;
-  let flags = '';
-  const inline = /^\(\?([aiLmsux]+)\)/.exec(s);
-  if (inline) {
-    for (const ch of inline[1]!) {
-      if (ch === 'i' || ch === 'm' || ch === 's') flags += flags.includes(ch) ? '' : ch;
-      else if (ch === 'x') throw badArg(`${what}: the (?x) verbose flag is not supported`);
-    }
-    s = s.slice(inline[0].length);
-  }
-  s = s
-    .replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>')
-    .replace(/\(\?P=([A-Za-z_]\w*)\)/g, '\\k<$1>')
-    .replace(/(^|[^\\])\\A/g, '$1^')
-    .replace(/(^|[^\\])\\Z/g, '$1$$');
-  try {
-    return new RegExp(s, flags);
-  } catch (e) {
-    throw badArg(`${what}: invalid regular expression '${src}': ${(e as Error).message}`);
-  }
-}
-
-/** Python's match.expand(template): \1..\99, \g<n>, \g<name>, and the usual character escapes. */
-export function expandTemplate(tpl: string, m: RegExpExecArray): string {
-  let out = '';
-  const group = (ref: string): string => {
-    if (/^\d+$/.test(ref)) {
-      const n = Number(ref);
-      if (n >= m.length) throw badArg(`backrefs: invalid group reference ${n}`);
-      return m[n] ?? '';
-    }
-    if (!m.groups || !(ref in m.groups)) throw badArg(`backrefs: unknown group name '${ref}'`);
-    return m.groups[ref] ?? '';
-  };
-  const esc: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', b: '\b', '\\': '\\' };
-  for (let i = 0; i < tpl.length; i++) {
-    const c = tpl[i]!;
-    if (c !== '\\') {
-      out += c;
-      continue;
-    }
-    const n = tpl[i + 1];
-    if (n === undefined) throw badArg('backrefs: bad escape (end of pattern)');
-    if (/\d/.test(n)) {
-      const d = /^\d{1,2}/.exec(tpl.slice(i + 1))![0];
-      out += group(d);
-      i += d.length;
-    } else if (n === 'g') {
-      const g = /^g<([^>]*)>/.exec(tpl.slice(i + 1));
-      if (!g) throw badArg('backrefs: missing group name after \\g');
-      out += group(g[1]!);
-      i += g[0].length;
-    } else if (n in esc) {
-      out += esc[n];
-      i += 1;
-    } else if (/[A-Za-z]/.test(n)) {
-      throw badArg(`backrefs: bad escape \\${n}`);
-    } else {
-      out += '\\' + n;
-      i += 1;
-    }
-  }
-  return out;
-}
 
 /** Python's readlines(): split after each '\n', keeping it. */
 export function readLines(text: string): string[] {

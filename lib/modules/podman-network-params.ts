@@ -3,6 +3,7 @@
  * well-formed subnets without host bits, no overlap with each other or podman's default network, ULA /64 and
  * RFC 1918 rules for a NAT66 egress network. The probe and the plan are in podman-network.ts.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import { RunbookError } from '../errors.js';
 import {
   PODMAN_DEFAULT_SUBNET,
@@ -41,9 +42,8 @@ export interface PodmanNetworkParams {
 function toBool(v: unknown, what: string): boolean | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'boolean') return v;
-  const s = String(v).trim().toLowerCase();
-  if (['1', 'yes', 'true', 'on', 'y'].includes(s)) return true;
-  if (['0', 'no', 'false', 'off', 'n'].includes(s)) return false;
+  const b = ansibleBoolean(String(v));
+  if (b !== undefined) return b;
   throw new RunbookError('bad_argument', `${what}: ${JSON.stringify(v)} is not a boolean`);
 }
 

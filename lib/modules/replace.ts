@@ -6,7 +6,7 @@
  */
 import type { ModuleDef, Plan } from './types.js';
 import { FILE_ATTR_SCHEMA, namesFor, wantedAttrs } from './common.js';
-import { expandTemplate, pyRegex } from './lineinfile.js';
+import { expandTemplate, pyRegex } from './py-regex.js';
 import { encodeText } from './bytes.js';
 import { pathParam } from './blockinfile.js';
 import { planEdit, probeEdit, type EditState, type EditTarget } from './edit-state.js';
@@ -23,7 +23,7 @@ const bytes = (s: string): string => encodeText(s).toString('latin1');
 
 /** a Python pattern (possibly with a leading inline-flag group) with extra flags */
 function compile(src: string, what: string, flags: string): RegExp {
-  const re = pyRegex(src, what);
+  const re = pyRegex(src, what, flags);
   const all = [...new Set((re.flags + flags).split(''))].join('');
   return new RegExp(re.source, all);
 }
@@ -50,8 +50,8 @@ export function replaceText(contents: string, p: ReplaceParams): { after: string
   let start = 0;
   let end = contents.length;
   if (p.after !== undefined || p.before !== undefined) {
-    const a = p.after !== undefined ? pyRegex(p.after, 'after').source : '';
-    const b = p.before !== undefined ? pyRegex(p.before, 'before').source : '';
+    const a = p.after !== undefined ? pyRegex(p.after, 'after', 's').source : '';
+    const b = p.before !== undefined ? pyRegex(p.before, 'before', 's').source : '';
     const pattern = p.after !== undefined && p.before !== undefined ? `${a}(?<rbsub>[\\s\\S]*?)${b}` : p.after !== undefined ? `${a}(?<rbsub>[\\s\\S]*)` : `(?<rbsub>[\\s\\S]*)${b}`;
     // DOTALL like Ansible; the subsection is the capturing group added around the middle
     const m = new RegExp(pattern, 'ds').exec(contents);

@@ -9,6 +9,7 @@
  *    `32768 60999` vs `32768\t60999` is no change, and a line spelled `k=v` that already holds the value is kept;
  *  - state=absent removes the line(s) from the file and leaves the live value alone.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
@@ -35,9 +36,8 @@ export interface SysctlParams {
 function toBool(v: unknown, what: string, dflt: boolean): boolean {
   if (v === undefined || v === null || v === '') return dflt;
   if (typeof v === 'boolean') return v;
-  const s = String(v).trim().toLowerCase();
-  if (['1', 'yes', 'true', 'on', 'y'].includes(s)) return true;
-  if (['0', 'no', 'false', 'off', 'n'].includes(s)) return false;
+  const b = ansibleBoolean(String(v));
+  if (b !== undefined) return b;
   throw new RunbookError('bad_argument', `${what}: ${JSON.stringify(v)} is not a boolean`);
 }
 

@@ -1,6 +1,7 @@
 /**
  * Roles' meta/argument_specs.yml (Ansible's format), checked before any host is contacted.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import { RunbookError, type SourcePos } from '../errors.js';
 
 export interface OptionSpec {
@@ -72,7 +73,7 @@ function typeOk(type: string, v: unknown): boolean {
     case 'float':
       return typeof v === 'number' || (typeof v === 'string' && !Number.isNaN(Number(v)));
     case 'bool':
-      return typeof v === 'boolean' || v === 0 || v === 1 || v === 0.0 || v === 1.0 || (typeof v === 'string' && ['yes', 'no', 'true', 'false', 'on', 'off', '1', '0', 'y', 'n', 't', 'f', '1.0', '0.0'].includes(v.toLowerCase()));
+      return ansibleBoolean(v) !== undefined || (typeof v === 'string' && ['1.0', '0.0'].includes(v.toLowerCase()));
     case 'list':
       // check_type_list: a string is split on commas, a number becomes a one-item list
       return Array.isArray(v) || typeof v === 'string' || typeof v === 'number';

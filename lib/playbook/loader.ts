@@ -2,6 +2,7 @@
  * YAML -> validated, source-located model of plays, roles, tasks and handlers. Collects every configuration error
  * it can find (ErrorSink) instead of stopping at the first; nothing here contacts a host or renders a template.
  */
+import { ansibleBoolean } from '../vars/python-compat.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RunbookError, ErrorSink, ConfigErrors, type SourcePos } from '../errors.js';
@@ -858,7 +859,7 @@ function toStrList(v: unknown): string[] {
 }
 
 export function truthy(v: unknown): boolean {
-  if (typeof v === 'string') return ['yes', 'true', 'on', '1', 'y'].includes(v.toLowerCase());
+  if (typeof v === 'string') return ansibleBoolean(v) ?? false;
   return Boolean(v);
 }
 

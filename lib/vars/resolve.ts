@@ -4,6 +4,7 @@
  * a cycle is an error that names the chain.
  */
 import { RunbookError } from '../errors.js';
+import { TemplateError } from './template-error.js';
 import type { Templar } from './template.js';
 import { finalNames, isFinalName, isFinalObject } from './final.js';
 
@@ -78,7 +79,8 @@ export function resolveFor(value: unknown, ctx: Record<string, unknown>, templar
     try {
       v = templar.render(ctx[name], out);
     } catch (e) {
-      if (e instanceof Error && !(e instanceof RunbookError)) {
+      // a template's own error gets the variable's name; resolve's RunbookErrors (recursion) are worded already
+      if (e instanceof TemplateError || (e instanceof Error && !(e instanceof RunbookError))) {
         (e as Error).message = `${(e as Error).message} (in variable "${name}")`;
       }
       throw e;

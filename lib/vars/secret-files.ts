@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SourcePos } from '../errors.js';
-import { decryptVaultValues, VAULT_HEADER } from './vault.js';
-import { markSecret } from './secret-values.js';
+import { decryptVaultValues, VAULT_HEADER, type VaultKeyring } from './vault.js';
+import { processSecrets, type SecretStore } from './secret-values.js';
 
 /** Is `file` secret by nature: its name (secret, vault, .sops.) or a whole-file Ansible Vault envelope. */
 export function isSecretFile(file: string): boolean {
@@ -30,9 +30,15 @@ export function isSecretFile(file: string): boolean {
  * Vars read from `file`: `!vault` values are decrypted (and are secrets), and every value of a secret file is a
  * secret. Returns the vars with plaintext in place of `!vault` values. `posAt` locates a value for errors.
  */
-export function absorbVarsFile(file: string, vars: Record<string, unknown>, posAt?: (p: (string | number)[]) => SourcePos | undefined): Record<string, unknown> {
+export function absorbVarsFile(
+  file: string,
+  vars: Record<string, unknown>,
+  posAt?: (p: (string | number)[]) => SourcePos | undefined,
+  ctx: { secrets?: SecretStore; vault?: VaultKeyring } = {},
+): Record<string, unknown> {
   const at = posAt ?? (() => ({ file, line: 1, col: 1 }));
-  const out = decryptVaultValues(vars, at, (plain) => markSecret(plain)) as Record<string, unknown>;
-  if (isSecretFile(file)) markSecret(out);
+  const store = ctx.secrets ?? processSecrets;
+  const out = decryptVaultValues(vars, at, (plain) => store.mark(plain), [], 0, ctx.vault) as Record<string, unknown>;
+  if (isSecretFile(file)) store.mark(out);
   return out;
 }

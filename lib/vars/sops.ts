@@ -30,10 +30,22 @@ const NONCE = 32;
 /** Every decrypted tree so far (the executor marks them as secrets). */
 const decrypted: unknown[] = [];
 const listeners: ((v: unknown) => void)[] = [];
-/** Calls fn for every SOPS tree decrypted so far and from now on (the executor marks them as secrets). */
-export function onSopsDecrypted(fn: (v: unknown) => void): void {
+/**
+ * Calls fn for every SOPS tree decrypted so far and from now on (a RunContext marks them as secrets). Returns the
+ * function that stops the calls: a context removes its listener when its command ends.
+ */
+export function onSopsDecrypted(fn: (v: unknown) => void): () => void {
   for (const v of decrypted) fn(v);
   listeners.push(fn);
+  return () => {
+    const i = listeners.indexOf(fn);
+    if (i >= 0) listeners.splice(i, 1);
+  };
+}
+
+/** How many listeners are registered (a test checks that runs do not leave theirs behind). */
+export function sopsListenerCount(): number {
+  return listeners.length;
 }
 
 /** A vars file SOPS encrypted: named *.sops.yaml / *.sops.yml, or holding a top-level `sops:` metadata mapping. */

@@ -13,23 +13,16 @@
  * are recorded and raised after the render returns.
  */
 import { Environment } from 'minijinja-js';
-import { FILTERS, LOOKUPS, LookupUndefined, TESTS, pyStr, pyTruthy, type Kw } from './filters.js';
-import { rewriteExpr, scanTemplate, singleExpression, tagEnd, tokenize, type Scanned } from './jinja-rewrite.js';
+import { FILTERS } from './filters.js';
+import { TESTS } from './jinja-tests.js';
+import { LOOKUPS, LookupUndefined } from './lookups.js';
+import { pyStr, pyTruthy, type Kw } from './python-compat.js';
+import { TemplateError, convertError, splitKwargs, toJS } from './template-error.js';
+import { rewriteExpr, singleExpression, tokenize } from './jinja-rewrite.js';
+import { scanTemplate, type Scanned } from './jinja-scan.js';
 import { finalNames, isFinalObject, setFinalNames } from './final.js';
+export { TemplateError } from './template-error.js';
 import { addSecret, containsSecret, hasSecrets, markSecret, MIN_DERIVED } from './secret-values.js';
-
-export class TemplateError extends Error {
-  code: 'undefined_variable' | 'template_syntax' | 'template_error';
-  variable?: string;
-  line?: number;
-  constructor(code: TemplateError['code'], message: string, opts: { variable?: string; line?: number } = {}) {
-    super(message);
-    this.name = 'TemplateError';
-    this.code = code;
-    if (opts.variable !== undefined) this.variable = opts.variable;
-    if (opts.line !== undefined) this.line = opts.line;
-  }
-}
 
 /** Placeholder returned for `omit`; callers drop module args whose rendered value is exactly this string. */
 export const OMIT = '__omit_place_holder__' + '9f3c2b7e1d4a6058c1e2f3a4b5c6d7e8f9a0b1c2';
@@ -50,26 +43,6 @@ export interface Templar {
 }
 
 // ============================================================== the templar
-
-/** WASM values → plain JS: Maps become objects, undefined (MiniJinja's None) becomes null. */
-function toJS(v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (v instanceof Map) {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of v) o[String(k)] = toJS(x);
-    return o;
-  }
-  if (Array.isArray(v)) return v.map(toJS);
-  return v;
-}
-
-function splitKwargs(raw: unknown[], names: readonly string[] | undefined, forceLastMap = false): [unknown[], Kw] {
-  const last = raw[raw.length - 1];
-  if (last instanceof Map && last.size > 0 && (forceLastMap || (names && [...last.keys()].every((k) => names.includes(String(k)))))) {
-    return [raw.slice(0, -1).map(toJS), toJS(last) as Kw];
-  }
-  return [raw.map(toJS), {}];
-}
 
 interface Compiled {
   name: string;
@@ -381,19 +354,6 @@ class MiniJinjaTemplar implements Templar {
   isTemplated(s: unknown): boolean {
     return typeof s === 'string' && (s.includes('{{') || s.includes('{%'));
   }
-}
-
-function convertError(e: unknown, templateName?: string): TemplateError {
-  const raw = e instanceof Error ? e.message : String(e);
-  const firstLine = raw.split('\n')[0];
-  const loc = /\s*\(in ([^:)]*):(\d+)\)\s*$/.exec(firstLine);
-  const line = loc ? Number(loc[2]) : undefined;
-  let msg = loc ? firstLine.slice(0, loc.index) : firstLine;
-  const where = line !== undefined ? ` (line ${line}${templateName || (loc && !loc[1].startsWith('__t')) ? ` of ${templateName ?? loc![1]}` : ''})` : '';
-  if (/^syntax error/.test(msg)) return new TemplateError('template_syntax', `template syntax error: ${msg.replace(/^syntax error:\s*/, '')}${where}`, { line });
-  if (/^undefined value/.test(msg)) return new TemplateError('undefined_variable', `undefined value${where}`, { line });
-  msg = msg.replace(/__pyfmt|__py|__cap|__get|__U/g, 'template');
-  return new TemplateError('template_error', `${msg}${where}`, { line });
 }
 
 export function createTemplar(opts: { templateSearch?: (name: string) => string | undefined } = {}): Templar {

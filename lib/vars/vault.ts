@@ -49,7 +49,13 @@ export function vaultEncrypt(plaintext: string | Buffer, password: string, salt:
   return `${header}\n${lines.join('\n')}\n`;
 }
 
-export class VaultError extends Error {}
+/** Vault data that cannot be decrypted with one password (decryptText words it for the user). */
+export class VaultError extends RunbookError {
+  constructor(message: string) {
+    super('vault', message);
+    this.name = 'VaultError';
+  }
+}
 
 /** Decrypt a vault envelope with one password. Throws VaultError (bad format, wrong password / tampered). */
 export function vaultDecrypt(text: string, password: string): Buffer {
@@ -74,22 +80,58 @@ export function vaultDecrypt(text: string, password: string): Buffer {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// the process-wide keyring
+// the keyring
 
-let passwords: string[] = [];
-let shapeOnly = false;
+/**
+ * The vault passwords of one command (and whether --syntax-check leaves `!vault` values opaque). The CLI builds
+ * one into its RunContext; `processKeyring` is the one the loaders use when no keyring is passed to them.
+ */
+export class VaultKeyring {
+  private passwords: string[] = [];
+  /** --syntax-check needs no secrets: `!vault` values are checked for their header and stay opaque (not decrypted). */
+  shapeOnly = false;
 
-/** --syntax-check needs no secrets: `!vault` values are checked for their header and stay opaque (not decrypted). */
+  constructor(passwords: string[] = []) {
+    this.setPasswords(passwords);
+  }
+
+  setPasswords(p: string[]): void {
+    this.passwords = p.filter((x) => x.length > 0);
+  }
+
+  get hasPassword(): boolean {
+    return this.passwords.length > 0;
+  }
+
+  /** Decrypt with the keyring; a located RunbookError when there is no password or none fits. */
+  decrypt(text: string, pos?: SourcePos): string {
+    if (!this.passwords.length) {
+      throw new RunbookError('config', 'found vault-encrypted data but no vault password was given (use --vault-password-file FILE, ANSIBLE_VAULT_PASSWORD_FILE or --ask-vault-pass)', { pos });
+    }
+    let last: Error | undefined;
+    for (const pw of this.passwords) {
+      try {
+        return vaultDecrypt(text, pw).toString('utf8');
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    throw new RunbookError('config', `cannot decrypt vault data: ${last?.message ?? 'no password fits'}`, { pos });
+  }
+}
+
+export const processKeyring = new VaultKeyring();
+
 export function setVaultShapeOnly(on: boolean): void {
-  shapeOnly = on;
+  processKeyring.shapeOnly = on;
 }
 
 export function setVaultPasswords(p: string[]): void {
-  passwords = p.filter((x) => x.length > 0);
+  processKeyring.setPasswords(p);
 }
 
 export function hasVaultPassword(): boolean {
-  return passwords.length > 0;
+  return processKeyring.hasPassword;
 }
 
 /** Read a password file as Ansible does: the first line, surrounding whitespace stripped. */
@@ -105,34 +147,23 @@ export function readVaultPasswordFile(file: string): string {
   return pw;
 }
 
-/** Decrypt with the keyring; a located RunbookError when there is no password or none fits. */
-export function decryptText(text: string, pos?: SourcePos): string {
-  if (!passwords.length) {
-    throw new RunbookError('config', 'found vault-encrypted data but no vault password was given (use --vault-password-file FILE, ANSIBLE_VAULT_PASSWORD_FILE or --ask-vault-pass)', { pos });
-  }
-  let last: Error | undefined;
-  for (const pw of passwords) {
-    try {
-      return vaultDecrypt(text, pw).toString('utf8');
-    } catch (e) {
-      last = e as Error;
-    }
-  }
-  throw new RunbookError('config', `cannot decrypt vault data: ${last?.message ?? 'no password fits'}`, { pos });
+/** Decrypt with a keyring (the process's by default); a located RunbookError when there is no password or none fits. */
+export function decryptText(text: string, pos?: SourcePos, ring: VaultKeyring = processKeyring): string {
+  return ring.decrypt(text, pos);
 }
 
 /**
  * Replace every `!vault` value in `v` by its plaintext. `posAt(path)` locates a value for error messages;
  * `onSecret` receives every plaintext. Returns a new tree (the input is not modified) when anything was decrypted.
  */
-export function decryptVaultValues(v: unknown, posAt: (path: (string | number)[]) => SourcePos | undefined, onSecret: (plain: string) => void, at: (string | number)[] = [], depth = 0): unknown {
-  if (isVaultValue(v) && shapeOnly) {
+export function decryptVaultValues(v: unknown, posAt: (path: (string | number)[]) => SourcePos | undefined, onSecret: (plain: string) => void, at: (string | number)[] = [], depth = 0, ring: VaultKeyring = processKeyring): unknown {
+  if (isVaultValue(v) && ring.shapeOnly) {
     // --syntax-check: the value stays unknown (defined, opaque); only its envelope is checked
     if (!v.__vault__.trimStart().startsWith(VAULT_HEADER)) throw new RunbookError('config', `a !vault value must start with ${VAULT_HEADER}`, { pos: posAt(at) });
     return v;
   }
   if (isVaultValue(v)) {
-    const plain = decryptText(v.__vault__, posAt(at));
+    const plain = ring.decrypt(v.__vault__, posAt(at));
     onSecret(plain);
     return plain;
   }
@@ -140,7 +171,7 @@ export function decryptVaultValues(v: unknown, posAt: (path: (string | number)[]
   if (Array.isArray(v)) {
     let changed = false;
     const out = v.map((x, i) => {
-      const y = decryptVaultValues(x, posAt, onSecret, [...at, i], depth + 1);
+      const y = decryptVaultValues(x, posAt, onSecret, [...at, i], depth + 1, ring);
       if (y !== x) changed = true;
       return y;
     });
@@ -149,7 +180,7 @@ export function decryptVaultValues(v: unknown, posAt: (path: (string | number)[]
   let changed = false;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    const y = decryptVaultValues(x, posAt, onSecret, [...at, k], depth + 1);
+    const y = decryptVaultValues(x, posAt, onSecret, [...at, k], depth + 1, ring);
     if (y !== x) changed = true;
     out[k] = y;
   }
