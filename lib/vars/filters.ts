@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { passwordHash, passwordLookup } from './password-hash.js';
 import { sopsLookup } from './sops.js';
+import { loopLookups } from './loop-lookups.js';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 
@@ -669,5 +670,6 @@ export const LOOKUPS: Record<string, LookupFn> = {
   password: passwordLookup,
   'community.sops.sops': sopsLookup,
 };
+Object.assign(LOOKUPS, loopLookups()); // nested, subelements, sequence, first_found, fileglob, ... (loop-lookups.ts)
 // the builtin lookups by their FQCN too
 for (const n of Object.keys(LOOKUPS)) if (!n.includes('.')) LOOKUPS[`ansible.builtin.${n}`] = LOOKUPS[n]!;
