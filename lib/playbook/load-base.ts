@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RunbookError, ErrorSink, type SourcePos } from '../errors.js';
+import { ConfigErrors, RunbookError, ErrorSink, type SourcePos } from '../errors.js';
 import { loadYamlFile, type YamlFile } from '../yaml-load.js';
 import type { Inheritable, Play, RoleScope } from './model.js';
 import type { ArgumentSpec } from './argument-specs.js';
@@ -68,11 +68,18 @@ export abstract class LoaderBase {
    * (thousands of levels) is one plain error naming the file, never "Maximum call stack size exceeded".
    */
   protected readYaml(file: string, from?: SourcePos): YamlFile | undefined {
+    const plain = `${file} is nested too deeply to read (thousands of levels of lists, mappings or blocks); no playbook, tasks or vars file needs that`;
     try {
-      return this.sink.guard(() => loadYamlFile(file));
+      return loadYamlFile(file);
     } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      this.sink.add(new RunbookError('schema', `${file}: nested too deeply to load (thousands of levels of YAML); nothing this deep can be a playbook`, { pos: from ?? { file, line: 1, col: 1 } }));
+      if (e instanceof RangeError) {
+        this.sink.add(new RunbookError('schema', plain, { pos: from ?? { file, line: 1, col: 1 } }));
+        return undefined;
+      }
+      const errs = e instanceof ConfigErrors ? e.errors : e instanceof RunbookError ? [e] : undefined;
+      if (!errs) throw e;
+      // the YAML parser reports its own stack overflow as an error at the deepest point: said plainly here
+      for (const x of errs) this.sink.add(/call stack/i.test(x.message) ? new RunbookError('schema', plain, { pos: x.pos ?? from }) : x);
       return undefined;
     }
   }

@@ -258,9 +258,11 @@ function indexedItemsLookup(terms: unknown[]): unknown[] {
   return flat1(terms).map((x, i) => [i, x]);
 }
 
-function dictLookup(terms: unknown[]): unknown[] {
+function dictLookup(terms: unknown[], kw: Kw): unknown[] {
   const out: unknown[] = [];
-  for (const t of terms) {
+  // lookup('dict', mapping): the templar hands a trailing mapping over as keyword arguments
+  const kwDict = Object.fromEntries(Object.entries(kw).filter(([k]) => !k.startsWith('__')));
+  for (const t of terms.length ? terms : Object.keys(kwDict).length ? [kwDict] : []) {
     if (!isMapping(t)) throw new Error(`with_dict expects a dict, got ${Array.isArray(t) ? 'a list' : t === null ? 'nothing' : `a ${typeof t}`}`);
     for (const [key, value] of Object.entries(t)) out.push({ key, value });
   }
