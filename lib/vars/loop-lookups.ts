@@ -115,9 +115,8 @@ function cwdFor(vars: Record<string, unknown>): string {
 // ------------------------------------------------------------------------------------------------ the lookups
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** LookupBase._flatten: one level. */
+/** LookupBase._flatten (one level); listify_lookup_plugin_terms (a non-list becomes a one-item list). */
 const flat1 = (v: unknown[]): unknown[] => v.flatMap((x) => (Array.isArray(x) ? x : [x]));
-/** listify_lookup_plugin_terms: a list stays, anything else becomes a one-item list. */
 const listify = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
 
 function nestedLookup(terms: unknown[]): unknown[] {
@@ -254,9 +253,7 @@ function sequenceLookup(terms: unknown[], kw: Kw): unknown[] {
   return out;
 }
 
-function indexedItemsLookup(terms: unknown[]): unknown[] {
-  return flat1(terms).map((x, i) => [i, x]);
-}
+function indexedItemsLookup(terms: unknown[]): unknown[] { return flat1(terms).map((x, i) => [i, x]); }
 
 function dictLookup(terms: unknown[], kw: Kw): unknown[] {
   const out: unknown[] = [];
