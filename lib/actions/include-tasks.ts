@@ -2,14 +2,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RunbookError } from '../errors.js';
-import type { Item } from '../playbook/model.js';
 import { action, str } from './types.js';
 
 export default action('include_tasks', 'run the tasks of another file (loaded when reached)', {
   type: 'object', additionalProperties: false,
   properties: { _raw_params: str, file: str, apply: { type: 'object' } },
 }, async ({ task, args, engine }) => {
-  const items = (task.args['__items__'] as Item[] | undefined) ?? (() => {
+  const items = task.include?.tasks ?? (() => {
     const f = String(args['file'] ?? args['_raw_params']);
     const base = engine.role()?.path;
     const cands = [path.resolve(path.dirname(task.file), f), ...(base ? [path.join(base, 'tasks', f)] : [])];

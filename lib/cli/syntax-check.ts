@@ -53,8 +53,7 @@ export function syntaxCheckFiles(pb: Playbook | undefined, loader: PlaybookLoade
         visit(i.always, depth + 1);
         continue;
       }
-      const inner = i.args['__items__'];
-      if (Array.isArray(inner)) visit(inner as Item[], depth + 1);
+      if (i.include) visit(i.include.tasks, depth + 1);
       if (i.deferred) continue;
       // a task that may not run: what is missing for it is a warning (docs/adr/0012)
       const why = i.guard ?? (i.when.length ? 'its when may be false' : undefined);

@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import { RunbookError } from '../errors.js';
 import type { RunOptions as ConnRunOptions } from '../connection/types.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
-import { isMap, loopSource, truthy } from '../playbook/loader.js';
+import { truthy } from '../playbook/loader.js';
+import { taskLoopItems } from './loops.js';
+import { pyStr } from '../vars/filters.js';
 import { coerceArgs, validateArgs } from '../playbook/validate.js';
 import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
@@ -71,6 +73,7 @@ export abstract class TaskPipeline extends TaskOutcome {
   protected async report(task: TaskNode, title: string, r: HostResult, noLog: boolean): Promise<void> {
     const st = this.host(r.host);
     if (noLog) {
+      delete (r as { items?: unknown }).items;
       r = { ...r, diffs: r.diffs ? [{ label: r.diffs[0]?.label ?? '', before: HIDDEN + '\n', after: HIDDEN + '\n' }] : undefined, output: r.output !== undefined ? HIDDEN : undefined, reason: r.status === 'skipped' || r.status === 'unreachable' ? r.reason : HIDDEN, item: r.item !== undefined ? '(censored)' : undefined };
     }
     // secrets are masked by the event bus, in every string of every event (events.ts)
@@ -121,7 +124,7 @@ export abstract class TaskPipeline extends TaskOutcome {
     // loop or single
     let items: unknown[] | undefined;
     try {
-      if (task.loop !== undefined) items = this.loopItems(task, ctx);
+      if (task.loop !== undefined) items = taskLoopItems(task, scope.role ?? task.role, ctx, (v, c) => this.render(v, c));
     } catch (e) {
       st.failed = true;
       return done('failed', this.errText(e, task));
@@ -145,7 +148,8 @@ export abstract class TaskPipeline extends TaskOutcome {
       const r = await this.runOne(task, scope, host, ictx, noLog);
       let label: string;
       try {
-        label = task.loopLabel !== undefined ? String(this.render(task.loopLabel, ictx)) : typeof item === 'string' ? item : JSON.stringify(item);
+        // Ansible prints the item as Python's str() does: (item=[1, 'a']), (item={'key': 'a', 'value': 1})
+        label = task.loopLabel !== undefined ? pyStr(this.render(task.loopLabel, ictx)) : pyStr(item);
       } catch {
         label = JSON.stringify(item);
       }
@@ -162,21 +166,6 @@ export abstract class TaskPipeline extends TaskOutcome {
     };
     if (results.length === 0) agg.status = 'skipped';
     return this.finishHost(task, scope, host, ctx, agg, results, done, noLog);
-  }
-
-  protected loopItems(task: TaskNode, ctx: Record<string, unknown>): unknown[] {
-    const { raw, mode } = loopSource(task.loop);
-    const v = this.render(raw, ctx);
-    if (mode === 'dict') {
-      if (!isMap(v)) throw new RunbookError('bad_argument', `with_dict needs a dictionary, got ${typeof v}`, { pos: task.pos });
-      return Object.entries(v).map(([key, value]) => ({ key, value }));
-    }
-    if (mode === 'items' && Array.isArray(v)) return v.flatMap((x) => (Array.isArray(x) ? x : [x]));
-    if (mode === 'items' && typeof v === 'string') return [v];
-    if (!Array.isArray(v)) {
-      throw new RunbookError('bad_argument', `loop needs a list, got ${v === null ? 'null' : typeof v}${typeof v === 'string' ? ` "${v.slice(0, 60)}"` : ''} (use "| dict2items" for a dictionary)`, { pos: task.pos });
-    }
-    return v;
   }
 
   protected async finishHost(task: TaskNode, scope: Scope, host: string, ctx: Record<string, unknown>, r: ItemOutcome, items: ItemOutcome[], done: (s: Status, reason: string, extra?: Partial<HostResult>) => Promise<HostResult>, noLog: boolean): Promise<HostResult> {
@@ -216,7 +205,9 @@ export abstract class TaskPipeline extends TaskOutcome {
         st.lastFailure = { task: { name: task.name ?? task.actionAs, action: task.action }, result: { ...r.result, failed: true, msg: r.result['msg'] ?? r.reason } };
       }
     }
-    return done(r.status, r.reason, { diffs: this.opts.diff ? r.diffs : undefined, output: r.output, item: items.length ? undefined : r.item, ignored: ignored || undefined, delegatedTo: r.delegatedTo, afterEarlierChange: r.afterEarlierChange });
+    // a loop's result carries one entry per item: the reporters show `(item=...)` lines from them
+    const perItem = items.length ? items.map((i) => ({ host, status: i.status, reason: i.reason, item: i.item, durationMs: 0, result: i.result, output: i.output, diffs: this.opts.diff ? i.diffs : undefined, delegatedTo: i.delegatedTo })) : undefined;
+    return done(r.status, r.reason, { diffs: this.opts.diff ? r.diffs : undefined, output: r.output, item: items.length ? undefined : r.item, ignored: ignored || undefined, delegatedTo: r.delegatedTo, afterEarlierChange: r.afterEarlierChange, ...(perItem ? { items: perItem } : {}) } as Partial<HostResult>);
   }
 
   protected errText(e: unknown, task: TaskNode): string {
@@ -249,8 +240,7 @@ export abstract class TaskPipeline extends TaskOutcome {
     const resolved = resolveAction(task.action)!;
     let args: Record<string, unknown>;
     try {
-      // an include's pre-loaded tasks (__items__) are rendered when they run, with their own loop variables
-      args = this.render(Object.fromEntries(Object.entries(task.args).filter(([k]) => k !== '__items__' && k !== '__file__')), ctx) as Record<string, unknown>;
+      args = this.render(task.args, ctx) as Record<string, unknown>;
       args = dropOmitted(args);
     } catch (e) {
       return fail(this.errText(e, task));

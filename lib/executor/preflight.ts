@@ -10,7 +10,7 @@ import { checkRoleArgs } from '../playbook/argument-specs.js';
 import { checkUndefined } from '../playbook/undefined-check.js';
 import type { SourcePos } from '../errors.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
-import { isMap, loopSource } from '../playbook/loader.js';
+import { isMap } from '../playbook/loader.js';
 import { resolveAction } from '../modules/registry.js';
 import { coerceArgs } from '../playbook/validate.js';
 import { createTemplar, OMIT, type Templar } from '../vars/template.js';
@@ -100,7 +100,7 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
       dynamic.add(i.loopVar);
       if (i.indexVar) dynamic.add(i.indexVar);
       if (i.action === 'set_fact' || i.action === 'include_vars') for (const k of Object.keys(i.args)) dynamic.add(k);
-      if (i.action === 'include_tasks' && Array.isArray(i.args['__items__'])) collectDynamic(i.args['__items__'] as Item[]);
+      if (i.include) collectDynamic(i.include.tasks);
     }
   };
   for (const play of pb.plays) {
@@ -134,7 +134,7 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
           for (const sub of [i.block, i.rescue, i.always]) walk(sub, [...blockVars, i.vars], r);
           continue;
         }
-        if (i.action === 'include_tasks' && Array.isArray(i.args['__items__'])) walk(i.args['__items__'] as Item[], [...blockVars, i.vars], r);
+        if (i.include) walk(i.include.tasks, [...blockVars, i.vars], r);
         for (const h of targets) {
           const ctx: Record<string, unknown> = {
             ...(r?.defaults ?? {}),
@@ -161,7 +161,7 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
 }
 
 function hasAction(items: Item[], action: string): boolean {
-  return items.some((i) => (i.kind === 'block' ? hasAction([...i.block, ...i.rescue, ...i.always], action) : i.action === action || (Array.isArray(i.args['__items__']) && hasAction(i.args['__items__'] as Item[], action))));
+  return items.some((i) => (i.kind === 'block' ? hasAction([...i.block, ...i.rescue, ...i.always], action) : i.action === action || (i.include !== undefined && hasAction(i.include.tasks, action))));
 }
 
 function describe(v: unknown): string {
@@ -176,7 +176,7 @@ function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | und
   const who = `task "${t.name ?? t.actionAs}"`;
   // 1. recursion between variables the task uses
   try {
-    resolveFor([t.args, t.loop, t.when], ctx, templar);
+    resolveFor([t.args, t.loop?.terms, t.when], ctx, templar);
   } catch (e) {
     if (e instanceof RunbookError && /recursion in variables|nested too deeply/.test(e.message)) {
       add(t.pos, `${e.message} (variables that refer to each other in a cycle, used by ${who})`);
@@ -191,8 +191,9 @@ function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | und
     }
   };
   // 2. a loop over something that is not a list
-  if (t.loop !== undefined) {
-    const { raw, mode } = loopSource(t.loop);
+  const mode = t.loop?.kind === 'loop' ? 'loop' : t.loop?.lookup === 'items' ? 'items' : t.loop?.lookup === 'dict' ? 'dict' : undefined;
+  if (t.loop !== undefined && mode) {
+    const raw = t.loop.terms;
     const templated = hasTemplate(raw);
     const r = templated ? render(raw) : { ok: true as const, v: raw };
     if (r.ok && !(isMap(r.v) && '__vault__' in r.v)) {
@@ -207,7 +208,7 @@ function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | und
   if (!resolved || resolved.kind !== 'module' || !resolved.def.validate) return;
   if (t.loop !== undefined) return; // arguments may depend on the item
   const args: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(t.args)) if (!k.startsWith('__')) args[k] = v;
+  for (const [k, v] of Object.entries(t.args)) args[k] = v;
   const templated = hasTemplate(args);
   const r = templated ? render(args) : { ok: true as const, v: args };
   if (!r.ok || !isMap(r.v)) return;

@@ -36,8 +36,10 @@ export interface TaskNode extends Inheritable {
   action: string;
   /** as written (short or FQCN) */
   actionAs: string;
+  /** the module's or action's arguments as written (never anything the loader adds) */
   args: Record<string, unknown>;
-  loop?: unknown;
+  /** `loop:` or a `with_<lookup>:` (undefined: the task runs once) */
+  loop?: TaskLoop;
   loopVar: string;
   indexVar?: string;
   loopLabel?: unknown;
@@ -51,8 +53,14 @@ export interface TaskNode extends Inheritable {
   delay?: unknown;
   pos: SourcePos;
   role?: RoleScope;
-  /** for include_tasks / import_tasks resolved at load time */
+  /** the file the task is written in */
   file: string;
+  /**
+   * include_tasks with a literal file name: the file, found and loaded with the playbook so its errors are known
+   * before any host is contacted; run when (and each time) the include is reached. Absent for a templated name:
+   * the action loads that file when it is reached.
+   */
+  include?: { file: string; tasks: Item[] };
   /**
    * A problem that is certain only if this task runs (an unsupported module in another OS's branch, a variable
    * only a skipped path needs, ...): a warning at load, and the task fails with it when it is reached on a host.
@@ -64,6 +72,20 @@ export interface TaskNode extends Inheritable {
    * task's own `when` is in `when`.
    */
   guard?: string;
+}
+
+/**
+ * A task's loop as written. `loop:` takes a list; `with_<name>:` hands its terms to the lookup <name> (Ansible's
+ * rule: with_items is lookup('items'), with_nested is lookup('nested'), ...) and loops over what it returns.
+ * `terms` are rendered per host when the task runs.
+ */
+export type TaskLoop =
+  | { kind: 'loop'; terms: unknown; pos: SourcePos }
+  | { kind: 'lookup'; lookup: string; terms: unknown; pos: SourcePos };
+
+/** The keyword a loop was written with (`loop`, `with_items`, ...), for messages. */
+export function loopKeyword(l: TaskLoop): string {
+  return l.kind === 'loop' ? 'loop' : `with_${l.lookup}`;
 }
 
 export interface BlockNode extends Inheritable {

@@ -113,8 +113,8 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
           }
         }
       }
-      if (i.action === 'include_tasks' && Array.isArray(i.args['__items__'])) walk(i.args['__items__'] as Item[], play, locals);
-      if (i.action === 'include_tasks' && !Array.isArray(i.args['__items__'])) dynamic = true;
+      if (i.include) walk(i.include.tasks, play, locals);
+      else if (i.action === 'include_tasks') dynamic = true;
       if (i.action === 'include_role' || i.action === 'setup') dynamic = i.action === 'include_role' ? true : dynamic;
       tasks.push({ t: i, ctxNames: locals });
     }
@@ -140,7 +140,8 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
   for (const { t } of tasks) {
     const texts: string[] = [];
     strings(t.args, texts);
-    strings(t.loop, texts);
+    // with_first_found skips a candidate whose variables are undefined (Ansible's rule): never an error here
+    if (!(t.loop?.kind === 'lookup' && t.loop.lookup.endsWith('first_found'))) strings(t.loop?.terms, texts);
     strings(t.notify, texts);
     for (const w of [t.changedWhen, t.failedWhen, t.until].flat()) {
       if (typeof w === 'string') texts.push(w.includes('{{') ? w : `{{ ${w} }}`);

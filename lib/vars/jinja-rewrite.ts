@@ -38,6 +38,14 @@ export function tokenize(s: string): Tok[] | null {
       const two = s.slice(i, i + 2);
       tok = { t: 'op', v: MULTI_OPS.includes(two) ? two : c };
     }
+    // Jinja2 reads `item.0` as `item[0]` (an integer after a dot is a subscript); MiniJinja refuses it
+    if (tok.t === 'num' && lastSig?.v === '.' && lastSig.t === 'op') {
+      toks.splice(toks.lastIndexOf(lastSig), 1, { t: 'op', v: '[' });
+      toks.push(tok, { t: 'op', v: ']' });
+      lastSig = toks[toks.length - 1];
+      i += tok.v.length;
+      continue;
+    }
     toks.push(tok);
     lastSig = tok;
     i += tok.v.length;

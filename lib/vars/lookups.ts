@@ -8,6 +8,7 @@ import { RunbookError } from '../errors.js';
 import { passwordLookup } from './password-hash.js';
 import { sopsLookup } from './sops.js';
 import { pyStr, pyTruthy, type Kw } from './python-compat.js';
+import { loopLookups } from './loop-lookups.js';
 
 export type LookupFn = (terms: unknown[], kw: Kw, vars: Record<string, unknown>) => unknown[];
 
@@ -40,5 +41,6 @@ export const LOOKUPS: Record<string, LookupFn> = {
   password: passwordLookup,
   'community.sops.sops': sopsLookup,
 };
+Object.assign(LOOKUPS, loopLookups()); // nested, subelements, sequence, first_found, fileglob, ... (loop-lookups.ts)
 // the builtin lookups by their FQCN too
 for (const n of Object.keys(LOOKUPS)) if (!n.includes('.')) LOOKUPS[`ansible.builtin.${n}`] = LOOKUPS[n]!;

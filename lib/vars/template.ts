@@ -134,7 +134,7 @@ class MiniJinjaTemplar implements Templar {
         if (!fn) throw new Error(`lookup plugin '${String(plugin)}' not found`);
         let res: unknown[];
         try {
-          res = fn(terms.flatMap((t) => (Array.isArray(t) && String(plugin) !== 'items' ? t : [t])), kw, this.curVars);
+          res = fn(terms.flatMap((t) => (Array.isArray(t) && String(plugin) !== 'items' && !(fn as { rawTerms?: boolean }).rawTerms ? t : [t])), kw, this.curVars);
         } catch (e) {
           if (e instanceof LookupUndefined) {
             if (this.pendingUndef === undefined) this.pendingUndef = e.variable;
