@@ -16,6 +16,7 @@ import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type Ansib
 import { PlainReporter } from '../report/plain.js';
 import { JsonReporter } from '../report/json.js';
 import { ReportFile } from '../report/report-file.js';
+import { checkTargets } from './host-match.js';
 
 export interface CommonFlags {
   inventory: string;
@@ -172,6 +173,8 @@ export async function applyCommand(playbook: string, flags: ApplyFlags): Promise
   if (!fs.existsSync(playbook)) sink.add(new RunbookError('missing_file', `playbook not found: ${playbook}`));
   else pb = sink.guard(() => loader.loadPlaybook(path.resolve(playbook)));
   if (pb && inv) for (const w of sink.guard(() => preflight(pb!, inv, loader, extraVars, flags.limit)) ?? []) loader.warn(w);
+  // --limit that leaves no host is an error, as ansible-playbook's (a play's own hosts: only warns, at run time)
+  if (inv) sink.guard(() => checkTargets(inv, flags.limit));
   // even when loading found errors, the templates and vars files reached so far are checked too: all listed at once
   if (flags.syntaxCheck) for (const e of syntaxCheckFiles(pb, loader)) sink.add(e);
   // what is certain only if a task runs (docs/adr/0012): one line each, the task fails with it if it is reached
