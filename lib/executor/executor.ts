@@ -13,6 +13,7 @@ import { type Recap } from './events.js';
 import { EndPlay, inherit, type Scope } from './host-state.js';
 import { TaskPipeline } from './pipeline.js';
 import { unmatchedTerms } from '../inventory/patterns.js';
+import { startsHere } from '../playbook/task-names.js';
 
 export type { ExecOptions } from './host-state.js';
 
@@ -55,6 +56,12 @@ export class Executor extends TaskPipeline {
   get abortedBy(): string | undefined {
     return this.aborted?.signal;
   }
+
+  /**
+   * --start-at-task: while set, tasks are not run until the first whose name (or "role : name") is this or matches
+   * it as a glob; Gathering Facts still runs, as in Ansible. Checked before the run (lib/cli/list.ts checkStartAt).
+   */
+  startAt: string | undefined;
 
   /** pattern terms already warned about: Ansible's Display shows a warning once */
   private warnedTerms = new Set<string>();
@@ -127,6 +134,10 @@ export class Executor extends TaskPipeline {
       else {
         const s = inherit(scope, item);
         if (!this.tagSelected(s.tags)) continue;
+        if (this.startAt !== undefined) {
+          if (!startsHere(item, this.startAt)) continue;
+          this.startAt = undefined;
+        }
         await this.runTask(item, s, active);
       }
     }
