@@ -70,8 +70,11 @@ describe('patterns and handlers, before any host is contacted', () => {
     expect(x.stderr).toContain('--limit "webservers:&dbservers" leaves no hosts to target: its terms together exclude every host');
     // also with --syntax-check, as ansible-playbook
     expect(run(['apply', 'site.yml', '-i', 'inventory.yml', '--limit', 'webz', '--syntax-check']).code).toBe(1);
-    // a limit that matches is fine
+    // a limit that matches is fine; a term of it that matches nothing is Ansible's warning
     expect(run(['apply', 'site.yml', '-i', 'inventory.yml', '--limit', 'db1', '--syntax-check']).code).toBe(0);
+    const part = run(['apply', 'site.yml', '-i', 'inventory.yml', '--limit', 'db1:webz', '--syntax-check']);
+    expect(part.code, part.stderr).toBe(0);
+    expect(part.stderr).toContain('[WARNING]: Could not match supplied host pattern, ignoring: webz\n');
   });
 
   it('runbook run and runbook role with a pattern that matches nothing: exit 1 with a did-you-mean', () => {

@@ -46,6 +46,10 @@ function selects(inv: Inventory, pattern: string): boolean | undefined {
  */
 export function checkTargets(inv: Inventory, limit: string | undefined, adhocPattern?: string): void {
   const errors: RunbookError[] = [];
+  // a term of a limit that still selects hosts: Ansible's warning, on stderr before the run
+  if (limit !== undefined && selects(inv, limit)) {
+    for (const t of unmatchedTerms(limit, (a) => inv.selectHosts(a))) process.stderr.write(`[WARNING]: Could not match supplied host pattern, ignoring: ${t}\n`);
+  }
   if (limit !== undefined && selects(inv, limit) === false) {
     errors.push(new RunbookError('bad_pattern', `--limit "${limit}" leaves no hosts to target: ${explainNoMatch(inv, limit)}`));
   }
