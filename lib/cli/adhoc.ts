@@ -19,6 +19,7 @@ import { parseExtraVars } from './extra-vars.js';
 import { chooseFormat, execute, openInventory, type CommonFlags } from './apply.js';
 import { KvParseError, parseKv } from './parse-kv.js';
 import { AdhocReporter, ADHOC_RESULT_TASK } from '../report/adhoc.js';
+import { checkTargets } from './host-match.js';
 
 export const CLI_POS: SourcePos = { file: '<command line>', line: 1, col: 1 };
 
@@ -111,6 +112,8 @@ export async function roleCommand(role: string | undefined, pattern: string | un
   const inv = sink.guard(() => openInventory(flags.inventory, flags.inventory !== 'inventory'));
   const pb = sink.guard(() => rolePlaybook(role, pattern, extraVars, loader));
   if (pb && inv) sink.guard(() => preflight(pb, inv, loader, extraVars, flags.limit));
+  // a pattern (with --limit) that leaves no host is an error, exit 1, naming it
+  if (inv) sink.guard(() => checkTargets(inv, flags.limit, pattern));
   sink.throwIfAny();
   return execute(pb!, inv!, flags, loader, extraVars);
 }
@@ -245,6 +248,8 @@ export async function runCommand(pattern: string, argv: string[], flags: RunFlag
   const pb = args ? sink.guard(() => taskPlaybook(pattern, module, args!, label, human)) : undefined;
   const loader = new PlaybookLoader();
   if (pb && inv) sink.guard(() => preflight(pb, inv, loader, extraVars, flags.limit));
+  // a pattern (with --limit) that leaves no host is an error, exit 1, naming it
+  if (inv) sink.guard(() => checkTargets(inv, flags.limit, pattern));
   sink.throwIfAny();
   const reporter = human ? new AdhocReporter(resolveAction(module)?.def.name ?? module) : undefined;
   const code = await execute(pb!, inv!, flags, loader, extraVars, reporter?.on);

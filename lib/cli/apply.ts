@@ -17,6 +17,8 @@ import { cfgBecomeDefaults, cfgConnectionDefaults, currentAnsibleCfg, type Ansib
 import { PlainReporter } from '../report/plain.js';
 import { JsonReporter } from '../report/json.js';
 import { ReportFile } from '../report/report-file.js';
+import { checkTargets } from './host-match.js';
+import { checkStartAt, listPlaybook } from './list.js';
 
 export interface CommonFlags {
   inventory: string;
@@ -66,6 +68,12 @@ export interface ApplyFlags extends CommonFlags {
   tags: string[];
   skipTags: string[];
   syntaxCheck: boolean;
+  /** ansible-playbook's --list-tasks, --list-hosts, --list-tags (lib/cli/list.ts): print, contact no host */
+  listTasks?: boolean;
+  listHosts?: boolean;
+  listTags?: boolean;
+  /** --start-at-task NAME: tasks before the first one of that name are not run */
+  startAtTask?: string;
 }
 
 export function openInventory(p: string, explicit: boolean): Inventory {
@@ -90,7 +98,7 @@ export async function attachReporter(bus: EventBus, format: 'tty' | 'plain' | 'j
 }
 
 /** Runs a loaded playbook with signal handling; shared by apply, role and run. */
-export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[] }, loader: PlaybookLoader, extraVars: Record<string, unknown>, humanReporter?: Listener): Promise<number> {
+export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags & { tags?: string[]; skipTags?: string[]; startAtTask?: string }, loader: PlaybookLoader, extraVars: Record<string, unknown>, humanReporter?: Listener): Promise<number> {
   const bus = new EventBus();
   const format = chooseFormat(flags.format);
   // runbook run prints Ansible's ad hoc lines instead of the playbook view (JSON stays JSON)
@@ -114,6 +122,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg), ...cliConnectionVars(flags) },
     ...(flags.lockTimeout !== undefined && Number.isFinite(flags.lockTimeout) && flags.lockTimeout >= 0 ? { lockTimeoutMs: flags.lockTimeout * 1000 } : {}),
   }, bus, context);
+  if (flags.startAtTask !== undefined) ex.startAt = flags.startAtTask;
   // First signal: start no new task, let the tasks in flight finish for up to RUNBOOK_ABORT_GRACE seconds (default
   // 5), then close the connections (a write in flight then fails its length check and leaves the old file), print
   // the recap and exit 130/143. A second signal closes the connections at once.
@@ -175,6 +184,8 @@ export async function applyCommand(playbook: string, flags: ApplyFlags): Promise
   if (!fs.existsSync(playbook)) sink.add(new RunbookError('missing_file', `playbook not found: ${playbook}`));
   else pb = sink.guard(() => loader.loadPlaybook(path.resolve(playbook)));
   if (pb && inv) for (const w of sink.guard(() => preflight(pb!, inv, loader, extraVars, flags.limit)) ?? []) loader.warn(w);
+  // --limit that leaves no host is an error, as ansible-playbook's (a play's own hosts: only warns, at run time)
+  if (inv) sink.guard(() => checkTargets(inv, flags.limit));
   // even when loading found errors, the templates and vars files reached so far are checked too: all listed at once
   if (flags.syntaxCheck) for (const e of syntaxCheckFiles(pb, loader)) sink.add(e);
   // what is certain only if a task runs (docs/adr/0012): one line each, the task fails with it if it is reached
@@ -184,7 +195,17 @@ export async function applyCommand(playbook: string, flags: ApplyFlags): Promise
     process.stdout.write(`playbook: ${playbook}: syntax OK (${pb!.plays.length} plays)\n`);
     return 0;
   }
+  if (flags.listTasks || flags.listHosts || flags.listTags) return listCommand(pb!, inv!, playbook, flags, splitTags);
+  if (flags.startAtTask !== undefined) checkStartAt(pb!, flags.startAtTask, splitTags(flags.tags ?? []), splitTags(flags.skipTags ?? []));
   return execute(pb!, inv!, flags, loader, extraVars);
 }
 
 export type { RunEvent };
+
+/** --list-tasks / --list-hosts / --list-tags: Ansible's listing on stdout, its warnings on stderr; no host contacted. */
+function listCommand(pb: Playbook, inv: Inventory, playbook: string, flags: ApplyFlags, splitTags: (l: string[]) => string[]): number {
+  const { stdout, warnings } = listPlaybook(pb, inv, playbook, { ...flags, tags: splitTags(flags.tags ?? []), skipTags: splitTags(flags.skipTags ?? []) });
+  for (const w of warnings) process.stderr.write(`[WARNING]: ${w}\n`);
+  process.stdout.write(stdout);
+  return 0;
+}

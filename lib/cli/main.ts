@@ -65,7 +65,11 @@ export async function buildProgram(): Promise<Command> {
       .argument('<playbook>', 'playbook file')
       .option('-t, --tags <tags>', 'only run tasks with these tags (comma separated)', collect, [])
       .option('--skip-tags <tags>', 'skip tasks with these tags (comma separated)', collect, [])
-      .option('--syntax-check', 'load and validate everything the playbook reaches, contact no host', false),
+      .option('--syntax-check', 'load and validate everything the playbook reaches, contact no host', false)
+      .option('--list-tasks', 'list the tasks a run would reach (as ansible-playbook), contact no host')
+      .option('--list-hosts', 'list the hosts each play would target, contact no host')
+      .option('--list-tags', 'list the tags of the tasks a run would reach, contact no host')
+      .option('--start-at-task <name>', 'start at the first task of this name (or "role : name", or a glob); earlier tasks are not run'),
   ).action(async (playbook: string, flags: ApplyFlags) => {
     const { applyCommand } = await import('./apply.js');
     process.exitCode = await applyCommand(playbook, flags);

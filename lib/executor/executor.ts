@@ -6,13 +6,15 @@
  * report -> unless --check, apply. Check and apply share every line up to the last.
  */
 import { exitCodeFor } from '../errors.js';
-import type { BlockNode, Item, Play } from '../playbook/model.js';
+import type { BlockNode, Item, Play, TaskNode } from '../playbook/model.js';
 import { markFinal } from '../vars/final.js';
 import { applySteps } from './apply.js';
 import { type Recap } from './events.js';
 
 import { EndPlay, inherit, type Scope } from './host-state.js';
 import { TaskPipeline } from './pipeline.js';
+import { unmatchedTerms } from '../inventory/patterns.js';
+import { startsHere } from '../playbook/task-names.js';
 
 export type { ExecOptions } from './host-state.js';
 
@@ -57,8 +59,36 @@ export class Executor extends TaskPipeline {
     return this.aborted?.signal;
   }
 
+  /**
+   * --start-at-task: while set, tasks are not run until the first whose name (or "role : name") is this or matches
+   * it as a glob; Gathering Facts still runs, as in Ansible. Checked before the run (lib/cli/list.ts checkStartAt).
+   */
+  startAt: string | undefined;
+
+  /** pattern terms already warned about: Ansible's Display shows a warning once */
+  private warnedTerms = new Set<string>();
+
+  /**
+   * A play's `hosts:` term that matches no host or group: Ansible's warning, once per term, and the play goes on
+   * ("skipping: no hosts matched" when nothing at all is left). --limit leaving nothing stopped the run earlier.
+   */
+  protected async warnUnmatched(pattern: string): Promise<void> {
+    let terms: string[];
+    try {
+      terms = unmatchedTerms(pattern, (a) => this.inv.selectHosts(a));
+    } catch {
+      return; // malformed: preflight reported it
+    }
+    for (const t of terms) {
+      if (this.warnedTerms.has(t)) continue;
+      this.warnedTerms.add(t);
+      await this.bus.emit({ type: 'warning', message: `Could not match supplied host pattern, ignoring: ${t}` });
+    }
+  }
+
   protected async runPlay(play: Play): Promise<void> {
     this.play = play;
+    await this.warnUnmatched(play.hosts);
     const hosts = this.selectPlayHosts(play.hosts).filter((h) => {
       const s = this.host(h);
       return !s.unreachable && !s.failed;
@@ -106,6 +136,10 @@ export class Executor extends TaskPipeline {
       else {
         const s = inherit(scope, item);
         if (!this.tagSelected(s.tags)) continue;
+        if (this.startAt !== undefined) {
+          if (!startsHere(item, this.startAt)) continue;
+          this.startAt = undefined;
+        }
         await this.runTask(item, s, active);
       }
     }
@@ -138,8 +172,14 @@ export class Executor extends TaskPipeline {
 
   protected async flushHandlers(hosts: string[]): Promise<void> {
     const consumed: [string, string][] = [];
-    for (const handler of this.play.handlers) {
-      const names = new Set([handler.name ?? '', ...handler.listen].filter(Boolean));
+    const handlers = this.play.handlers;
+    // same-name handlers: only the last one loaded answers to the name (Ansible's shadowing; the load warned);
+    // every handler still answers to its listen topics
+    const lastByName = new Map<string, TaskNode>();
+    for (const h of handlers) if (h.name) lastByName.set(h.name, h);
+    for (const handler of handlers) {
+      const own = handler.name ? [...(lastByName.get(handler.name) === handler ? [handler.name] : []), ...(handler.role ? [`${handler.role.name} : ${handler.name}`] : [])] : [];
+      const names = new Set([...own, ...handler.listen].filter(Boolean));
       const targets = this.activeOf(hosts).filter((h) => [...this.host(h).notified].some((n) => names.has(n)));
       if (targets.length === 0) continue;
       // a notification reaches every handler with that name or listening to it: consumed after the flush

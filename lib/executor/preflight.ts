@@ -8,6 +8,7 @@ import type { PlaybookLoader } from '../playbook/loader.js';
 import type { Playbook } from '../playbook/model.js';
 import { checkRoleArgs } from '../playbook/argument-specs.js';
 import { checkUndefined } from '../playbook/undefined-check.js';
+import { checkHandlers } from '../playbook/handler-check.js';
 import type { SourcePos } from '../errors.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
 import { isMap } from '../playbook/loader.js';
@@ -61,6 +62,7 @@ export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, 
   errors.push(...checkUndefined(pb, inv, extraVars, undefWarnings).filter(notMissing));
   warnings.push(...undefWarnings.filter(notMissing));
   errors.push(...checkStatic(pb, inv, extraVars, warnings));
+  errors.push(...checkHandlers(pb, warnings));
   if (errors.length) throw new ConfigErrors(errors);
   return warnings;
 }

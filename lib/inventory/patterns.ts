@@ -206,3 +206,50 @@ export function selectHosts(ctx: PatternContext, pattern: string): string[] {
   }
   return ctx.hostOrder.filter((h) => set.has(h));
 }
+
+/** Names Ansible's implicit localhost answers to: never "unmatched", even when the inventory lacks them. */
+const IMPLICIT_LOCALHOST = new Set(['localhost', '127.0.0.1', '::1']);
+
+/**
+ * The terms of `pattern` that match no host and no group (before any subscript), as Ansible names them in
+ * "Could not match supplied host pattern, ignoring: X": the atom without its `&`/`!` operator. `select` is the
+ * inventory's own pattern matcher (one atom at a time). A malformed pattern throws as parseHostPattern does.
+ */
+export function unmatchedTerms(pattern: string, select: (atom: string) => readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of parseHostPattern(pattern)) {
+    if (t.expr === 'all' || t.expr === '*' || IMPLICIT_LOCALHOST.has(t.expr)) continue;
+    if (select(t.expr).length === 0 && !out.includes(t.expr)) out.push(t.expr);
+  }
+  return out;
+}
+
+/** The host or group name closest to `word` (a typo of it), for a did-you-mean; undefined when none is close. */
+export function closestName(word: string, names: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const n of names) {
+    if (n === word) continue;
+    const d = editDistance(word.toLowerCase(), n.toLowerCase());
+    if (d < bestD || (d === bestD && best !== undefined && n < best)) {
+      bestD = d;
+      best = n;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return Infinity;
+  const dp: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}

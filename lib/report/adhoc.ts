@@ -10,7 +10,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { HostResult, RunEvent } from '../executor/events.js';
 import { makeChalk } from './style.js';
-import { debugDict, pyJson, type Out } from './plain.js';
+import { debugDict, interruptedLine, pyJson, type Out } from './plain.js';
 
 export const ADHOC_RESULT_TASK = 'runbook: ad hoc result';
 /** Ansible's MODULE_NO_JSON: shown as `rc=N >>` and the output */
@@ -68,6 +68,8 @@ export class AdhocReporter {
           if (r) this.print(r, undefined);
         }
         this.pending.clear();
+        // ad hoc output has no recap: the interruption is said on stderr
+        if (interruptedLine(e.exitCode)) process.stderr.write(this.c.red(interruptedLine(e.exitCode)!) + '\n');
         break;
       default:
         break;

@@ -5,7 +5,7 @@
 import { Listr } from 'listr2';
 import type { ChalkInstance } from 'chalk';
 import type { HostResult, RunEvent } from '../executor/events.js';
-import { diffText, recapText, banner } from './plain.js';
+import { diffText, recapText, banner, interruptedLine } from './plain.js';
 import { makeChalk, statusColor } from './style.js';
 
 interface Deferred {
@@ -100,6 +100,7 @@ export class LiveReporter {
         break;
       case 'run:end':
         process.stdout.write('\n' + recapText(c, e.recap, e.durationMs, e.check));
+        if (interruptedLine(e.exitCode)) process.stdout.write(c.red(interruptedLine(e.exitCode)!) + '\n');
         break;
       default:
         break;

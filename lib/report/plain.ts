@@ -184,6 +184,15 @@ export function ansibleRecapLines(c: ChalkInstance, recap: Recap[]): string[] {
     });
 }
 
+/**
+ * The recap's last word when SIGINT/SIGTERM ended the run (exit 130/143, set by the executor's abort): the run is
+ * not complete, whatever the counts above say.
+ */
+export function interruptedLine(exitCode: number): string | undefined {
+  const sig = exitCode === 130 ? 'SIGINT' : exitCode === 143 ? 'SIGTERM' : undefined;
+  return sig ? `interrupted by ${sig}: the run stopped early; tasks after the interrupted ones did not run (exit ${exitCode})` : undefined;
+}
+
 export interface PlainOptions {
   showDiff?: boolean;
   /** -v count: 1 results, 2 task paths and the playbook banner, 3+ results indented, diff fields kept */
@@ -248,6 +257,7 @@ export class PlainReporter {
         this.line(`\n${banner('PLAY RECAP')}`);
         for (const l of ansibleRecapLines(c, e.recap)) this.line(l);
         this.line('');
+        if (interruptedLine(e.exitCode)) this.line(c.red(interruptedLine(e.exitCode)!));
         if (e.check) this.line(c.dim('check mode: nothing was changed'));
         break;
       default:
