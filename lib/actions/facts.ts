@@ -58,7 +58,7 @@ tr '\0' '\n' 2>/dev/null < /proc/1/environ | grep '^container=' | sed 's/^/envir
 for f in product_name sys_vendor bios_vendor; do v=$(cat "/sys/devices/virtual/dmi/id/$f" 2>/dev/null) && echo "$f=$v"; done
 s dns; cat /etc/resolv.conf 2>/dev/null
 s uptime; cat /proc/uptime 2>/dev/null
-s chroot; echo "debian_chroot=$debian_chroot"; stat -c '%d %i' / 2>/dev/null; stat -c '%d %i' /proc/1/root/. 2>/dev/null
+s chroot; echo "debian_chroot=$debian_chroot"; echo "root=$(stat -c '%d %i' / 2>/dev/null)"; echo "pid1=$(stat -c '%d %i' /proc/1/root/. 2>/dev/null)"; echo "fstype=$(stat -f -c %T / 2>/dev/null)"
 s date; t=$(date +%s.%N); date -d "@$t" '+%Y|%m|%A|%w|%W|%d|%H|%M|%S|%s|%N|%Z|%z'; date -u -d "@$t" '+%Y-%m-%dT%H:%M:%S|%N'
 py=; for p in /usr/bin/python3 /usr/libexec/platform-python /usr/bin/python; do [ -x "$p" ] && { py=$p; break; }; done
 s python; [ -n "$py" ] && "$py" -c 'import sys, os, json, socket, time
@@ -463,6 +463,14 @@ function dateTimeFacts(lines: string[], tzDst: string | undefined): Dict | undef
   };
 }
 
+/** Ansible's is_chroot(): $debian_chroot, else / against /proc/1/root, else (no access to it) /'s inode against the file system's root inode. */
+function isChroot(ch: Record<string, string>): boolean {
+  if (ch['debian_chroot']) return true;
+  if (ch['pid1']) return ch['root'] !== ch['pid1'];
+  const rootIno = ch['fstype'] === 'btrfs' ? '256' : ch['fstype'] === 'xfs' ? '128' : '2';
+  return ch['root']!.split(' ')[1] !== rootIno;
+}
+
 const PKG: [string, string][] = [['/usr/bin/apt-get', 'apt'], ['/usr/bin/dnf', 'dnf'], ['/usr/bin/yum', 'yum'], ['/usr/bin/zypper', 'zypper'], ['/usr/bin/pacman', 'pacman'], ['/sbin/apk', 'apk'], ['/usr/bin/emerge', 'portage'], ['/usr/sbin/pkg', 'pkgng']];
 
 export function parseFacts(stdout: string): Dict {
@@ -506,8 +514,8 @@ export function parseFacts(stdout: string): Dict {
   f['dns'] = dnsFacts(sec('dns'));
   const up = first('uptime');
   if (up) f['uptime_seconds'] = Math.trunc(parseFloat(up));
-  const ch = sec('chroot');
-  if (ch.length) f['is_chroot'] = ch[0] !== 'debian_chroot=' ? true : ch[1] && ch[2] ? ch[1] !== ch[2] : ch[1] ? ch[1].split(' ')[1] !== '2' : undefined;
+  const ch = kvLines(sec('chroot'));
+  if (ch['root']) f['is_chroot'] = isChroot(ch);
   f['date_time'] = dateTimeFacts(sec('date'), py?.['tz_dst'] as string | undefined);
   if (py) {
     const vi = py['version_info'] as [number, number, number, string, number];
