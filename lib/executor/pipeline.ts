@@ -15,7 +15,7 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { TemplateError } from '../vars/template.js';
 import { resolveFor } from '../vars/resolve.js';
-import { templateVars } from '../vars/template-vars.js';
+import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
 import { markFinal, withFinal } from '../vars/final.js';
 import { applySteps } from './apply.js';
 import { type HostResult, type Status } from './events.js';
@@ -299,7 +299,7 @@ export abstract class TaskPipeline extends TaskOutcome {
         const src = decodeBytes(fs.readFileSync(p));
         // the template module's own variables (ansible_managed, template_path, ...: template-vars.ts)
         const tv = templateVars(typeof args['src'] === 'string' ? args['src'] : p, p, typeof args['dest'] === 'string' ? args['dest'] : undefined, ctx['ansible_managed']);
-        return this.templar.renderString(src, resolveFor(src, { ...ctx, ...tv }, this.templar), { trimBlocks: true, keepTrailingNewline: true });
+        return preserveTrailingNewlines(src, this.templar.renderString(src, resolveFor(src, { ...ctx, ...tv }, this.templar), { trimBlocks: true, keepTrailingNewline: false }));
       },
     };
     const forceCheck = this.taskCheckMode(scope, task, ctx);

@@ -375,10 +375,8 @@ export function pyYamlDump(v: unknown, opts: DumpOptions = {}): string {
   }
   e.node(v, { root: true });
   e.writeIndent();
+  // libyaml (Ansible's CSafeDumper) ends an open-ended root plain scalar without PyYAML's '...' line
   if (opts.explicitEnd) {
-    e.indicator('...', true);
-    e.writeIndent();
-  } else if (e.openEnded) {
     e.indicator('...', true);
     e.writeIndent();
   }

@@ -84,3 +84,13 @@ export function templateVars(src: string, fullpath: string, dest: string | undef
     ansible_managed: strftime(pyFormatNamed(fmt, { host, uid, file: src }), mtime),
   };
 }
+
+/**
+ * Ansible's template module renders with Jinja2's keep_trailing_newline=False (one trailing newline of the source is
+ * dropped) and then pads the result with newlines up to as many as the source ends with (preserve_trailing_newlines).
+ */
+export function preserveTrailingNewlines(source: string, rendered: string): string {
+  const count = (s: string) => s.length - s.replace(/\n+$/, '').length;
+  const want = count(source), have = count(rendered);
+  return want > have ? rendered + '\n'.repeat(want - have) : rendered;
+}
