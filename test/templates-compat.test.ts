@@ -66,3 +66,73 @@ describe('templates rendered by runbook on a lab host equal Ansible 2.14 output 
     expect(changed).toEqual([]);
   });
 });
+
+// ------------------------------------------------------------------------------------------------------------------
+// the pure pieces (expected values are Ansible 2.14 / Jinja2 3.1 / libyaml output for the same input)
+
+import * as os from 'node:os';
+import { createTemplar } from '../lib/vars/template.js';
+import { pyYamlDump } from '../lib/vars/pyyaml-dump.js';
+import { commentFilter, jinjaIndent } from '../lib/vars/text-filters.js';
+import { preserveTrailingNewlines, strftime, templateVars } from '../lib/vars/template-vars.js';
+import { loadAnsibleCfg, cfgConnectionDefaults } from '../lib/cli/ansible-cfg.js';
+
+describe('filters and template variables', () => {
+  const t = createTemplar();
+  it('default(): an undefined argument is fine when the value is defined (and with boolean=true)', () => {
+    expect(t.renderString('{{ x | default(undefined_var) }}', { x: 'X' })).toBe('X');
+    expect(t.renderString('{{ x | default(a.b.c) }}', { x: 'X' })).toBe('X');
+    expect(t.renderString("{{ '' | d(y, true) }}", { y: 'Y' })).toBe('Y');
+    expect(t.renderString("{{ nope | default(other | default('z')) }}", {})).toBe('z');
+    // a variable that is undefined outside default()'s arguments still raises
+    expect(() => t.renderString('{{ x | default(y) ~ missing }}', { x: 1 })).toThrow(/'missing' is undefined/);
+  });
+  it('comment: styles and parameters', () => {
+    expect(commentFilter('a\nb', 'plain', {})).toBe('#\n# a\n# b\n#');
+    expect(commentFilter('a', 'cblock', {})).toBe('/*\n *\n * a\n *\n */');
+    expect(commentFilter('a', 'xml', {})).toBe('<!--\n -\n - a\n -\n-->');
+    expect(commentFilter('a', 'plain', { prefix: '', postfix: '' })).toBe('# a\n'); // postfix_count lines joined by newline
+    expect(commentFilter('a', 'plain', { decoration: '!! ', prefix: '\n', prefix_count: 2 })).toBe('\n\n!! a\n!!');
+    expect(() => commentFilter('a', 'nope', {})).toThrow(/unknown style/);
+  });
+  it('indent keeps a trailing newline (Jinja2 3.x)', () => {
+    expect(jinjaIndent('a\nb\n', 2, false, false)).toBe('a\n  b\n');
+    expect(jinjaIndent('a\n\nb', 2, true, false)).toBe('  a\n\n  b');
+    expect(jinjaIndent('a\n\nb\n', 2, true, true)).toBe('  a\n  \n  b\n  ');
+    expect(t.renderString("[{{ 'a\nb\n' | indent(2) }}]", {})).toBe('[a\n  b\n]');
+  });
+  it('to_nice_yaml / to_yaml as PyYAML with libyaml writes them', () => {
+    expect(pyYamlDump({ b: [1, 'yes', '', null, 1.5], a: { x: '012', y: 'a: b', z: [] } }, { indent: 4 })).toBe(
+      "a:\n    x: '012'\n    y: 'a: b'\n    z: []\nb:\n- 1\n- 'yes'\n- ''\n- null\n- 1.5\n",
+    );
+    expect(pyYamlDump([{ a: 1, b: [2] }], { indent: 4 })).toBe('-   a: 1\n    b:\n    - 2\n');
+    expect(pyYamlDump({ a: [1, 2], b: { c: 'x' } }, { defaultFlowStyle: null })).toBe('a: [1, 2]\nb: {c: x}\n');
+    expect(pyYamlDump({ t: 'a\tb', m: 'one\ntwo\n' })).toBe('m: \'one\n\n  two\n\n  \'\nt: "a\\tb"\n');
+    expect(pyYamlDump('word')).toBe('word\n');
+  });
+  it('the template module keeps as many trailing newlines as the source has', () => {
+    expect(preserveTrailingNewlines('x\n\n', 'x')).toBe('x\n\n');
+    expect(preserveTrailingNewlines('x\n', 'x\n\n')).toBe('x\n\n');
+  });
+  it('ansible_managed: ansible.cfg format with {file}, {host}, {uid} and strftime of the template mtime', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbk-managed-'));
+    try {
+      const cfg = path.join(dir, 'ansible.cfg');
+      fs.writeFileSync(cfg, '[defaults]\nansible_managed = Managed: {file} on {host} by {uid}, %Y\n');
+      const loaded = loadAnsibleCfg(cfg);
+      expect(cfgConnectionDefaults(loaded)['ansible_managed']).toBe('Managed: {file} on {host} by {uid}, %Y');
+      const tpl = path.join(dir, 'x.j2');
+      fs.writeFileSync(tpl, 'x');
+      const when = new Date(2024, 4, 6, 7, 8, 9);
+      fs.utimesSync(tpl, when, when);
+      const v = templateVars('x.j2', tpl, '/etc/x', loaded.managed);
+      expect(v['ansible_managed']).toBe(`Managed: x.j2 on ${os.hostname()} by ${os.userInfo().username}, 2024`);
+      expect(v['template_path']).toBe('x.j2');
+      expect(v['template_destpath']).toBe('/etc/x');
+      expect(templateVars('x.j2', tpl, undefined, undefined)['ansible_managed']).toBe('Ansible managed');
+      expect(strftime('%Y-%m-%d %H:%M:%S %j %a %b', when)).toBe('2024-05-06 07:08:09 127 Mon May');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
