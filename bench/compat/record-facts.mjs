@@ -7,12 +7,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const { FACTS_SCRIPT } = await import(path.join(ROOT, 'dist/lib/actions/facts.js'));
+const { FACTS_SCRIPT, parseFacts } = await import(path.join(ROOT, 'dist/lib/actions/facts.js'));
 const FIX = path.join(ROOT, 'test/fixtures/facts');
 fs.mkdirSync(FIX, { recursive: true });
 
-const raw = execFileSync('sh', ['-c', FACTS_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-const setup = execFileSync('ansible', ['localhost', '-m', 'setup'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ANSIBLE_NOCOLOR: '1' } });
+// other labs may add or remove interfaces between the two runs: retry (a few times) until both saw the same ones
+let raw, setup;
+for (let attempt = 1; ; attempt++) {
+  setup = execFileSync('ansible', ['localhost', '-m', 'setup'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ANSIBLE_NOCOLOR: '1' } });
+  raw = execFileSync('sh', ['-c', FACTS_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const theirs = JSON.parse(setup.slice(setup.indexOf('{'))).ansible_facts.ansible_interfaces.slice().sort().join(' ');
+  const mine = parseFacts(raw).interfaces.slice().sort().join(' ');
+  if (mine === theirs) break;
+  if (attempt >= 5) throw new Error(`interfaces kept changing between the runs: ${mine} / ${theirs}`);
+}
 
 const lines = raw.split('\n').map((l, i, all) => {
   if (all[i - 1] !== '@@@ python' || !l.startsWith('{')) return l;

@@ -57,10 +57,16 @@ function pyDatetime(d: Date): string {
   return d.getMilliseconds() ? `${base}.${p(d.getMilliseconds() * 1000, 6)}` : base;
 }
 
+const owners = new Map<number, string>();
+/** The user name of a uid (pwd.getpwuid), looked up once per run. */
 function ownerName(uid: number): string {
-  const r = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 5000 });
-  const name = r.status === 0 ? r.stdout.split(':')[0] : '';
-  return name || String(uid);
+  let name = owners.get(uid);
+  if (name === undefined) {
+    const r = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 5000 });
+    name = (r.status === 0 ? r.stdout.split(':')[0] : '') || String(uid);
+    owners.set(uid, name);
+  }
+  return name;
 }
 
 /**
