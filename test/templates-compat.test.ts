@@ -136,3 +136,25 @@ describe('filters and template variables', () => {
     }
   });
 });
+
+import { cli } from './helpers.js';
+
+describe('default(undefined_var) at load time', () => {
+  it('is no "undefined variable" error, while an unguarded unknown name still is', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbk-dflt-'));
+    try {
+      const play = (msg: string) => {
+        const f = path.join(dir, 'p.yml');
+        fs.writeFileSync(f, `- hosts: localhost\n  gather_facts: false\n  vars:\n    x: present\n  tasks:\n    - debug:\n        msg: "${msg}"\n`);
+        return cli(['apply', f, '--syntax-check'], { cwd: dir });
+      };
+      const ok = play('{{ x | default(undefined_var) }}');
+      expect(ok.code, ok.stderr).toBe(0);
+      const bad = play('{{ x ~ undefined_var }}');
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/undefined variable "undefined_var"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
