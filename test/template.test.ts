@@ -123,7 +123,8 @@ const CASES: [string, string][] = [
   ["{{ {'b': 1, 'a': [1, 2]} | to_nice_json }}", '{\n    "a": [\n        1,\n        2\n    ],\n    "b": 1\n}'],
   ['{{ (\'{"a": [1, 2]}\' | from_json).a[1] }}', '2'],
   ["{{ {'b': 1, 'a': [1, 2]} | to_yaml }}", 'a: [1, 2]\nb: 1\n'],
-  ["{{ {'b': {'c': 1}, 'a': [1, 2]} | to_nice_yaml }}", 'a:\n- 1\n- 2\nb:\n  c: 1\n'],
+  // Ansible's to_nice_yaml indents by 4 (its indent=4 default; checked with ansible 2.14)
+  ["{{ {'b': {'c': 1}, 'a': [1, 2]} | to_nice_yaml }}", 'a:\n- 1\n- 2\nb:\n    c: 1\n'],
   ["{{ ('a: 1\\nb: [x, y]' | from_yaml).b }}", "['x', 'y']"],
   // tests
   ['{{ s is defined }} {{ nope is defined }} {{ nope is undefined }} {{ nope.deeper is defined }} {{ x.zz is not defined }}', 'True False True False True'],

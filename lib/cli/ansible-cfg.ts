@@ -27,6 +27,8 @@ export interface AnsibleCfg {
   become?: boolean;
   becomeUser?: string;
   becomeMethod?: string;
+  /** [defaults] ansible_managed: the format of the template module's ansible_managed (lib/vars/template-vars.ts) */
+  managed?: string;
 }
 
 export type Ini = Record<string, Record<string, { value: string; line: number }>>;
@@ -124,6 +126,7 @@ export function loadAnsibleCfg(file: string): AnsibleCfg {
   if (pk?.value) cfg.privateKeyFile = expand(pk.value);
   const hkc = d['host_key_checking'] ?? conn['host_key_checking'];
   if (hkc) cfg.hostKeyChecking = bool(hkc, file, 'host_key_checking');
+  if (d['ansible_managed']) cfg.managed = d['ansible_managed'].value;
   if (pe['become']) cfg.become = bool(pe['become'], file, 'become');
   if (pe['become_user']?.value) cfg.becomeUser = pe['become_user'].value;
   if (pe['become_method']?.value) cfg.becomeMethod = pe['become_method'].value;
@@ -143,6 +146,7 @@ export function cfgConnectionDefaults(cfg: AnsibleCfg | undefined): Record<strin
   if (cfg.remoteUser !== undefined) out['ansible_user'] = cfg.remoteUser;
   if (cfg.privateKeyFile !== undefined) out['ansible_ssh_private_key_file'] = cfg.privateKeyFile;
   if (cfg.hostKeyChecking !== undefined) out['ansible_host_key_checking'] = cfg.hostKeyChecking;
+  if (cfg.managed !== undefined) out['ansible_managed'] = cfg.managed;
   return out;
 }
 

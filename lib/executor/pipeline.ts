@@ -17,6 +17,7 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { TemplateError } from '../vars/template.js';
 import { resolveFor } from '../vars/resolve.js';
+import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
 import { markFinal, withFinal } from '../vars/final.js';
 import { applySteps } from './apply.js';
 import { type HostResult, type Status } from './events.js';
@@ -286,7 +287,9 @@ export abstract class TaskPipeline extends TaskOutcome {
       findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
       renderTemplateFile: (p) => {
         const src = decodeBytes(fs.readFileSync(p));
-        return this.templar.renderString(src, resolveFor(src, ctx, this.templar), { trimBlocks: true, keepTrailingNewline: true });
+        // the template module's own variables (ansible_managed, template_path, ...: template-vars.ts)
+        const tv = templateVars(typeof args['src'] === 'string' ? args['src'] : p, p, typeof args['dest'] === 'string' ? args['dest'] : undefined, ctx['ansible_managed']);
+        return preserveTrailingNewlines(src, this.templar.renderString(src, resolveFor(src, { ...ctx, ...tv }, this.templar), { trimBlocks: true, keepTrailingNewline: false }));
       },
     };
     const forceCheck = this.taskCheckMode(scope, task, ctx);

@@ -39,6 +39,8 @@ export function usedNames(tpl: string): { used: Set<string>; guarded: Set<string
     }
     for (const g of body.matchAll(/([A-Za-z_]\w*)(?:\.[\w.]+|\[[^\]]*\])*\s*(?:is\s+(?:not\s+)?(?:defined|undefined|none)|\|\s*(?:default|d)\b)/g)) guarded.add(g[1]!);
     for (const g of body.matchAll(/\b(?:if|and|or|not)\s+([A-Za-z_]\w*)\s+is\s+(?:not\s+)?defined/g)) guarded.add(g[1]!);
+    // Ansible's default() takes an undefined argument too (x | default(undefined_var) is x when x is defined)
+    for (const g of body.matchAll(/\|\s*(?:default|d)\s*\(\s*([A-Za-z_]\w*)/g)) guarded.add(g[1]!);
     body = body
       .replace(/\|\s*[A-Za-z_][\w.]*/g, ' ') // filters
       .replace(/\bis\s+(?:not\s+)?[A-Za-z_]\w*/g, ' ') // tests

@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { passwordHash } from './password-hash.js';
+import { pyYamlDump } from './pyyaml-dump.js';
+import { commentFilter, jinjaIndent } from './text-filters.js';
 import {
   deepEqual, isObj, kwOr, pyBool, pyFormat, pyJson, pyRegex, pyRepr, pySub, pyStr, pyTruthy, toList, typeDebug, type Kw,
 } from './python-compat.js';
@@ -141,20 +143,16 @@ function uniqueDeep(list: unknown[]): unknown[] {
   return out;
 }
 
-function yamlDump(v: unknown, indent: number, flowLeaves: boolean): string {
-  const doc = new YAML.Document(v, { sortMapEntries: true });
-  if (flowLeaves) {
-    YAML.visit(doc, {
-      Collection(_k, node) {
-        const items = (node.items as unknown[]).map((it) => (YAML.isPair(it) ? it.value : it));
-        if (items.every((it) => it === null || YAML.isScalar(it))) node.flow = true;
-      },
-    });
-  }
-  return doc.toString({ indent, indentSeq: false, lineWidth: 80, flowCollectionPadding: false });
-}
-
 // ---------------------------------------------------------------- filters
+
+const YAML_KW = ['indent', 'default_flow_style', 'allow_unicode', 'width', 'sort_keys', 'explicit_start', 'explicit_end'] as const;
+function yamlOpts(kw: Kw, indent: number, flow: unknown) {
+  return {
+    indent: Number(kw.indent ?? indent), width: kw.width === undefined ? undefined : Number(kw.width),
+    defaultFlowStyle: flow === null ? null : pyTruthy(flow), sortKeys: kw.sort_keys === undefined ? true : pyTruthy(kw.sort_keys),
+    explicitStart: pyTruthy(kw.explicit_start), explicitEnd: pyTruthy(kw.explicit_end),
+  };
+}
 
 export const FILTERS: Record<string, FilterSpec> = {
   bool: { fn: (v) => pyBool(v) },
@@ -223,8 +221,11 @@ export const FILTERS: Record<string, FilterSpec> = {
     kwargs: ['indent', 'sort_keys', 'ensure_ascii', 'vault_to_text', 'preprocess_unsafe'],
   },
   from_json: { fn: (v) => JSON.parse(pyStr(v)) },
-  to_yaml: { fn: (v, a, kw) => yamlDump(v, Number(kw.indent ?? 2), true), kwargs: ['indent', 'default_flow_style', 'allow_unicode', 'width'] },
-  to_nice_yaml: { fn: (v, a, kw) => yamlDump(v, Number(kwOr(a, kw, 0, 'indent', 2)), false), kwargs: ['indent', 'default_flow_style', 'allow_unicode', 'width'] },
+  // yaml.dump as Ansible calls it (pyyaml-dump.ts): to_yaml flow-styles collections of scalars, to_nice_yaml indents by 4
+  to_yaml: { fn: (v, a, kw) => pyYamlDump(v, yamlOpts(kw, 2, kw.default_flow_style === undefined ? null : kw.default_flow_style)), kwargs: YAML_KW },
+  to_nice_yaml: { fn: (v, a, kw) => pyYamlDump(v, yamlOpts({ indent: kwOr(a, kw, 0, 'indent', 4), ...kw }, 4, false)), kwargs: YAML_KW },
+  comment: { fn: (v, a, kw) => commentFilter(pyStr(v), String(kwOr(a, kw, 0, 'style', 'plain')), kw), kwargs: ['style', 'decoration', 'beginning', 'end', 'prefix', 'prefix_count', 'postfix', 'postfix_count', 'newline'] },
+  indent: { fn: (v, a, kw) => jinjaIndent(pyStr(v), kwOr(a, kw, 0, 'width', 4), pyTruthy(kwOr(a, kw, 1, 'first', false)), pyTruthy(kwOr(a, kw, 2, 'blank', false))), kwargs: ['width', 'first', 'blank', 'indentfirst'] },
   from_yaml: { fn: (v) => (typeof v === 'string' ? (YAML.parse(v) ?? null) : v) },
   from_yaml_all: { fn: (v) => YAML.parseAllDocuments(pyStr(v)).map((d) => d.toJS()) },
   dict2items: {

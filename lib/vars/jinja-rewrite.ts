@@ -59,6 +59,8 @@ export const OPEN: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 class Rewriter {
   match: number[] = [];
   roots = new Set<string>();
+  /** inside default(...)'s arguments: paths are chain-safe, never raising */
+  lenient = 0;
   constructor(private toks: Tok[]) {
     const stack: number[] = [];
     for (let i = 0; i < toks.length; i++) {
@@ -94,7 +96,16 @@ class Rewriter {
       const tok = toks[i];
       if (tok.t === 'ws' || tok.t === 'num') { out += tok.v; i++; continue; }
       if (tok.t === 'op') {
-        if (tok.v in OPEN) { out += tok.v + this.rw(i + 1, this.match[i]) + toks[this.match[i]].v; i = this.match[i] + 1; continue; }
+        if (tok.v in OPEN) {
+          // Ansible's default(): its arguments may be undefined (`x | default(undefined_var)` is x when x is defined)
+          const fp = this.prev(i, start);
+          const lenient = tok.v === '(' && ['default', 'd'].includes(toks[fp]?.v ?? '') && this.v(this.prev(fp, start)) === '|';
+          if (lenient) this.lenient++;
+          out += tok.v + this.rw(i + 1, this.match[i]) + toks[this.match[i]].v;
+          if (lenient) this.lenient--;
+          i = this.match[i] + 1;
+          continue;
+        }
         out += tok.v; i++; continue;
       }
       const p = this.prev(i, start);
@@ -181,7 +192,7 @@ class Rewriter {
     const full = texts[texts.length - 1];
     const after = this.next(j, end);
     const av = after < end ? this.v(after) : undefined;
-    const guarded = av === 'is' || (av === '|' && ['default', 'd'].includes(this.v(this.next(after + 1, end)) ?? ''));
+    const guarded = this.lenient > 0 || av === 'is' || (av === '|' && ['default', 'd'].includes(this.v(this.next(after + 1, end)) ?? ''));
     let expr: string;
     if (guarded) {
       expr = texts.length === 1 ? full : `(${full} if (${texts.slice(0, -1).map((t) => `${t} is defined`).join(' and ')}) else __nx__)`;

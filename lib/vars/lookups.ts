@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
+import { decodeBytes } from './bytes.js';
 import { passwordLookup } from './password-hash.js';
 import { sopsLookup } from './sops.js';
 import { pyStr, pyTruthy, type Kw } from './python-compat.js';
@@ -24,7 +25,8 @@ export const LOOKUPS: Record<string, LookupFn> = {
   env: (terms, kw) => terms.map((t) => process.env[pyStr(t)] ?? (kw.default !== undefined ? kw.default : '')),
   file: (terms, kw) =>
     terms.map((t) => {
-      let s = readFileSync(pyStr(t), 'utf8');
+      // bytes that are not UTF-8 survive (bytes.ts escapes them; the template/copy write gives the same bytes back)
+      let s = decodeBytes(readFileSync(pyStr(t)));
       if (kw.rstrip === undefined || pyTruthy(kw.rstrip)) s = s.replace(/\s+$/, '');
       if (pyTruthy(kw.lstrip)) s = s.replace(/^\s+/, '');
       return s;
