@@ -2,6 +2,9 @@
 // Regenerates lib/modules/ansible-args.json (read by lib/modules/ansible-args.ts at load time) from Ansible's own documented argument specs (`ansible-doc -j`), so
 // runbook can tell "a real argument of Ansible's module that runbook does not implement yet" from a typo.
 // Usage: node scripts/gen-ansible-args.mjs   (needs Debian's `ansible` package: ansible-doc on PATH)
+//   ANSIBLE_COLLECTIONS_PATH=DIR node scripts/gen-ansible-args.mjs: DIR/ansible_collections/containers/podman a
+//   checkout of github.com/containers/ansible-podman-collections (1.20: state quadlet and its quadlet_* options, which
+//   Debian's containers.podman 1.10 lacks); ansible-doc reads the collections there before its own.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
@@ -21,6 +24,7 @@ const FQCN = {
   include_role: 'ansible.builtin.include_role', import_role: 'ansible.builtin.import_role',
   include_vars: 'ansible.builtin.include_vars', ping: 'ansible.builtin.ping', setup: 'ansible.builtin.setup',
   wait_for_connection: 'ansible.builtin.wait_for_connection', reboot: 'ansible.builtin.reboot',
+  podman_image: 'containers.podman.podman_image', podman_pod: 'containers.podman.podman_pod',
 };
 
 const out = {};
@@ -37,6 +41,9 @@ for (const [name, fqcn] of Object.entries(FQCN)) {
   out[name] = { fqcn, options: opts };
 }
 version = execFileSync('ansible', ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+// the containers.podman read: the first one ansible-galaxy lists (ANSIBLE_COLLECTIONS_PATH's before Debian's)
+const podman = /^containers\.podman\s+(\S+)/m.exec(execFileSync('ansible-galaxy', ['collection', 'list', 'containers.podman'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+version += `, containers.podman ${podman ? podman[1] : '?'}`;
 
 // one module per line: a regeneration shows as a readable diff
 const body = `{"source": ${JSON.stringify(`ansible-doc -j (${version})`)}, "modules": {\n` +

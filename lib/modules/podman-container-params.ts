@@ -4,8 +4,10 @@
  */
 import { split } from 'shlex';
 import { badArg } from './common.js';
+import { prepareExtra, type ContainerExtra } from './podman-container-extra.js';
+import { quadletParams, renderContainerQuadlet, type QuadletParams } from './podman-quadlet.js';
 
-export type ContainerState = 'started' | 'stopped' | 'absent' | 'present' | 'created';
+export type ContainerState = 'started' | 'stopped' | 'absent' | 'present' | 'created' | 'quadlet';
 
 export interface PortSpec {
   hostIp: string;
@@ -41,6 +43,10 @@ export interface PodmanContainerParams {
   detach: boolean;
   recreate: boolean;
   executable: string;
+  /** cap_add ... log_opt (podman-container-extra.ts) */
+  extra: ContainerExtra;
+  /** state quadlet: the .container file to write (nothing else is done) */
+  quadlet?: QuadletParams;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -145,7 +151,9 @@ export function preparePodmanContainer(raw: Record<string, unknown>): PodmanCont
     detach: raw.detach !== false,
     recreate: raw.recreate === true,
     executable: (raw.executable as string | undefined) ?? 'podman',
+    extra: prepareExtra(raw),
   };
+  if (state === 'quadlet') p.quadlet = quadletParams('container', raw, renderContainerQuadlet(raw));
   if (image !== undefined) p.image = image;
   if (rootfs !== undefined) p.rootfs = rootfs;
   if (command !== undefined) p.command = command;

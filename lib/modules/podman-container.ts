@@ -18,6 +18,9 @@ import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types
 import { EPILOGUE, PRELUDE, quote } from './common.js';
 import { readInspect, type InspectRead } from './podman-inspect.js';
 import { preparePodmanContainer, type PodmanContainerParams, type PortSpec } from './podman-container-params.js';
+import { createdExtra, extraCreateArgs, extraDrift, extraSchema, wantedExtra } from './podman-container-extra.js';
+import { planQuadlet, quadletProbe } from './podman-quadlet.js';
+import type { EditState } from './edit-state.js';
 
 export * from './podman-container-params.js';
 
@@ -43,6 +46,8 @@ export interface ContainerSpec {
   ports: string[];
   restartPolicy: string;
   stopTimeout: number;
+  /** cap_add ... log_opt, normalised (podman-container-extra.ts) */
+  extra: Record<string, string>;
 }
 
 export interface ExistingContainer {
@@ -91,6 +96,7 @@ export function parseContainerInspect(json: string): ExistingContainer {
     ports: ports.sort(),
     restartPolicy: restart,
     stopTimeout: Number(cfg.StopTimeout ?? 10),
+    extra: createdExtra(((cfg.CreateCommand ?? []) as unknown[]).map(String), ((cfg.Cmd ?? []) as unknown[]).map(String)),
   };
   if (c.Rootfs) spec.rootfs = String(c.Rootfs).replace(/(.)\/+$/, '$1');
   else spec.image = String(c.ImageName || cfg.Image || c.Image || '');
@@ -149,6 +155,7 @@ export function containerDrift(p: PodmanContainerParams, have: ContainerSpec): s
   if (show(wp) !== show(hp)) d.push(`ports ${have.ports.join(', ') || '(none)'} -> ${wp.join(', ') || '(none)'}`);
   if (p.restartPolicy !== have.restartPolicy) d.push(`restart_policy ${have.restartPolicy} -> ${p.restartPolicy}`);
   if (p.stopTimeout !== undefined && p.stopTimeout !== have.stopTimeout) d.push(`stop_timeout ${have.stopTimeout} -> ${p.stopTimeout}`);
+  d.push(...extraDrift(wantedExtra(p.extra), have.extra));
   return d;
 }
 
@@ -162,6 +169,7 @@ export function createContainerCommand(p: PodmanContainerParams): string {
   for (const a of p.portArgs) argv.push('--publish', a);
   if (p.restartPolicy !== 'no') argv.push('--restart', p.restartPolicy);
   if (p.stopTimeout !== undefined) argv.push('--stop-timeout', String(p.stopTimeout));
+  argv.push(...extraCreateArgs(p.extra));
   if (p.rootfs !== undefined) argv.push('--rootfs', p.rootfs);
   else argv.push(p.image!);
   if (p.command) argv.push(...p.command);
@@ -180,6 +188,7 @@ function specText(s: Partial<ContainerSpec> & { state?: string }): string {
   for (const v of s.volumes ?? []) lines.push(`volume ${v}`);
   for (const v of s.ports ?? []) lines.push(`port ${v}`);
   if (s.restartPolicy) lines.push(`restart_policy ${s.restartPolicy}`);
+  for (const [k, v] of Object.entries(s.extra ?? {})) if (v !== '(none)') lines.push(`${k} ${v}`);
   return lines.map((l) => l + '\n').join('');
 }
 
@@ -191,6 +200,7 @@ function wantedSpec(p: PodmanContainerParams, have?: ContainerSpec): Partial<Con
     volumes: p.volumes.map(volKey).sort(),
     ports: p.ports.map(portKey).sort(),
     restartPolicy: p.restartPolicy,
+    extra: wantedExtra(p.extra),
   };
   if (p.rootfs !== undefined) s.rootfs = p.rootfs;
   if (p.image !== undefined) s.image = p.image;
@@ -204,7 +214,7 @@ function wantedSpec(p: PodmanContainerParams, have?: ContainerSpec): Partial<Con
 /** The found spec, restricted to the keys the wanted one has (env/labels: only the wanted keys). */
 function foundSpec(p: PodmanContainerParams, have: ContainerSpec): Partial<ContainerSpec> {
   const pick = (m: Record<string, string>, keys: string[]) => Object.fromEntries(keys.filter((k) => m[k] !== undefined).map((k) => [k, m[k]!]));
-  return { ...have, env: pick(have.env, Object.keys(p.env)), labels: pick(have.labels, Object.keys(p.labels)) };
+  return { ...have, env: pick(have.env, Object.keys(p.env)), labels: pick(have.labels, Object.keys(p.labels)), extra: pick(have.extra, Object.keys(wantedExtra(p.extra))) };
 }
 
 export type ContainerProbeState = InspectRead<ExistingContainer>;
@@ -272,10 +282,10 @@ export function finishPodmanContainer(_p: PodmanContainerParams, outputs: ExecRe
 const strMapSchema = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 const strOrList = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: ['string', 'number'] } }] };
 
-const podmanContainer: ModuleDef<PodmanContainerParams, ContainerProbeState> = {
+const podmanContainer: ModuleDef<PodmanContainerParams, ContainerProbeState | EditState> = {
   name: 'podman_container',
   aliases: ['containers.podman.podman_container'],
-  description: 'a podman container with the given spec (recreated on drift) in state started/stopped/created/absent',
+  description: 'a podman container with the given spec (recreated on drift) in state started/stopped/created/absent, or its quadlet file',
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -285,7 +295,7 @@ const podmanContainer: ModuleDef<PodmanContainerParams, ContainerProbeState> = {
       image: { type: 'string', minLength: 1 },
       rootfs: { type: 'string', minLength: 1 },
       command: strOrList,
-      state: { enum: ['started', 'stopped', 'absent', 'present', 'created'] },
+      state: { enum: ['started', 'stopped', 'absent', 'present', 'created', 'quadlet'] },
       network: strOrList,
       net: strOrList,
       network_mode: { type: 'string' },
@@ -304,6 +314,11 @@ const podmanContainer: ModuleDef<PodmanContainerParams, ContainerProbeState> = {
       recreate: { type: 'boolean' },
       executable: { type: 'string', minLength: 1 },
       debug: { type: 'boolean' },
+      quadlet_dir: { type: 'string', minLength: 1 },
+      quadlet_filename: { type: 'string', minLength: 1 },
+      quadlet_file_mode: { type: ['string', 'integer'] },
+      quadlet_options: strOrList,
+      ...extraSchema(),
     },
   },
   validate: (raw) => {
@@ -315,8 +330,8 @@ const podmanContainer: ModuleDef<PodmanContainerParams, ContainerProbeState> = {
     }
   },
   prepare: preparePodmanContainer,
-  probe: (p) => ({ script: probePodmanContainer(p), parse: (res) => parseContainerState(p, res) }),
-  plan: planPodmanContainer,
+  probe: (p) => (p.quadlet ? quadletProbe(p.quadlet) : { script: probePodmanContainer(p), parse: (res) => parseContainerState(p, res) }),
+  plan: (p, s) => (p.quadlet ? planQuadlet(p.quadlet, s as EditState) : planPodmanContainer(p, s as ContainerProbeState)),
   finish: finishPodmanContainer,
 };
 

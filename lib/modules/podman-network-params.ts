@@ -16,6 +16,7 @@ import {
   parseSubnet,
   type Subnet,
 } from '../net/subnets.js';
+import { quadletParams, renderNetworkQuadlet, type QuadletParams } from './podman-quadlet.js';
 
 export interface SubnetSpec {
   /** normal form */
@@ -27,7 +28,7 @@ export interface SubnetSpec {
 
 export interface PodmanNetworkParams {
   name: string;
-  state: 'present' | 'absent';
+  state: 'present' | 'absent' | 'quadlet';
   /** in the order given; empty: podman picks the subnet, only existence is managed */
   subnets: SubnetSpec[];
   /** pass --gateway on create (the user gave at least one) */
@@ -37,6 +38,8 @@ export interface PodmanNetworkParams {
   internal?: boolean;
   driver: 'bridge';
   recreate: boolean;
+  /** state quadlet: the .network file to write (nothing else is done) */
+  quadlet?: QuadletParams;
 }
 
 function toBool(v: unknown, what: string): boolean | undefined {
@@ -62,7 +65,7 @@ export function preparePodmanNetwork(raw: Record<string, unknown>): PodmanNetwor
   const problems: string[] = [];
   const name = String(raw.name ?? '').trim();
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) problems.push(`name ${JSON.stringify(raw.name ?? '')} is not a valid podman network name`);
-  const state = (raw.state ?? 'present') as 'present' | 'absent';
+  const state = (raw.state ?? 'present') as PodmanNetworkParams['state'];
   const driver = String(raw.driver ?? 'bridge');
   if (driver !== 'bridge') problems.push(`driver ${driver} is not supported (only bridge)`);
   let ipv6Arg: boolean | undefined;
@@ -137,8 +140,16 @@ export function preparePodmanNetwork(raw: Record<string, unknown>): PodmanNetwor
       problems.push((e as Error).message);
     }
   }
+  let quadlet: QuadletParams | undefined;
+  if (state === 'quadlet') {
+    try {
+      quadlet = quadletParams('network', raw, renderNetworkQuadlet(raw));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (problems.length) throw new RunbookError('bad_argument', `podman_network${name ? ` ${name}` : ''}: ${problems.join('; ')}`);
-  return {
+  const p: PodmanNetworkParams = {
     name,
     state,
     subnets,
@@ -148,5 +159,7 @@ export function preparePodmanNetwork(raw: Record<string, unknown>): PodmanNetwor
     driver: 'bridge',
     recreate,
   };
+  if (quadlet) p.quadlet = quadlet;
+  return p;
 }
 

@@ -12,7 +12,8 @@
  * Against the host (plan, from the probe): no subnet overlapping another podman network on the host.
  * Comparison uses normalised (subnet, gateway) pairs, so address spelling never causes a change. A network that
  * exists with other subnets is drift: the task fails naming both unless `recreate: true` and no container is
- * attached, in which case it is removed and created again.
+ * attached, in which case it is removed and created again. `state: quadlet` writes the network's NAME.network
+ * Quadlet file instead (podman-quadlet.ts), after the same validation of its subnets.
  */
 import { quote } from 'shlex';
 import type { ExecResult } from '../connection/types.js';
@@ -25,6 +26,8 @@ import {
   type Subnet,
 } from '../net/subnets.js';
 import { preparePodmanNetwork, type PodmanNetworkParams } from './podman-network-params.js';
+import { planQuadlet, quadletProbe } from './podman-quadlet.js';
+import type { EditState } from './edit-state.js';
 
 export * from './podman-network-params.js';
 
@@ -250,7 +253,7 @@ export function planPodmanNetwork(p: PodmanNetworkParams, probe: PodmanNetworkSt
 const stringOrList = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
 const boolish = { type: ['boolean', 'string'] };
 
-const podmanNetwork: ModuleDef<PodmanNetworkParams, PodmanNetworkState> = {
+const podmanNetwork: ModuleDef<PodmanNetworkParams, PodmanNetworkState | EditState> = {
   name: 'podman_network',
   aliases: ['containers.podman.podman_network', 'podman-network'],
   description: 'ensure a podman bridge network with exactly the given subnets (validated; drift reported, recreate opt-in)',
@@ -265,8 +268,12 @@ const podmanNetwork: ModuleDef<PodmanNetworkParams, PodmanNetworkState> = {
       ipv6: boolish,
       internal: boolish,
       driver: { type: 'string', enum: ['bridge'] },
-      state: { type: 'string', enum: ['present', 'absent'] },
+      state: { type: 'string', enum: ['present', 'absent', 'quadlet'] },
       recreate: boolish,
+      quadlet_dir: { type: 'string', minLength: 1 },
+      quadlet_filename: { type: 'string', minLength: 1 },
+      quadlet_file_mode: { type: ['string', 'integer'] },
+      quadlet_options: stringOrList,
     },
   },
   validate: (raw) => {
@@ -278,8 +285,8 @@ const podmanNetwork: ModuleDef<PodmanNetworkParams, PodmanNetworkState> = {
     }
   },
   prepare: (raw) => preparePodmanNetwork(raw),
-  probe: (p) => ({ script: podmanNetworkProbeScript(p.name), parse: parsePodmanNetworkState }),
-  plan: planPodmanNetwork,
+  probe: (p) => (p.quadlet ? quadletProbe(p.quadlet) : { script: podmanNetworkProbeScript(p.name), parse: parsePodmanNetworkState }),
+  plan: (p, s) => (p.quadlet ? planQuadlet(p.quadlet, s as EditState) : planPodmanNetwork(p, s as PodmanNetworkState | null)),
 };
 
 export default podmanNetwork;

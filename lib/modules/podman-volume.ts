@@ -6,21 +6,25 @@
  * none). A volume that differs, or `recreate: true`, is removed and created again; like the collection that loses
  * the volume's data. Unlike the collection (`podman volume rm -f`, which also removes the containers using it),
  * runbook never removes a container for a volume: a volume in use is not removed or recreated, the task fails
- * naming the containers.
+ * naming the containers. `state: quadlet` writes the volume's NAME.volume Quadlet file instead (podman-quadlet.ts).
  */
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, quote } from './common.js';
 import { readInspect, type InspectRead } from './podman-inspect.js';
+import { planQuadlet, quadletParams, quadletProbe, renderVolumeQuadlet, type QuadletParams } from './podman-quadlet.js';
+import type { EditState } from './edit-state.js';
 
 export interface PodmanVolumeParams {
   name: string;
-  state: 'present' | 'absent';
+  state: 'present' | 'absent' | 'quadlet';
   driver: string;
   labels: Record<string, string>;
   options: Record<string, string>;
   recreate: boolean;
   executable: string;
+  /** state quadlet: the .volume file to write (nothing else is done) */
+  quadlet?: QuadletParams;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -48,15 +52,18 @@ export function parseVolumeOptions(v: unknown): Record<string, string> {
 export function preparePodmanVolume(raw: Record<string, unknown>): PodmanVolumeParams {
   const name = String(raw.name ?? '');
   if (!NAME_RE.test(name)) throw badArg(`podman_volume: name ${JSON.stringify(name)} is not a valid volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
-  return {
+  const state = (raw.state as PodmanVolumeParams['state'] | undefined) ?? 'present';
+  const p: PodmanVolumeParams = {
     name,
-    state: (raw.state as 'present' | 'absent' | undefined) ?? 'present',
+    state,
     driver: (raw.driver as string | undefined) ?? 'local',
     labels: strMap(raw.label, 'label'),
     options: parseVolumeOptions(raw.options),
     recreate: raw.recreate === true,
     executable: (raw.executable as string | undefined) ?? 'podman',
   };
+  if (state === 'quadlet') p.quadlet = quadletParams('volume', raw, renderVolumeQuadlet(raw));
+  return p;
 }
 
 export function probePodmanVolume(p: PodmanVolumeParams): string {
@@ -155,7 +162,7 @@ export function planPodmanVolume(p: PodmanVolumeParams, read: VolumeState): Plan
 
 const strMapSchema = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 
-const podmanVolume: ModuleDef<PodmanVolumeParams, VolumeState> = {
+const podmanVolume: ModuleDef<PodmanVolumeParams, VolumeState | EditState> = {
   name: 'podman_volume',
   aliases: ['containers.podman.podman_volume'],
   description: 'a podman volume with the given driver, labels and options (recreated on drift unless in use)',
@@ -165,13 +172,17 @@ const podmanVolume: ModuleDef<PodmanVolumeParams, VolumeState> = {
     required: ['name'],
     properties: {
       name: { type: 'string', minLength: 1 },
-      state: { enum: ['present', 'absent'] },
+      state: { enum: ['present', 'absent', 'quadlet'] },
       driver: { type: 'string', minLength: 1 },
       label: strMapSchema,
       options: { anyOf: [{ type: 'array', items: { type: 'string' } }, strMapSchema, { type: 'string' }] },
       recreate: { type: 'boolean' },
       executable: { type: 'string', minLength: 1 },
       debug: { type: 'boolean' },
+      quadlet_dir: { type: 'string', minLength: 1 },
+      quadlet_filename: { type: 'string', minLength: 1 },
+      quadlet_file_mode: { type: ['string', 'integer'] },
+      quadlet_options: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     },
   },
   validate: (raw) => {
@@ -183,8 +194,8 @@ const podmanVolume: ModuleDef<PodmanVolumeParams, VolumeState> = {
     }
   },
   prepare: preparePodmanVolume,
-  probe: (p) => ({ script: probePodmanVolume(p), parse: (res) => parseVolumeState(p, res) }),
-  plan: planPodmanVolume,
+  probe: (p) => (p.quadlet ? quadletProbe(p.quadlet) : { script: probePodmanVolume(p), parse: (res) => parseVolumeState(p, res) }),
+  plan: (p, s) => (p.quadlet ? planQuadlet(p.quadlet, s as EditState) : planPodmanVolume(p, s as VolumeState)),
 };
 
 export default podmanVolume;

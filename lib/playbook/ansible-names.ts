@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unsupportedModule } from '../modules/unsupported.js';
+import { ANSIBLE_ARGS } from '../modules/ansible-args.js';
 
 interface Data {
   modules: string[];
@@ -52,7 +53,11 @@ export function ansibleModule(name: string, collections: string[] = []): string 
 
 /** Whether Ansible's module `module` (runbook's short name) takes the option `option`. */
 export function ansibleHasOption(module: string, option: string): boolean {
-  return load().options.get(module)?.has(option) ?? false;
+  if (load().options.get(module)?.has(option)) return true;
+  // the argument specs of the modules runbook implements (lib/modules/ansible-args.json) may come from a newer
+  // collection than this list (containers.podman 1.20's quadlet_*, uid, net_config ...)
+  const spec = ANSIBLE_ARGS[module];
+  return spec !== undefined && (Object.prototype.hasOwnProperty.call(spec.options, option) || Object.values(spec.options).some((o) => o.aliases?.includes(option) ?? false));
 }
 
 /**
