@@ -21,6 +21,10 @@ const FQCN = {
   include_role: 'ansible.builtin.include_role', import_role: 'ansible.builtin.import_role',
   include_vars: 'ansible.builtin.include_vars', ping: 'ansible.builtin.ping', setup: 'ansible.builtin.setup',
   wait_for_connection: 'ansible.builtin.wait_for_connection', reboot: 'ansible.builtin.reboot',
+  apt_repository: 'ansible.builtin.apt_repository', authorized_key: 'ansible.posix.authorized_key', find: 'ansible.builtin.find',
+  hostname: 'ansible.builtin.hostname', ini_file: 'community.general.ini_file', locale_gen: 'community.general.locale_gen',
+  modprobe: 'community.general.modprobe', package_facts: 'ansible.builtin.package_facts', pam_limits: 'community.general.pam_limits',
+  service_facts: 'ansible.builtin.service_facts', tempfile: 'ansible.builtin.tempfile',
 };
 
 const out = {};
