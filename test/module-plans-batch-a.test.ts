@@ -204,7 +204,7 @@ describe('authorized_key, ini_file, pam_limits, hostname, modprobe, locale_gen (
     expect(pure(modprobe, p({}), frame({ modules: 'overlay\nbr_netfilter', has_modprobe: '1' })).steps).toEqual([]);
     expect(pure(modprobe, p({ params: 'a=1' }), frame({ modules: 'overlay', has_modprobe: '1' })).steps).toEqual([{ kind: 'run', script: 'modprobe br_netfilter a=1', describe: 'modprobe br_netfilter' }]);
     expect(pure(modprobe, p({}), frame({ modules: '', builtin: 'kernel/net/bridge/br_netfilter.ko' })).steps).toEqual([]);
-    const pers = pure(modprobe, p({ persistent: 'present', params: 'a=1' }), frame({ modules: 'br_netfilter' }));
+    const pers = pure(modprobe, p({ persistent: 'present', params: 'a=1' }), frame({ modules: 'br_netfilter', load_dir: '1', opts_dir: '1' }));
     expect(pers.steps).toMatchObject([{ kind: 'write', path: '/etc/modules-load.d/br_netfilter.conf', content: 'br_netfilter\n' }, { kind: 'write', path: '/etc/modprobe.d/br_netfilter.conf', content: 'options br_netfilter a=1\n' }]);
     expect(pure(modprobe, p({ persistent: 'present', params: 'a=1' }), frame({ modules: 'br_netfilter', load_name_0: '/etc/modules-load.d/k.conf', load_0: Buffer.from('br_netfilter\n'), opts_name_0: '/etc/modprobe.d/b.conf', opts_0: Buffer.from('options br_netfilter a=1\n') })).steps).toEqual([]);
     expect(pure(modprobe, p({ state: 'absent' }), frame({ modules: 'br_netfilter' })).fail?.code).toBe('no_modprobe');

@@ -192,7 +192,7 @@ export function planAuthorizedKey(p: AuthorizedKeyParams, f: FrameState | null):
   const dir = f.str('dir') ?? '/';
   const steps: Step[] = [];
   if (p.manage_dir) {
-    steps.push({ kind: 'run', script: `{ [ -d ${quote(dir)} ] || mkdir -m 0700 -- ${quote(dir)}; } && chown ${uid}:${gid} -- ${quote(dir)} && chmod 0700 -- ${quote(dir)}`, describe: `${dir} 0700, owned by ${p.user}` });
+    steps.push({ kind: 'run', script: `{ [ -d ${quote(dir)} ] || mkdir -p -m 0700 -- ${quote(dir)}; } && chown ${uid}:${gid} -- ${quote(dir)} && chmod 0700 -- ${quote(dir)}`, describe: `${dir} 0700, owned by ${p.user}` });
   } else if (f.str('dir_exists') !== '1') {
     steps.push({ kind: 'run', script: `mkdir -p -- ${quote(dir)}`, describe: `create ${dir}` });
   }

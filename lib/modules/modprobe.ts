@@ -3,7 +3,8 @@
  * (persistent: present -> /etc/modules-load.d/NAME.conf with its name and /etc/modprobe.d/NAME.conf with
  * `options NAME PARAM` lines; absent -> those lines commented out wherever they are; disabled -> files untouched).
  * Loaded = listed in /proc/modules (dashes as underscores) or built into the kernel (modules.builtin), as the
- * collection checks. The plan is exact in check mode: it says which of modprobe, modprobe -r and the file edits
+ * collection checks (a host without /proc/modules, such as a sandboxed kernel, has none loaded). A missing
+ * modules-load.d / modprobe.d is created (the collection fails listing it). The plan is exact in check mode: it says which of modprobe, modprobe -r and the file edits
  * would run (Ansible's check mode asks `modprobe -n`; runbook's probe reads the same files instead).
  */
 import { failPlan, failure, isProbeFailed, type FileDiff, type ModuleDef, type Plan, type Step } from './types.js';
@@ -46,6 +47,7 @@ export function modprobeScript(): string {
     `kv modules "$(cut -d ' ' -f 1 /proc/modules 2>/dev/null)"`,
     `_b=/lib/modules/$(uname -r)/modules.builtin; [ -f "$_b" ] && kv builtin "$(cat "$_b")"`,
     `command -v modprobe >/dev/null 2>&1 && kv has_modprobe 1`,
+    `[ -d ${LOAD_DIR} ] && kv load_dir 1; [ -d ${OPTS_DIR} ] && kv opts_dir 1`,
     `_i=0; for _f in ${LOAD_DIR}/* ; do [ -f "$_f" ] || continue; kv "load_name_$_i" "$_f"; kvfile "load_$_i" "$_f"; _i=$((_i+1)); done`,
     `_i=0; for _f in ${OPTS_DIR}/* ; do [ -f "$_f" ] || continue; kv "opts_name_$_i" "$_f"; kvfile "opts_$_i" "$_f"; _i=$((_i+1)); done`,
     EPILOGUE,
@@ -105,6 +107,7 @@ export function planModprobe(p: ModprobeParams, f: FrameState | null): Plan {
   if (p.persistent === 'present' && !(persisted && paramsSet)) {
     if (!persisted) {
       const path = `${LOAD_DIR}/${p.name}.conf`;
+      if (f.str('load_dir') !== '1') steps.push({ kind: 'run', script: `mkdir -p -- ${LOAD_DIR}`, describe: `create ${LOAD_DIR}` });
       steps.push({ kind: 'write', path, content: `${p.name}\n`, describe: `write ${path}` });
       diffs.push({ label: path, before: '', after: `${p.name}\n` });
       why.push(`load ${p.name} at boot`);
@@ -112,6 +115,7 @@ export function planModprobe(p: ModprobeParams, f: FrameState | null): Plan {
     if (!paramsSet) {
       commentOut(optFiles, reParams);
       const path = `${OPTS_DIR}/${p.name}.conf`;
+      if (f.str('opts_dir') !== '1') steps.push({ kind: 'run', script: `mkdir -p -- ${OPTS_DIR}`, describe: `create ${OPTS_DIR}` });
       const content = [...p.params.split(/\s+/).filter(Boolean).map((x) => `options ${p.name} ${x}`)].join('\n') + '\n';
       steps.push({ kind: 'write', path, content, describe: `write ${path}` });
       diffs.push({ label: path, before: optFiles.find((x) => x.path === path)?.content ?? '', after: content });
