@@ -5,6 +5,9 @@
  * every other line stays byte-identical; no such line: appended. A missing dest is created (its directory must
  * exist). Values are checked as the collection does (an integer, or unlimited / infinity / -1; nice and priority
  * -20..19).
+ * Two differences from the collection, on purpose (its bugs): a kept old comment does not bring its newline along (the
+ * collection writes an extra empty line after the rewritten line), and a line appended to a file whose last line has
+ * no newline starts a line of its own (the collection glues it onto that last line).
  */
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Step } from './types.js';
 import { EPILOGUE, PRELUDE, badArg, frameProbe, quote, type FrameState } from './common.js';
