@@ -171,7 +171,7 @@ export function planAptRepository(p: AptRepositoryParams, f: FrameState | null):
       if (created.has(name) && f.str('parts') !== '1' && name.startsWith(`${PARTS}/`)) steps.push({ kind: 'run', script: `mkdir -p -- ${PARTS}`, describe: `create ${PARTS}` });
       steps.push({ kind: 'write', path: name, content: after, ...(created.has(name) ? { mode: p.mode ?? '0644' } : {}), describe: `write ${name}` });
     }
-    diffs.push({ label: name, before: showEscapes(was), after: showEscapes(after) });
+    diffs.push({ label: name, before: showEscapes(v.raw), after: v.lines.length === 0 ? '' : showEscapes(after) });
     const wasLines = new Set(was.split('\n'));
     const nowLines = new Set(after.split('\n'));
     added.push(...[...nowLines].filter((l) => l && !wasLines.has(l)));
