@@ -25,6 +25,10 @@ const FQCN = {
   include_vars: 'ansible.builtin.include_vars', ping: 'ansible.builtin.ping', setup: 'ansible.builtin.setup',
   wait_for_connection: 'ansible.builtin.wait_for_connection', reboot: 'ansible.builtin.reboot',
   podman_image: 'containers.podman.podman_image', podman_pod: 'containers.podman.podman_pod',
+  apt_repository: 'ansible.builtin.apt_repository', authorized_key: 'ansible.posix.authorized_key', find: 'ansible.builtin.find',
+  hostname: 'ansible.builtin.hostname', ini_file: 'community.general.ini_file', locale_gen: 'community.general.locale_gen',
+  modprobe: 'community.general.modprobe', package_facts: 'ansible.builtin.package_facts', pam_limits: 'community.general.pam_limits',
+  service_facts: 'ansible.builtin.service_facts', tempfile: 'ansible.builtin.tempfile',
 };
 
 const out = {};

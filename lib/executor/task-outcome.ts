@@ -26,6 +26,8 @@ import { RunConnections } from './connections.js';
  */
 export function recordPlanned(overlay: Set<string>, plan: Plan): void {
   for (const st of plan.steps) if (st.kind === 'write') overlay.add(st.path);
+  // a planned package install creates files nobody listed: remembered by name (not a path: no '/')
+  for (const pkg of plan.installs ?? []) overlay.add(`${PACKAGE_MARK}${pkg}`);
   for (const k of ['path', 'dest']) if (typeof plan.result?.[k] === 'string') overlay.add(plan.result[k] as string);
   // what is created below a directory implies the directory (file state=directory makes the parents too)
   for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
@@ -38,8 +40,34 @@ export function recordPlanned(overlay: Set<string>, plan: Plan): void {
 export function overlayHit(overlay: ReadonlySet<string>, f: Failure): string | undefined {
   if (f.path === undefined || f.path === '') return undefined;
   if (overlay.has(f.path)) return f.path;
-  if (!f.path.includes('/')) return [...overlay].find((p) => path.basename(p) === f.path);
+  if (!f.path.includes('/')) {
+    const named = [...overlay].find((p) => !p.startsWith(PACKAGE_MARK) && path.basename(p) === f.path);
+    if (named) return named;
+  }
+  // after a planned package install, a path that does not exist yet may well be one of the package's files
+  // (geerlingguy.security: a template into /etc/fail2ban after installing fail2ban)
+  if (MISSING_PATH_CODES.has(f.code)) {
+    const pkgs = [...overlay].filter((p) => p.startsWith(PACKAGE_MARK)).map((p) => p.slice(PACKAGE_MARK.length));
+    if (pkgs.length) return `${f.path} (after installing ${pkgs.join(', ')})`;
+  }
   return undefined;
+}
+
+/** overlay entries for planned package installs: PACKAGE_MARK + package name */
+export const PACKAGE_MARK = 'package:';
+/** the failure codes that mean "a path this task needs does not exist" */
+const MISSING_PATH_CODES = new Set(['missing_path', 'missing_parent', 'unit_not_found']);
+
+/**
+ * Facts a module returns (`ansible_facts` in its result: package_facts, service_facts, getent, hostname) become host
+ * facts as Ansible's do: each name a variable of its own and a key of `ansible_facts` (an `ansible_` prefix dropped
+ * there). A new object each time: hostvars notices the change by identity.
+ */
+export function mergeModuleFacts(gathered: Record<string, unknown>, facts: Record<string, unknown>): Record<string, unknown> {
+  const prev = isMap(gathered['ansible_facts']) ? (gathered['ansible_facts'] as Record<string, unknown>) : {};
+  const inner: Record<string, unknown> = { ...prev };
+  for (const [k, v] of Object.entries(facts)) inner[k.startsWith('ansible_') ? k.slice('ansible_'.length) : k] = v;
+  return markFinal({ ...gathered, ...facts, ansible_facts: inner });
 }
 
 /**
@@ -108,6 +136,10 @@ export abstract class TaskOutcome extends RunConnections {
     }
     result['changed'] = changed;
     if (failed) return { status: 'failed', reason, result: { ...result, failed: true }, diffs: plan.diffs };
+    if (isMap(result['ansible_facts'])) {
+      const st = this.host(ctx['inventory_hostname'] as string);
+      st.gathered = mergeModuleFacts(st.gathered, result['ansible_facts'] as Record<string, unknown>);
+    }
     return { status: changed ? 'changed' : 'ok', reason, result, diffs: plan.diffs };
   }
 

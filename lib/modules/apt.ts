@@ -288,6 +288,7 @@ export function planApt(p: AptParams, f: FrameState): Plan {
   }
 
   const plan: Plan = { steps, reason: steps.length ? [...changes, ...notes].join('; ') : notes.join('; ') || 'nothing to do', result };
+  if (install.length) plan.installs = install;
   if (before.length) plan.diffs = [{ label: 'apt packages', before: before.join('\n') + '\n', after: after.join('\n') + '\n' }];
   return plan;
 }

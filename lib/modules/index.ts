@@ -25,5 +25,20 @@ import mount from './mount.js';
 import timezone from './timezone.js';
 import pkg from './package.js';
 import group from './group.js';
+import aptRepository from './apt-repository.js';
+import authorizedKey from './authorized-key.js';
+import cron from './cron.js';
+import find from './find.js';
+import getent from './getent.js';
+import hostname from './hostname.js';
+import iniFile from './ini-file.js';
+import localeGen from './locale-gen.js';
+import modprobe from './modprobe.js';
+import packageFacts from './package-facts.js';
+import pamLimits from './pam-limits.js';
+import serviceFacts from './service-facts.js';
+import tempfile from './tempfile.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group,
+  aptRepository, authorizedKey, cron, find, getent, hostname, iniFile, localeGen, modprobe, packageFacts, pamLimits, serviceFacts, tempfile,
+];

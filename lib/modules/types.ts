@@ -71,6 +71,11 @@ export interface Plan {
   fail?: Failure;
   /** run these steps even in check mode (read-only commands whose output later tasks need) */
   runInCheckMode?: boolean;
+  /**
+   * the packages the steps install (apt, package): in check mode, the files they would create are unknown, so a
+   * later task that fails about a missing path is reported as a change after an earlier change
+   */
+  installs?: string[];
 }
 
 /** What a module may use on the controller side (never a connection). */

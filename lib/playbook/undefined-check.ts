@@ -100,6 +100,15 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
       known.add(i.loopVar);
       if (i.indexVar) known.add(i.indexVar);
       if (i.action === 'set_fact') keysOf(i.args, known);
+      // facts a module returns (ansible_facts in its result) are variables from then on
+      if (i.action === 'getent') {
+        const db = i.args['database'];
+        if (typeof db === 'string' && !db.includes('{{')) known.add(`getent_${db}`);
+        else dynamic = true;
+      }
+      if (i.action === 'package_facts') known.add('packages');
+      if (i.action === 'service_facts') known.add('services');
+      if (i.action === 'hostname') for (const n of ['ansible_hostname', 'ansible_nodename', 'ansible_fqdn', 'ansible_domain']) known.add(n);
       if (i.action === 'include_vars') {
         const f = String(i.args['file'] ?? i.args['_raw_params'] ?? '');
         const name = i.args['name'];
