@@ -250,3 +250,167 @@ describe('raw, script, uri, wait_for, fetch, sops_encrypt (data)', () => {
     await expect(prep(sopsEncrypt, { path: '/s.txt', content_text: 'x', age: [recipient] })).rejects.toThrow(/not supported by runbook yet/);
   });
 });
+
+// ------------------------------------------------------------------------------------------------------------------
+// over SSH against a lab host
+
+const SITE = `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: backup and validate a config
+      copy:
+        dest: "{{ work }}/app.conf"
+        content: "key=new\\n"
+        backup: true
+        validate: "grep -q key= %s"
+    - name: lineinfile with backup
+      lineinfile: { path: "{{ work }}/lines.conf", line: added, backup: true }
+    - name: symbolic modes recursively
+      file: { path: "{{ work }}/tree", state: directory, recurse: true, mode: "u=rwX,go=rX" }
+    - name: symbolic mode on a new copy
+      copy: { dest: "{{ work }}/sym.txt", content: "x\\n", mode: "u+x,go-w" }
+    - name: fixed modification time
+      file: { path: "{{ work }}/app.conf", modification_time: "202401020304.05" }
+    - name: password aging
+      user: { name: rbkaging, password_expire_max: 90, password_expire_min: 1, create_home: false }
+    - name: wait for a file
+      wait_for: { path: "{{ work }}/lines.conf", timeout: 10 }
+    - name: wait for the web port
+      wait_for: { host: 127.0.0.1, port: "{{ port }}", timeout: 10 }
+    - name: GET from a web server on the host
+      uri: { url: "http://127.0.0.1:{{ port }}/index.html", return_content: true }
+      register: page
+    - name: the page came back
+      assert: { that: ["page.status == 200", "'hello from the lab' in page.content"] }
+    - name: fetch a file to the controller
+      fetch: { src: "{{ work }}/lines.conf", dest: "{{ ctl }}/", flat: true }
+    - name: an encrypted secret
+      community.sops.sops_encrypt: { path: "{{ work }}/secret.sops.yaml", content_yaml: { password: hunter2 }, age: ["{{ recipient }}"] }
+    - name: pause a second
+      pause: { seconds: 1 }
+`;
+
+const ALWAYS = `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: raw echo
+      raw: echo raw-ran > {{ work }}/raw.out
+    - name: run a script
+      script: hello.sh lab
+      args: { chdir: "{{ work }}" }
+      register: s
+    - name: a script skipped by creates
+      script: hello.sh never
+      args: { creates: "{{ work }}/lines.conf" }
+    - name: POST to the server
+      uri: { url: "http://127.0.0.1:{{ port }}/", method: POST, body: { a: 1 }, body_format: json, status_code: [501] }
+    - name: a config that does not validate
+      copy: { dest: "{{ work }}/v.conf", content: "bad\\n", validate: "grep -q good %s" }
+      ignore_errors: true
+    - name: a wait that times out
+      wait_for: { path: "{{ work }}/never", timeout: 1, msg: "custom timeout" }
+      ignore_errors: true
+`;
+
+describe('over SSH: check predicts apply, apply does it, again changes nothing', () => {
+  let lab: Lab;
+  let dir: string;
+  let inv: string;
+  let keyFile: string;
+  let recipient: string;
+  const port = 18000 + (process.pid % 1000);
+  const work = '/tmp/rbk-modsb';
+  const host = () => lab.hosts[0]!;
+  const hsh = async (cmd: string) => (await lab.exec(host(), ['sh', '-c', cmd])).stdout;
+  const ctl = () => path.join(dir, 'fetched');
+
+  const run = async (playbook: string, extra: string[] = []) => {
+    const r = await cliAsync(['apply', path.join(dir, playbook), '-i', inv, '--format', 'json', '-e', `work=${work}`, '-e', `port=${port}`, '-e', `ctl=${ctl()}`, '-e', `recipient=${recipient}`, ...extra], { timeoutMs: 300_000, env: { SOPS_AGE_KEY_FILE: keyFile } });
+    const ev = events(r.stdout).filter((e) => e.event === 'task:result');
+    return { ...r, changed: ev.filter((e) => e.status === 'changed').map((e) => e.task as string), failed: ev.filter((e) => e.status === 'failed').map((e) => `${e.task}: ${e.reason}`), ev };
+  };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(TMP, 'lab-'));
+    const id = await generateIdentity();
+    recipient = await identityToRecipient(id);
+    keyFile = path.join(dir, 'age.txt');
+    fs.writeFileSync(keyFile, `${id}\n`);
+    fs.writeFileSync(path.join(dir, 'site.yml'), SITE);
+    fs.writeFileSync(path.join(dir, 'always.yml'), ALWAYS);
+    fs.writeFileSync(path.join(dir, 'hello.sh'), '#!/bin/sh\necho "hello $1 from $(pwd)" | tee script.out\n');
+    lab = await Lab.create({ name: 'modsb', hosts: 1 });
+    inv = path.join(lab.dir, 'modsb-inventory.yml');
+    fs.writeFileSync(inv, lab.inventoryYaml());
+    // the host's starting point: an old config, a file to edit, a tree with private modes, a web server on loopback
+    await hsh(
+      `set -e; rm -rf ${work}; mkdir -p ${work}/tree/sub ${work}/www; printf 'key=old\\n' > ${work}/app.conf; printf 'first\\n' > ${work}/lines.conf; ` +
+        `printf a > ${work}/tree/sub/a; printf b > ${work}/tree/b; printf '#!/bin/sh\\n' > ${work}/tree/run; chmod 0700 ${work}/tree ${work}/tree/sub ${work}/tree/run; chmod 0600 ${work}/tree/sub/a ${work}/tree/b; ` +
+        `printf 'hello from the lab\\n' > ${work}/www/index.html; cd ${work}/www; nohup python3 -m http.server ${port} --bind 127.0.0.1 >/dev/null 2>&1 &`,
+    );
+    // bounded: the server is up within 10 s (50 tries)
+    for (let i = 0; i < 50; i++) {
+      if ((await lab.exec(host(), ['sh', '-c', `curl -fsS -o /dev/null http://127.0.0.1:${port}/index.html && echo up`])).stdout.includes('up')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    if (lab) await lab.destroy();
+  }, 120_000);
+
+  const observe = async () => (await hsh(`cd ${work} && find . -printf '%p %m %s %T@\\n' | sort; getent passwd rbkaging; getent shadow rbkaging; cat app.conf lines.conf`)) + (fs.existsSync(ctl()) ? fs.readdirSync(ctl()).join(',') : 'no-ctl');
+
+  it('site.yml: --check predicts exactly, apply does it, again nothing', async () => {
+    const expected = ['backup and validate a config', 'lineinfile with backup', 'symbolic modes recursively', 'symbolic mode on a new copy', 'fixed modification time', 'password aging', 'fetch a file to the controller', 'an encrypted secret'];
+    const before = await observe();
+    const check = await run('site.yml', ['--check']);
+    expect(check.failed, check.stderr + check.stdout).toEqual([]);
+    expect(check.changed).toEqual(expected);
+    expect(await observe(), '--check changes nothing').toBe(before);
+    const apply = await run('site.yml');
+    expect(apply.failed, apply.stderr).toEqual([]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.changed).toEqual(expected);
+
+    // backup: Ansible's name, the old content; validate passed
+    const backups = (await hsh(`ls ${work}`)).split('\n').filter((n) => n.startsWith('app.conf.'));
+    expect(backups).toHaveLength(1);
+    expect(backups[0]).toMatch(/^app\.conf\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$/);
+    expect(await hsh(`cat ${work}/${backups[0]}`)).toBe('key=old\n');
+    expect(await hsh(`cat ${work}/app.conf`)).toBe('key=new\n');
+    expect((await hsh(`ls ${work}`)).split('\n').filter((n) => n.startsWith('lines.conf.'))).toHaveLength(1);
+    // symbolic modes, recursively: X for directories and the executable file only
+    expect(await hsh(`cd ${work}/tree && stat -c '%n %a' . sub sub/a b run`)).toBe('. 755\nsub 755\nsub/a 644\nb 644\nrun 755\n');
+    expect(await hsh(`stat -c %a ${work}/sym.txt`)).toBe('744\n');
+    // the time, as the host's local time zone reads it
+    expect(await hsh(`stat -c %Y ${work}/app.conf`)).toBe(await hsh(`date -d '2024-01-02 03:04:05' +%s`));
+    expect((await hsh('getent shadow rbkaging')).split(':').slice(3, 5)).toEqual(['1', '90']);
+    expect(fs.readFileSync(path.join(ctl(), 'lines.conf'), 'utf8')).toBe('first\nadded\n');
+    expect(await hsh(`cat ${work}/secret.sops.yaml`)).not.toContain('hunter2');
+    expect(await hsh(`grep -c 'ENC\\[AES256_GCM' ${work}/secret.sops.yaml`)).toBe('2\n'); // the value and the MAC
+
+    const again = await run('site.yml');
+    expect(again.failed, again.stderr).toEqual([]);
+    expect(again.changed, 'second apply changes nothing').toEqual([]);
+    const check2 = await run('site.yml', ['--check']);
+    expect(check2.changed).toEqual([]);
+  }, 600_000);
+
+  it('always.yml: raw, script and POST are changed in check and apply; validate and wait_for fail as Ansible', async () => {
+    const check = await run('always.yml', ['--check']);
+    expect(check.changed).toEqual(['raw echo', 'run a script', 'POST to the server', 'a config that does not validate']);
+    expect(check.failed).toEqual(['a wait that times out: custom timeout']);
+    expect(await hsh(`ls ${work}/raw.out ${work}/v.conf 2>&1 | grep -c 'No such'`)).toBe('2\n');
+    const apply = await run('always.yml');
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.changed).toEqual(['raw echo', 'run a script', 'POST to the server']);
+    expect(apply.failed).toHaveLength(2);
+    expect(apply.failed[0]).toMatch(/^a config that does not validate: .*failed to validate: rc:1 error:/);
+    expect(apply.failed[1]).toBe('a wait that times out: custom timeout');
+    expect(await hsh(`cat ${work}/raw.out`)).toBe('raw-ran\n');
+    expect(await hsh(`ls ${work}/v.conf 2>&1 | grep -c 'No such'`)).toBe('1\n');
+    // the script ran in chdir with its argument
+    expect(await hsh(`cat ${work}/script.out`)).toBe(`hello lab from ${work}\n`);
+  }, 600_000);
+});

@@ -28,7 +28,8 @@ import group from './group.js';
 import raw from './raw.js';
 import script from './script.js';
 import sopsEncrypt from './sops-encrypt.js';
+import ufw from './ufw.js';
 import uri from './uri.js';
 import waitFor from './wait-for.js';
 
-export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group, raw, script, sopsEncrypt, uri, waitFor];
+export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group, raw, script, sopsEncrypt, ufw, uri, waitFor];
