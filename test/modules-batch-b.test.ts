@@ -31,8 +31,10 @@ import script from '../lib/modules/script.js';
 import uri from '../lib/modules/uri.js';
 import waitFor from '../lib/modules/wait-for.js';
 import sopsEncrypt from '../lib/modules/sops-encrypt.js';
+import ufw from '../lib/modules/ufw.js';
 import { fetchDest, planFetch } from '../lib/actions/fetch.js';
 import { resolveAction } from '../lib/modules/registry.js';
+import { unsupportedModule } from '../lib/modules/unsupported.js';
 import { Lab } from '../lib/lab/lab.js';
 import { cliAsync, events, ROOT } from './helpers.js';
 
@@ -251,6 +253,48 @@ describe('raw, script, uri, wait_for, fetch, sops_encrypt (data)', () => {
   });
 });
 
+describe('registration', () => {
+  it('the new modules and actions resolve by short name and FQCN and are no longer "not supported"', () => {
+    const mods = ['raw', 'ansible.builtin.raw', 'script', 'ansible.legacy.script', 'uri', 'ansible.builtin.uri', 'wait_for', 'ansible.builtin.wait_for', 'ufw', 'community.general.ufw', 'sops_encrypt', 'community.sops.sops_encrypt'];
+    for (const n of mods) {
+      expect(resolveAction(n)?.kind, n).toBe('module');
+      expect(unsupportedModule(n), n).toBeUndefined();
+    }
+    for (const n of ['fetch', 'ansible.builtin.fetch', 'pause', 'ansible.builtin.pause']) {
+      expect(resolveAction(n)?.kind, n).toBe('action');
+      expect(unsupportedModule(n), n).toBeUndefined();
+    }
+  });
+});
+
+describe('ufw (data)', () => {
+  const T22 = '### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n### tuple ### allow tcp 22 ::/0 any ::/0 in';
+  const inactive = { status: 'Status: inactive', policies: 'DEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\nDEFAULT_FORWARD_POLICY="DROP"', loglevel: 'LOGLEVEL=low' };
+  it('a rule: the words Ansible passes; an existing rule (all Skipping) is a no-op; a new tuple is the change', async () => {
+    const p = await prep(ufw, { rule: 'allow', port: 22, proto: 'tcp', comment: 'ssh' });
+    expect(p.rule).toEqual(['allow', 'from', 'any', 'to', 'any', 'port', '22', 'proto', 'tcp', 'comment', 'ssh']);
+    const skip = planFrom(ufw, p, frame({ ...inactive, rules: T22, dry: 'Skipping adding existing rule\nSkipping adding existing rule (v6)' }));
+    expect(skip.steps).toEqual([]);
+    const dryNew = `*filter\n### RULES ###\n\n${T22.split('\n')[0]}\n-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n\n*filter\n${T22.split('\n')[1]}\n`;
+    const add = planFrom(ufw, p, frame({ ...inactive, rules: '', dry: dryNew }));
+    expect(add.steps).toEqual([{ kind: 'run', script: 'LANG=C ufw allow from any to any port 22 proto tcp comment ssh', describe: 'ufw allow from any to any port 22 proto tcp comment ssh' }]);
+    await expect(prep(ufw, { rule: 'allow', direction: 'incoming' })).rejects.toThrow('For rules, direction must be one of "in" and "out"');
+    await expect(prep(ufw, { comment: 'x' })).rejects.toThrow('one of the following is required: state, default, rule, logging');
+  });
+  it('default and logging of an inactive ufw come from its configuration; enabled compares the status', async () => {
+    const d = await prep(ufw, { default: 'deny', direction: 'outgoing' });
+    expect(planFrom(ufw, d, frame({ ...inactive, rules: '' })).steps).toHaveLength(1);
+    expect(planFrom(ufw, d, frame({ ...inactive, policies: 'DEFAULT_OUTPUT_POLICY="DROP"', rules: '' })).steps).toEqual([]);
+    const l = await prep(ufw, { logging: 'medium' });
+    expect(planFrom(ufw, l, frame({ ...inactive, rules: '' })).reason).toBe('logging on (low) -> medium');
+    expect(planFrom(ufw, l, frame({ ...inactive, loglevel: 'LOGLEVEL=medium', rules: '' })).steps).toEqual([]);
+    const e = await prep(ufw, { state: 'enabled' });
+    expect(planFrom(ufw, e, frame({ status: 'Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)', rules: '' })).steps).toEqual([]);
+    expect(planFrom(ufw, e, frame({ ...inactive, rules: '' })).steps[0]).toMatchObject({ script: 'LANG=C ufw -f enable' });
+    expect(planFrom(ufw, e, frame({ no_ufw: '1' })).fail?.message).toBe('Failed to find required executable "ufw" in paths');
+  });
+});
+
 // ------------------------------------------------------------------------------------------------------------------
 // over SSH against a lab host
 
@@ -312,6 +356,19 @@ const ALWAYS = `- hosts: all
       ignore_errors: true
 `;
 
+const UFW = `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: allow an alternative ssh port
+      community.general.ufw: { rule: allow, port: "2222", proto: tcp, comment: alt ssh }
+    - name: deny a network
+      ufw: { rule: deny, from_ip: 10.9.0.0/16 }
+    - name: deny outgoing by default
+      ufw: { default: deny, direction: outgoing }
+    - name: log more
+      ufw: { logging: medium }
+`;
+
 describe('over SSH: check predicts apply, apply does it, again changes nothing', () => {
   let lab: Lab;
   let dir: string;
@@ -338,6 +395,7 @@ describe('over SSH: check predicts apply, apply does it, again changes nothing',
     fs.writeFileSync(keyFile, `${id}\n`);
     fs.writeFileSync(path.join(dir, 'site.yml'), SITE);
     fs.writeFileSync(path.join(dir, 'always.yml'), ALWAYS);
+    fs.writeFileSync(path.join(dir, 'ufw.yml'), UFW);
     fs.writeFileSync(path.join(dir, 'hello.sh'), '#!/bin/sh\necho "hello $1 from $(pwd)" | tee script.out\n');
     lab = await Lab.create({ name: 'modsb', hosts: 1 });
     inv = path.join(lab.dir, 'modsb-inventory.yml');
@@ -410,7 +468,28 @@ describe('over SSH: check predicts apply, apply does it, again changes nothing',
     expect(apply.failed[1]).toBe('a wait that times out: custom timeout');
     expect(await hsh(`cat ${work}/raw.out`)).toBe('raw-ran\n');
     expect(await hsh(`ls ${work}/v.conf 2>&1 | grep -c 'No such'`)).toBe('1\n');
-    // the script ran in chdir with its argument
+    // the script ran in chdir with its argument (below)
     expect(await hsh(`cat ${work}/script.out`)).toBe(`hello lab from ${work}\n`);
+  }, 600_000);
+
+  it('ufw.yml (ufw inactive: its rules and configuration files): check predicts, apply does, again nothing', async () => {
+    if (!(await hsh('command -v ufw'))) throw new Error('ufw is not installed on the machine (scripts/setup.sh installs it)');
+    const expected = ['allow an alternative ssh port', 'deny a network', 'deny outgoing by default', 'log more'];
+    const observe = () => hsh('cat /etc/ufw/user.rules /etc/ufw/user6.rules /etc/default/ufw /etc/ufw/ufw.conf');
+    const before = await observe();
+    const check = await run('ufw.yml', ['--check']);
+    expect(check.failed, check.stderr + check.stdout).toEqual([]);
+    expect(check.changed).toEqual(expected);
+    expect(await observe(), '--check changes nothing').toBe(before);
+    const apply = await run('ufw.yml');
+    expect(apply.failed, apply.stderr).toEqual([]);
+    expect(apply.changed).toEqual(expected);
+    const rules = await hsh('grep -h "^### tuple" /etc/ufw/user.rules /etc/ufw/user6.rules');
+    expect(rules).toContain('### tuple ### allow tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in comment=616c7420737368');
+    expect(rules).toContain('### tuple ### deny any any 0.0.0.0/0 any 10.9.0.0/16 in');
+    expect(await hsh('grep -h "^DEFAULT_OUTPUT_POLICY=\\|^LOGLEVEL=" /etc/default/ufw /etc/ufw/ufw.conf')).toBe('DEFAULT_OUTPUT_POLICY="DROP"\nLOGLEVEL=medium\n');
+    const again = await run('ufw.yml');
+    expect(again.changed, 'second apply changes nothing').toEqual([]);
+    expect((await run('ufw.yml', ['--check'])).changed).toEqual([]);
   }, 600_000);
 });

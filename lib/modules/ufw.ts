@@ -92,6 +92,9 @@ export function ufwProbeScript(p: UfwParams): string {
     `if ! command -v ufw >/dev/null 2>&1; then kv no_ufw 1; else`,
     `  if _o=$(ufw status verbose 2>&1); then kv status "$_o"; else kv error "$_o"; fi`,
     `  kv rules "$(grep -h '^### tuple' ${RULE_FILES.join(' ')} 2>/dev/null)"`,
+    // an inactive ufw's status shows no policies or logging: they are read from its configuration then
+    `  kv policies "$(grep -h '^DEFAULT_[A-Z]*_POLICY=' /etc/default/ufw 2>/dev/null)"`,
+    `  kv loglevel "$(grep -h '^LOGLEVEL=' /etc/ufw/ufw.conf 2>/dev/null)"`,
   ];
   if (p.rule) lines.push(`  if _o=$(ufw --dry-run ${p.rule.map((w) => quote(w)).join(' ')} 2>&1); then kv dry "$_o"; else kv error "$_o"; fi`);
   lines.push(`fi`, EPILOGUE);
@@ -104,11 +107,26 @@ const lines = (s: string): string[] => s.split(/(?<=\n)/).filter((l) => l !== ''
 /** $(...) strips trailing newlines; the module's strings keep them: compare line sets with the newline restored */
 const norm = (s: string): string => (s === '' ? '' : s.replace(/\n*$/, '\n'));
 
+/**
+ * `ufw status verbose` of an inactive firewall is only "Status: inactive": add the Default and Logging lines the
+ * active one would print, from /etc/default/ufw and ufw.conf, so policies and logging are compared, not guessed.
+ */
+export function withConfig(status: string, policies: string, loglevel: string): string {
+  if (/^Default: /m.test(status)) return status;
+  const pol = (name: string, fallback: string): string => {
+    const v = new RegExp(`^DEFAULT_${name}_POLICY="?([A-Z]+)"?`, 'm').exec(policies)?.[1];
+    return v === 'DROP' ? 'deny' : v === 'ACCEPT' ? 'allow' : v === 'REJECT' ? 'reject' : fallback;
+  };
+  const lvl = /^LOGLEVEL=(\w+)/m.exec(loglevel)?.[1] ?? 'low';
+  const logging = lvl === 'off' ? 'Logging: off' : `Logging: on (${lvl})`;
+  return `${status}\n${logging}\nDefault: ${pol('INPUT', 'deny')} (incoming), ${pol('OUTPUT', 'allow')} (outgoing), ${pol('FORWARD', 'deny')} (routed)\n`;
+}
+
 export function planUfw(p: UfwParams, f: FrameState): Plan {
   if (isProbeFailed(f)) return failPlan(f.probeFailed);
   if (f.str('no_ufw') === '1') return failPlan(failure('no_ufw', 'Failed to find required executable "ufw" in paths'));
   if (f.str('error') !== undefined) return failPlan(failure('ufw', f.str('error')!.trim()));
-  const pre = f.str('status') ?? '';
+  const pre = withConfig(f.str('status') ?? '', f.str('policies') ?? '', f.str('loglevel') ?? '');
   const preRules = norm(f.str('rules') ?? '');
   const steps: Step[] = [];
   const why: string[] = [];

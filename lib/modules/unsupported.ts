@@ -10,16 +10,16 @@
 /** short name -> the collections it lives in (ansible.builtin names also answer to ansible.legacy) */
 const BUILTIN = [
   'add_host', 'apt_key', 'apt_repository', 'assemble', 'async_status', 'command_async', 'cron', 'deb822_repository',
-  'dnf', 'dnf5', 'dpkg_selections', 'expect', 'fetch', 'find', 'getent', 'git', 'group_by', 'hostname',
-  'iptables', 'known_hosts', 'package_facts', 'pause', 'pip', 'raw', 'rpm_key', 'script',
-  'service_facts', 'sysvinit', 'tempfile', 'unarchive', 'uri', 'validate_argument_spec', 'wait_for', 'yum',
+  'dnf', 'dnf5', 'dpkg_selections', 'expect', 'find', 'getent', 'git', 'group_by', 'hostname',
+  'iptables', 'known_hosts', 'package_facts', 'pip', 'rpm_key',
+  'service_facts', 'sysvinit', 'tempfile', 'unarchive', 'validate_argument_spec', 'yum',
   'yum_repository',
 ];
 const COLLECTIONS: Record<string, string[]> = {
   'ansible.posix': ['acl', 'at', 'authorized_key', 'firewalld', 'patch', 'seboolean', 'selinux', 'synchronize'],
   'community.general': [
     'alternatives', 'apk', 'archive', 'filesystem', 'git_config', 'ini_file', 'lvg', 'lvol', 'make', 'modprobe',
-    'nmcli', 'npm', 'parted', 'pipx', 'proxmox', 'proxmox_kvm', 'snap', 'ufw', 'xml', 'zfs',
+    'nmcli', 'npm', 'parted', 'pipx', 'proxmox', 'proxmox_kvm', 'snap', 'xml', 'zfs',
   ],
   'community.docker': ['docker_container', 'docker_image', 'docker_network', 'docker_volume', 'docker_compose_v2'],
   'containers.podman': ['podman_image', 'podman_network', 'podman_pod', 'podman_secret', 'podman_play', 'podman_login'],
