@@ -21,6 +21,9 @@ const FQCN = {
   include_role: 'ansible.builtin.include_role', import_role: 'ansible.builtin.import_role',
   include_vars: 'ansible.builtin.include_vars', ping: 'ansible.builtin.ping', setup: 'ansible.builtin.setup',
   wait_for_connection: 'ansible.builtin.wait_for_connection', reboot: 'ansible.builtin.reboot',
+  fetch: 'ansible.builtin.fetch', pause: 'ansible.builtin.pause', raw: 'ansible.builtin.raw', script: 'ansible.builtin.script',
+  sops_encrypt: 'community.sops.sops_encrypt', ufw: 'community.general.ufw', uri: 'ansible.builtin.uri',
+  wait_for: 'ansible.builtin.wait_for',
 };
 
 const out = {};

@@ -86,8 +86,9 @@ describe('coerceArgs: by what the module schema accepts', () => {
 describe('"not supported by runbook yet" vs "unknown argument"', () => {
   it('a real argument of Ansible\'s module is runbook\'s gap; a typo is the user\'s, with a hint', () => {
     const m = (args: Record<string, unknown>) => validateArgs(file.schema, { path: '/x', ...args }, 'file', true).map((e) => e.message);
-    expect(m({ recurse: true })).toEqual(['argument "recurse" of module file is not supported by runbook yet']);
-    expect(m({ access_time: 'now' })).toEqual(['argument "access_time" of module file is not supported by runbook yet']);
+    expect(m({ selevel: 's0' })).toEqual(['argument "selevel" of module file is not supported by runbook yet']);
+    expect(m({ unsafe_writes: true })).toEqual(['argument "unsafe_writes" of module file is not supported by runbook yet']);
+    expect(m({ recurse: true, access_time: 'now' })).toEqual([]);
     expect(m({ ownr: 'x' })[0]).toMatch(/^unknown argument "ownr" for module file \(did you mean "owner"\?\)/);
     expect(m({ colour: 'x' })[0]).toMatch(/^unknown argument "colour" for module file \(supported: /);
     // aliases count as Ansible's arguments too (apt's pkg / package are implemented; cron's dow is an alias)
