@@ -281,7 +281,8 @@ describe('helpers', () => {
     expect(v(systemd, { name: 'x', enabled: 'yes' })).toBe(false);
     expect(v(command, { argv: ['ls', '-l'], chdir: '/' })).toBe(true);
     expect(v(shell, { argv: ['ls'] })).toBe(false);
-    expect(v(lineinfile, { path: '/x', line: 'a', backup: true })).toBe(false);
+    expect(v(lineinfile, { path: '/x', line: 'a', backup: true })).toBe(true);
+    expect(v(lineinfile, { path: '/x', line: 'a', unsafe_writes: true })).toBe(false);
   });
 });
 

@@ -185,6 +185,10 @@ export function timeChanges(path: string, p: FileParams, s: PathState, created: 
   const changes: string[] = [];
   const cmds: string[] = [];
   const h = p.follow ? '' : '-h ';
+  if (p.mtime?.kind === 'now' && p.atime?.kind === 'now') {
+    // both now: one touch (utime(path, None) in Ansible, which needs no ownership)
+    return { changes: ['touch always updates the timestamps (always changed, like Ansible)'], cmds: [`touch ${h}-- ${quote(path)}`] };
+  }
   for (const [k, spec, flag, what] of [['m', p.mtime, '-m', 'modification time'], ['a', p.atime, '-a', 'access time']] as const) {
     if (spec === undefined) continue;
     if (spec.kind === 'now') {
