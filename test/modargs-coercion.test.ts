@@ -123,11 +123,11 @@ describe('over the CLI (load time, no host contacted)', () => {
   it('each problem at its line: not supported yet, unknown with a hint, a bad boolean, another package manager', () => {
     const r = cli(['apply', path.join(FIX, 'unsupported-args.yml'), '-i', inv, '--syntax-check']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/unsupported-args\.yml:9:\d+: argument "recurse" of module file is not supported by runbook yet/);
+    expect(r.stderr).toMatch(/unsupported-args\.yml:9:\d+: argument "unsafe_writes" of module file is not supported by runbook yet/);
     expect(r.stderr).toMatch(/unsupported-args\.yml:13:\d+: unknown argument "updte_cache" for module apt \(did you mean "update_cache"\?\)/);
     expect(r.stderr).toMatch(/unsupported-args\.yml:15:\d+: argument "update_cache" of apt must be boolean, got "maybe"/);
     expect(r.stderr).toMatch(/unsupported-args\.yml:19:\d+: argument "use" of package must be one of "auto", "apt", got "yum"/);
-    expect(r.stderr).not.toMatch(/unknown argument "recurse"/);
+    expect(r.stderr).not.toMatch(/unknown argument "unsafe_writes"/);
     expect(r.stdout + r.stderr).not.toMatch(/unreachable/i);
   });
 });
