@@ -100,7 +100,6 @@ const script: ModuleDef<ScriptParams, FrameState> = {
       removes: { type: 'string' },
       chdir: { type: 'string' },
       executable: { type: 'string' },
-      decrypt: { type: 'boolean' },
     },
   },
   freeForm: '_raw_params',

@@ -132,8 +132,6 @@ const waitFor: ModuleDef<WaitForParams, FrameState> = {
       sleep: { type: 'number', minimum: 0 },
       connect_timeout: { type: 'number', minimum: 0 },
       msg: { type: 'string' },
-      active_connection_states: { type: 'array', items: { type: 'string' } },
-      exclude_hosts: { type: 'array', items: { type: 'string' } },
     },
   },
   prepare: prepareWaitFor,
