@@ -29,6 +29,9 @@ const FQCN = {
   hostname: 'ansible.builtin.hostname', ini_file: 'community.general.ini_file', locale_gen: 'community.general.locale_gen',
   modprobe: 'community.general.modprobe', package_facts: 'ansible.builtin.package_facts', pam_limits: 'community.general.pam_limits',
   service_facts: 'ansible.builtin.service_facts', tempfile: 'ansible.builtin.tempfile',
+  fetch: 'ansible.builtin.fetch', pause: 'ansible.builtin.pause', raw: 'ansible.builtin.raw', script: 'ansible.builtin.script',
+  sops_encrypt: 'community.sops.sops_encrypt', ufw: 'community.general.ufw', uri: 'ansible.builtin.uri',
+  wait_for: 'ansible.builtin.wait_for',
 };
 
 const out = {};

@@ -86,8 +86,9 @@ describe('coerceArgs: by what the module schema accepts', () => {
 describe('"not supported by runbook yet" vs "unknown argument"', () => {
   it('a real argument of Ansible\'s module is runbook\'s gap; a typo is the user\'s, with a hint', () => {
     const m = (args: Record<string, unknown>) => validateArgs(file.schema, { path: '/x', ...args }, 'file', true).map((e) => e.message);
-    expect(m({ recurse: true })).toEqual(['argument "recurse" of module file is not supported by runbook yet']);
-    expect(m({ access_time: 'now' })).toEqual(['argument "access_time" of module file is not supported by runbook yet']);
+    expect(m({ selevel: 's0' })).toEqual(['argument "selevel" of module file is not supported by runbook yet']);
+    expect(m({ unsafe_writes: true })).toEqual(['argument "unsafe_writes" of module file is not supported by runbook yet']);
+    expect(m({ recurse: true, access_time: 'now' })).toEqual([]);
     expect(m({ ownr: 'x' })[0]).toMatch(/^unknown argument "ownr" for module file \(did you mean "owner"\?\)/);
     expect(m({ colour: 'x' })[0]).toMatch(/^unknown argument "colour" for module file \(supported: /);
     // aliases count as Ansible's arguments too (apt's pkg / package are implemented; cron's dow is an alias)
@@ -122,11 +123,11 @@ describe('over the CLI (load time, no host contacted)', () => {
   it('each problem at its line: not supported yet, unknown with a hint, a bad boolean, another package manager', () => {
     const r = cli(['apply', path.join(FIX, 'unsupported-args.yml'), '-i', inv, '--syntax-check']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/unsupported-args\.yml:9:\d+: argument "recurse" of module file is not supported by runbook yet/);
+    expect(r.stderr).toMatch(/unsupported-args\.yml:9:\d+: argument "unsafe_writes" of module file is not supported by runbook yet/);
     expect(r.stderr).toMatch(/unsupported-args\.yml:13:\d+: unknown argument "updte_cache" for module apt \(did you mean "update_cache"\?\)/);
     expect(r.stderr).toMatch(/unsupported-args\.yml:15:\d+: argument "update_cache" of apt must be boolean, got "maybe"/);
     expect(r.stderr).toMatch(/unsupported-args\.yml:19:\d+: argument "use" of package must be one of "auto", "apt", got "yum"/);
-    expect(r.stderr).not.toMatch(/unknown argument "recurse"/);
+    expect(r.stderr).not.toMatch(/unknown argument "unsafe_writes"/);
     expect(r.stdout + r.stderr).not.toMatch(/unreachable/i);
   });
 });

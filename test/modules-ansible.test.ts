@@ -438,7 +438,7 @@ describe('known-but-unsupported modules', () => {
     const r = cli(['apply', path.join(FIX, 'unsupported.yml'), '-i', inv]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/unsupported\.yml:6:7: module "ansible\.posix\.synchronize" is not supported \(yet\)/);
-    expect(r.stderr).toMatch(/unsupported\.yml:10:7: module "ufw" is not supported \(yet\) by runbook \(community\.general\.ufw\)/);
+    expect(r.stderr).toMatch(/unsupported\.yml:10:7: module "nmcli" is not supported \(yet\) by runbook \(community\.general\.nmcli\)/);
     expect(r.stderr).toMatch(/unsupported\.yml:13:7: unknown module "aptt" \(did you mean "apt"\?\)/);
     expect(r.stdout + r.stderr).not.toMatch(/unreachable/i);
   });

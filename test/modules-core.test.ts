@@ -197,9 +197,10 @@ describe('helpers', () => {
     expect(normaliseMode(input)).toBe(out);
   });
 
-  it('refuses symbolic and junk modes clearly', () => {
-    expect(() => normaliseMode('u=rw,g=r,o=r')).toThrow(/symbolic modes .* not supported yet/);
-    expect(() => normaliseMode('u+x')).toThrow(/symbolic/);
+  it('keeps symbolic modes (resolved by the plan) and refuses junk modes clearly', () => {
+    expect(normaliseMode('u=rw,g=r,o=r')).toBe('u=rw,g=r,o=r');
+    expect(normaliseMode('u+x')).toBe('u+x');
+    expect(() => normaliseMode('u+q')).toThrow(/not a valid file mode/);
     expect(() => normaliseMode('0999')).toThrow(/not a valid file mode/);
     expect(() => normaliseMode(0o17777)).toThrow(/not a valid file mode/);
     expect(() => normaliseMode(4.5)).toThrow(RunbookError);
@@ -260,13 +261,16 @@ describe('helpers', () => {
     expect(v(copy, { dest: '/x', content: 'a', mode: 420 })).toBe(true);
     expect(v(copy, { dest: '/x', content: 'a', mode: '0644' })).toBe(true);
     expect(v(copy, { dest: '/x', content: 'a', mode: true })).toBe(false);
-    expect(v(copy, { dest: '/x', content: 'a', backup: true })).toBe(false);
+    expect(v(copy, { dest: '/x', content: 'a', backup: true })).toBe(true);
+    expect(v(copy, { dest: '/x', content: 'a', unsafe_writes: true })).toBe(false);
     expect(v(file, { path: '/x', state: 'hard' })).toBe(false);
-    expect(v(file, { path: '/x', recurse: true })).toBe(false);
+    expect(v(file, { path: '/x', recurse: true })).toBe(true);
+    expect(v(file, { path: '/x', selevel: 's0' })).toBe(false);
     expect(v(systemd, { name: 'x', enabled: 'yes' })).toBe(false);
     expect(v(command, { argv: ['ls', '-l'], chdir: '/' })).toBe(true);
     expect(v(shell, { argv: ['ls'] })).toBe(false);
-    expect(v(lineinfile, { path: '/x', line: 'a', backup: true })).toBe(false);
+    expect(v(lineinfile, { path: '/x', line: 'a', backup: true })).toBe(true);
+    expect(v(lineinfile, { path: '/x', line: 'a', unsafe_writes: true })).toBe(false);
   });
 });
 
@@ -446,8 +450,8 @@ describe('plan tables', () => {
       expect(e.code).toBe('missing_file');
       expect(e.message).toContain('nope.txt');
     });
-    it('symbolic mode fails clearly at prepare', async () => {
-      await expect(prep(copy, { dest: '/x', content: 'a', mode: 'u=rw' })).rejects.toThrow(/symbolic/);
+    it('a symbolic mode is kept at prepare (the plan resolves it against the file)', async () => {
+      expect((await prep(copy, { dest: '/x', content: 'a', mode: 'u=rw' })).attrs.mode).toBe('u=rw');
     });
   });
 

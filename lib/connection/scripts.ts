@@ -3,7 +3,7 @@
  * Python's shlex.quote that Ansible uses). Values containing a NUL byte cannot be passed to a process at all (argv
  * and environment strings are C strings), so they are refused here with a clear error instead of being truncated.
  */
-import { quote } from 'shlex';
+import { quote, split } from 'shlex';
 import { RunbookError } from '../errors.js';
 
 function describe(s: string): string {
@@ -58,6 +58,35 @@ export interface AtomicWriteOptions {
    * connection dropped or the run was interrupted) is refused, so a truncated file never replaces the target
    */
   size?: number;
+  /**
+   * Ansible's `backup`: when the target is an existing file, copy it first (cp -p) to Ansible's backup name
+   * `TARGET.PID.YYYY-MM-DD@HH:MM:SS~` (host local time) and print `backup_file=NAME` on stdout (see backupFileOf)
+   */
+  backup?: boolean;
+  /**
+   * Ansible's `validate`: a command with `%s`, run (split like a command line, no shell) against the temp file once
+   * it has its content, owner, group and mode; a non-zero exit leaves the target untouched and fails with
+   * Ansible's message `failed to validate: rc:N error:STDERR`
+   */
+  validate?: string;
+}
+
+/** The `%s` command of `validate` as a sh command line naming the temp file "$tmp" (`%%` is a literal %). */
+export function validateCommand(validate: string): string {
+  if (!validate.includes('%s')) throw new RunbookError('bad_argument', `validate must contain %s: ${validate}`);
+  let words: string[];
+  try {
+    words = split(validate);
+  } catch (e) {
+    throw new RunbookError('bad_argument', `validate: cannot split the command line: ${(e as Error).message}`);
+  }
+  return words.map((w) => w.split('%s').map((part) => (part === '' ? '' : q(part.replace(/%%/g, '%')))).join('"$tmp"')).join(' ');
+}
+
+/** The backup file name a write step printed (atomicWriteScript with backup), if it made one. */
+export function backupFileOf(stdout: string): string | undefined {
+  const m = /^backup_file=(.*)$/m.exec(stdout);
+  return m ? m[1] : undefined;
 }
 
 /**
@@ -134,6 +163,20 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
       `else`,
       `  chmod 0644 "$tmp" || fail "cannot set mode 0644 on $target"`,
       `fi`,
+    );
+  }
+  if (opts.backup) {
+    lines.push(
+      `if [ -f "$target" ]; then`,
+      `  bk="$target.$$.$(date '+%Y-%m-%d@%H:%M:%S~')" && cp -p -- "$target" "$bk" || fail "cannot back up $target"`,
+      `  printf 'backup_file=%s\n' "$bk"`,
+      `fi`,
+    );
+  }
+  if (opts.validate !== undefined) {
+    lines.push(
+      `verr=$(${validateCommand(opts.validate)} 2>&1 >/dev/null </dev/null); vrc=$?`,
+      `[ "$vrc" -eq 0 ] || { printf 'failed to validate: rc:%s error:%s\n' "$vrc" "$verr" >&2; exit 1; }`,
     );
   }
   lines.push(`mv -f -- "$tmp" "$target" || fail "cannot rename the temp file over $target"`, `trap - EXIT`, `exit 0`);

@@ -40,7 +40,7 @@ export async function applySteps(conn: Connection, steps: Step[], base: RunOptio
     if (step.kind === 'write') {
       // text content may hold escaped non-UTF-8 bytes of a file the probe read (lib/modules/bytes.ts)
       const content = typeof step.content === 'string' ? encodeText(step.content) : step.content;
-      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size: content.length });
+      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size: content.length, backup: step.backup, validate: step.validate });
       r = await conn.run(script, { ...base, input: content });
     } else {
       r = await conn.run(step.script, { ...base, input: step.input });

@@ -7,6 +7,7 @@
  * The whole-file edit plan it shares with replace.ts and the probe it shares with lineinfile are in edit-state.ts.
  */
 import type { ModuleDef, Plan } from './types.js';
+import { WRITE_OPTS_SCHEMA, backupResult, writeOpts } from './backup-validate.js';
 import { FILE_ATTR_SCHEMA, badArg, namesFor, wantedAttrs } from './common.js';
 import { encodeText } from './bytes.js';
 import { pyRegex, readLines } from './lineinfile.js';
@@ -50,6 +51,7 @@ export function prepareBlockInFile(params: Record<string, unknown>): BlockInFile
     path: pathParam(params, ['path', 'dest', 'destfile', 'name']),
     create: params.create === true,
     attrs: wantedAttrs(params),
+    write: writeOpts(params),
     state: (params.state as 'present' | 'absent' | undefined) ?? 'present',
     block: bytes(String(params.block ?? params.content ?? '')),
     marker: bytes(marker),
@@ -152,6 +154,7 @@ export const blockinfileSchema = {
     create: { type: 'boolean' },
     append_newline: { type: 'boolean' },
     prepend_newline: { type: 'boolean' },
+    ...WRITE_OPTS_SCHEMA,
     ...FILE_ATTR_SCHEMA,
   },
 };
@@ -164,6 +167,7 @@ const blockinfile: ModuleDef<BlockInFileParams, EditState> = {
   prepare: prepareBlockInFile,
   probe: probeEdit,
   plan: planBlockInFile,
+  finish: (_p, outputs) => backupResult(outputs),
 };
 
 export default blockinfile;

@@ -30,6 +30,8 @@ import {
   type WantedAttrs,
 } from './common.js';
 import { encodeText } from './bytes.js';
+import { DEFAULT_UMASK, resolveWanted } from './file-attrs.js';
+import { WRITE_OPTS_SCHEMA, backupResult, withWriteOpts, writeOpts, type WriteOpts } from './backup-validate.js';
 
 export interface ContentParams {
   /** dest as given (a trailing '/' already resolved into destDir + basename) */
@@ -41,6 +43,8 @@ export interface ContentParams {
   destIsDir: boolean;
   force: boolean;
   attrs: WantedAttrs;
+  /** backup / validate (backup-validate.ts) */
+  write: WriteOpts;
 }
 
 /** What the probe saw at dest. */
@@ -56,6 +60,8 @@ export interface DestFile {
   content?: Buffer;
   /** the sha1 of a regular file too large to send back */
   sha1?: string;
+  /** the probing shell's umask (a symbolic mode without who, and a new file's starting mode, depend on it) */
+  umask: number;
 }
 
 export type ContentState = DestFile | ProbeFailed;
@@ -64,8 +70,10 @@ export type ContentState = DestFile | ProbeFailed;
 export function parseContentState(out: ExecResult, p: ContentParams): ContentState {
   const f = frameState(out);
   if (isProbeFailed(f)) return f;
+  const um = f.str('umask');
+  const umask = um !== undefined && /^[0-7]+$/.test(um) ? parseInt(um, 8) : DEFAULT_UMASK;
   if (f.str('dest_is_dir') === '1') {
-    return { destIsDir: true, path: p.dest, stat: parseStat(f, 'd'), parentExists: true, root: f.str('uid') === '0' };
+    return { destIsDir: true, path: p.dest, stat: parseStat(f, 'd'), parentExists: true, root: f.str('uid') === '0', umask };
   }
   const s: DestFile = {
     destIsDir: false,
@@ -73,6 +81,7 @@ export function parseContentState(out: ExecResult, p: ContentParams): ContentSta
     stat: parseStat(f, 'd'),
     parentExists: f.str('parent') === '1',
     root: f.str('uid') === '0',
+    umask,
   };
   const content = f.buf('content');
   if (content !== undefined) s.content = content;
@@ -104,12 +113,20 @@ export function contentProbeScript(p: ContentParams): string {
     `  if [ -r "$p" ] && [ "\${d_sz:-0}" -le ${CONTENT_LIMIT} ]; then kvfile content "$p"; elif _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
     `fi`,
     `rb_uid; kv uid "$_uid"`,
+    `kv umask "$(umask)"`,
     EPILOGUE,
   ].join('\n');
 }
 
 export function contentPlan(p: ContentParams, s: ContentState): Plan {
+  const plan = contentPlanBase(p, s);
+  return isProbeFailed(s) || s.destIsDir ? plan : withWriteOpts(plan, p.write, s.stat.type === 'file');
+}
+
+function contentPlanBase(p0: ContentParams, s: ContentState): Plan {
   if (isProbeFailed(s)) return failPlan(s.probeFailed);
+  // a symbolic mode is resolved against the file as it is (or as a new file starts)
+  const p = { ...p0, attrs: resolveWanted(p0.attrs, s.stat, s.umask) };
   if (s.destIsDir) return failPlan(failure('is_directory', `can not use content with a dir as dest: ${p.dest} is a directory`, p.dest));
   const { path, stat: st } = s;
   const wantSha = sha1(p.content);
@@ -178,7 +195,7 @@ export function prepareContent(params: Record<string, unknown>, content: Buffer,
     dest = dest.replace(/\/+$/, '') + '/' + srcBase;
     if (dest.startsWith('//')) dest = dest.slice(1);
   }
-  const p: ContentParams = { dest, content, destIsDir, force: params.force !== false, attrs: wantedAttrs(params) };
+  const p: ContentParams = { dest, content, destIsDir, force: params.force !== false, attrs: wantedAttrs(params), write: writeOpts(params) };
   if (srcBase !== undefined && !destIsDir) p.srcBase = srcBase;
   return p;
 }
@@ -218,9 +235,15 @@ export const copySchema = {
     src: { type: 'string', minLength: 1 },
     content: { type: ['string', 'number', 'boolean', 'object', 'array'] },
     force: { type: 'boolean' },
+    ...WRITE_OPTS_SCHEMA,
     ...FILE_ATTR_SCHEMA,
   },
 };
+
+/** finish of copy and template: Ansible's backup_file when a backup was made */
+export function finishContent(_p: ContentParams, outputs: ExecResult[]): Record<string, unknown> {
+  return backupResult(outputs);
+}
 
 const copy: ModuleDef<ContentParams, ContentState> = {
   name: 'copy',
@@ -230,6 +253,7 @@ const copy: ModuleDef<ContentParams, ContentState> = {
   prepare: prepareCopy,
   probe: contentProbe,
   plan: contentPlan,
+  finish: finishContent,
 };
 
 export default copy;

@@ -5,6 +5,8 @@
  */
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type Plan, type Probe, type ProbeFailed } from './types.js';
+import { DEFAULT_UMASK, resolveWanted } from './file-attrs.js';
+import { withWriteOpts, type WriteOpts } from './backup-validate.js';
 import { EPILOGUE, PRELUDE, attrChanges, contentDiff, frameState, parseStat, quote, statShell, wholeFileWrite, type FileStat, type WantedAttrs } from './common.js';
 
 /** Largest file an edit reads (the whole file travels in the probe output). */
@@ -23,6 +25,8 @@ export interface EditFile {
   tooBig: boolean;
   /** the content of a regular file (undefined when absent, too big or unreadable) */
   content?: Buffer;
+  /** the probing shell's umask (for a symbolic mode) */
+  umask: number;
 }
 
 export type EditState = EditFile | ProbeFailed;
@@ -40,6 +44,7 @@ export function editProbeScript(path: string): string {
     `  if [ "\${d_sz:-0}" -le ${EDIT_LIMIT} ]; then kvfile content "$p"; else kv too_big 1; fi`,
     `fi`,
     `rb_uid; kv uid "$_uid"`,
+    `kv umask "$(umask)"`,
     EPILOGUE,
   ].join('\n');
 }
@@ -54,6 +59,7 @@ export function parseEditState(out: ExecResult, asked: string): EditState {
     parentExists: f.str('parent') === '1',
     root: f.str('uid') === '0',
     tooBig: f.str('too_big') === '1',
+    umask: /^[0-7]+$/.test(f.str('umask') ?? '') ? parseInt(f.str('umask')!, 8) : DEFAULT_UMASK,
   };
   const content = f.buf('content');
   if (content !== undefined) s.content = content;
@@ -68,6 +74,19 @@ export interface EditTarget {
   path: string;
   create: boolean;
   attrs: WantedAttrs;
+  /** backup / validate (backup-validate.ts); absent: neither */
+  write?: WriteOpts;
+}
+
+/** The edit target with a symbolic mode resolved against the file the probe saw. */
+export function resolvedTarget<T extends EditTarget>(t: T, s: EditFile): T {
+  return { ...t, attrs: resolveWanted(t.attrs, s.stat, s.umask) };
+}
+
+/** The plan with the target's backup/validate on its write step. */
+export function withEditWriteOpts(plan: Plan, t: EditTarget, s: EditState): Plan {
+  if (t.write === undefined || isProbeFailed(s)) return plan;
+  return withWriteOpts(plan, t.write, s.stat.type === 'file');
 }
 
 /** The read-only probe of a file edit: stat + content of the (symlink-followed) path. */
@@ -92,6 +111,15 @@ export function planEdit(
   absentOk?: string,
 ): Plan {
   if (isProbeFailed(state)) return failPlan(state.probeFailed);
+  return withEditWriteOpts(planEditBase(resolvedTarget(t, state), state, edit, absentOk), t, state);
+}
+
+function planEditBase(
+  t: EditTarget,
+  state: EditFile,
+  edit: (before: string, exists: boolean) => { after: string; msg: string; noop?: string },
+  absentOk?: string,
+): Plan {
   const { path, stat: st } = state;
   if (st.type === 'directory') return editFail('is_directory', `Path ${t.path} is a directory !`, path, { rc: 256 });
   if (st.type !== 'absent' && st.type !== 'file') return editFail('not_a_file', `Path ${t.path} is a ${st.type}, not a regular file`, path);

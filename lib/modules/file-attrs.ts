@@ -30,15 +30,73 @@ export function normaliseMode(value: unknown, arg = 'mode'): string | undefined 
       if (n > 0o7777) throw new RunbookError('bad_argument', `${arg}: '${value}' is not a valid file mode`);
       return n.toString(8).padStart(4, '0');
     }
-    if (/^([ugoa]*[-+=][rwxXstugo]*)(,[ugoa]*[-+=][rwxXstugo]*)*$/.test(s)) {
-      throw new RunbookError(
-        'bad_argument',
-        `${arg}: symbolic modes such as '${value}' are not supported yet; give an octal mode as a quoted string, e.g. '0644'`,
-      );
-    }
+    // a symbolic mode (u+rwx,go-w, a=r, u=rwX) stays symbolic: what it means depends on the current mode, so the
+    // plan resolves it against the stat the probe saw (resolveMode), as Ansible's _symbolic_mode_to_octal does
+    if (isSymbolicMode(s)) return s;
     throw new RunbookError('bad_argument', `${arg}: '${value}' is not a valid file mode; give an octal mode such as '0644'`);
   }
   throw new RunbookError('bad_argument', `${arg}: expected an octal mode string such as '0644'`);
+}
+
+/** Ansible's symbolic mode syntax: comma-separated `[ugoa]*([-+=][rwxXstugo]*)+` clauses. */
+export function isSymbolicMode(mode: string): boolean {
+  return /^[ugoa]*([-+=][rwxXstugo]*)+(,[ugoa]*([-+=][rwxXstugo]*)+)*$/.test(mode);
+}
+
+/** The umask a probe did not report (the usual one of a login shell). */
+export const DEFAULT_UMASK = 0o022;
+
+/**
+ * Resolve a wanted mode (four octal digits, or symbolic) against the mode a path has now, exactly as Ansible's
+ * AnsibleModule._symbolic_mode_to_octal does: clauses apply in order; `X` and the u/g/o copy sources read the
+ * ORIGINAL mode (not the one built so far); an empty `who` means `a` with the umask's bits left alone; `=` clears
+ * the class's rwx and its setuid/setgid/sticky bit. `cur` is the current mode (octal string) and whether it is a
+ * directory; a path about to be created starts from 0666 (file) or 0777 (directory) minus the umask.
+ */
+export function resolveMode(mode: string, cur: { mode: string; directory: boolean }, umask = DEFAULT_UMASK): string {
+  if (!isSymbolicMode(mode)) return mode;
+  const prev = parseInt(cur.mode || '0', 8) & 0o7777;
+  let out = prev;
+  const rev = umask ^ 0o7777;
+  const applyX = cur.directory || (prev & 0o111) !== 0;
+  const S = { u: { s: 0o4000, t: 0, x: 0o100, w: 0o200, r: 0o400, shift: 6 }, g: { s: 0o2000, t: 0, x: 0o010, w: 0o020, r: 0o040, shift: 3 }, o: { s: 0, t: 0o1000, x: 0o001, w: 0o002, r: 0o004, shift: 0 } } as const;
+  const MASK = { u: 0o4700, g: 0o2070, o: 0o1007 } as const;
+  for (const clause of mode.split(',')) {
+    const m = /^([ugoa]*)(.*)$/.exec(clause)!;
+    let users = m[1]!;
+    const useUmask = users === '';
+    if (users === 'a' || users === '') users = 'ugo';
+    const ops = [...m[2]!.matchAll(/([-+=])([rwxXstugo]*)/g)];
+    for (const [, op, perms] of ops) {
+      for (const u of users as Iterable<'u' | 'g' | 'o'>) {
+        if (u !== 'u' && u !== 'g' && u !== 'o') continue; // 'a' inside e.g. 'ua' is not Ansible syntax; skip it
+        const c = S[u];
+        let bits = 0;
+        for (const ch of perms!) {
+          if (ch === 'r' || ch === 'w' || ch === 'x') bits |= useUmask ? rev & c[ch] : c[ch];
+          else if (ch === 's') bits |= c.s;
+          else if (ch === 't') bits |= c.t;
+          else if (ch === 'X') bits |= applyX ? c.x : 0;
+          else {
+            // copy another class's bits (from the original mode) into this class
+            const from = S[ch as 'u' | 'g' | 'o'];
+            bits |= (((prev >> from.shift) & 0o7) << c.shift);
+          }
+        }
+        if (op === '=') out = (out & (MASK[u] ^ 0o7777)) | bits;
+        else if (op === '+') out |= bits;
+        else out &= ~bits;
+      }
+    }
+  }
+  return (out & 0o7777).toString(8).padStart(4, '0');
+}
+
+/** The wanted attributes with a symbolic mode resolved against the stat (absent: the mode a new path starts with). */
+export function resolveWanted(want: WantedAttrs, cur: FileStat, umask = DEFAULT_UMASK, createAs: 'file' | 'directory' = 'file'): WantedAttrs {
+  if (want.mode === undefined || !isSymbolicMode(want.mode)) return want;
+  const base = cur.type === 'absent' ? { mode: ((createAs === 'directory' ? 0o777 : 0o666) & ~umask).toString(8), directory: createAs === 'directory' } : { mode: cur.mode, directory: cur.type === 'directory' };
+  return { ...want, mode: resolveMode(want.mode, base, umask) };
 }
 
 /** Permission bits of a raw st_mode as four octal digits. */

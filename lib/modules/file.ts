@@ -22,6 +22,8 @@ import {
   type FileStat,
   type WantedAttrs,
 } from './common.js';
+import { DEFAULT_UMASK, chmodCmd, resolveMode, resolveWanted, sameAccount } from './file-attrs.js';
+import { timeSpec, type TimeSpec } from './file-times.js';
 
 export type FileState = 'file' | 'directory' | 'absent' | 'link' | 'touch';
 
@@ -31,6 +33,13 @@ export interface FileParams {
   src?: string;
   force: boolean;
   attrs: WantedAttrs;
+  /** follow a symlink at path (Ansible's default true): attributes and times go to what it points to */
+  follow: boolean;
+  /** state=directory: owner/group/mode on everything below path too */
+  recurse: boolean;
+  /** access_time / modification_time (undefined: preserve) */
+  atime?: TimeSpec;
+  mtime?: TimeSpec;
 }
 
 export function prepareFile(params: Record<string, unknown>): FileParams {
@@ -39,8 +48,13 @@ export function prepareFile(params: Record<string, unknown>): FileParams {
   if (names.length > 1) throw badArg(`give the path once: ${names.join(', ')} are aliases`);
   const path = String(params[names[0]!]);
   if (path === '') throw badArg('path must not be empty');
-  const p: FileParams = { path, force: params.force === true, attrs: wantedAttrs(params) };
+  const p: FileParams = { path, force: params.force === true, attrs: wantedAttrs(params), follow: params.follow !== false, recurse: params.recurse === true };
   if (params.state !== undefined) p.state = params.state as FileState;
+  if (p.recurse && p.state !== undefined && p.state !== 'directory') throw badArg("recurse option requires state to be 'directory'");
+  const atime = timeSpec(params.access_time, params.access_time_format, p.state);
+  const mtime = timeSpec(params.modification_time, params.modification_time_format, p.state);
+  if (atime !== undefined) p.atime = atime;
+  if (mtime !== undefined) p.mtime = mtime;
   if (typeof params.src === 'string') p.src = params.src;
   if (p.src !== undefined && p.state !== 'link' && p.state !== undefined) throw badArg(`src is only used with state=link (state is ${p.state})`);
   if (p.state === 'link' && p.src === undefined) throw badArg('src is required with state=link');
@@ -68,6 +82,35 @@ export interface PathState {
   empty?: boolean;
   /** src of a link exists (only when src is given) */
   srcExists?: boolean;
+  /** the probing shell's umask */
+  umask: number;
+  /** mtime and atime (seconds with 9 decimals, as `stat -c %.9Y`) of the path (followed when follow is true) */
+  times?: { m: string; a: string };
+  /** the host's epoch seconds of access_time / modification_time given as a time */
+  atEpoch?: { m?: string; a?: string };
+  /** recurse: every entry below path (type letter of find -printf %y, mode, uid, gid, owner, group, path) */
+  tree?: TreeEntry[];
+}
+
+export interface TreeEntry {
+  type: string;
+  mode: string;
+  uid: number;
+  gid: number;
+  owner: string;
+  group: string;
+  path: string;
+}
+
+/** Pure: find -printf '%y %m %U %G %u:%g:%p\0' output -> entries. */
+export function parseTree(buf: Buffer): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  for (const rec of buf.toString('utf8').split('\0')) {
+    const m = /^(\S) ([0-7]+) (\d+) (\d+) ([^:]*):([^:]*):([\s\S]+)$/.exec(rec);
+    if (!m) continue;
+    out.push({ type: m[1]!, mode: m[2]!.padStart(4, '0'), uid: Number(m[3]), gid: Number(m[4]), owner: m[5]!, group: m[6]!, path: m[7]! });
+  }
+  return out;
 }
 
 export type FileProbeState = PathState | ProbeFailed;
@@ -76,7 +119,17 @@ export type FileProbeState = PathState | ProbeFailed;
 export function parseFileState(out: ExecResult): FileProbeState {
   const f = frameState(out);
   if (isProbeFailed(f)) return f;
-  const s: PathState = { stat: parseStat(f, 'l') };
+  const um = f.str('umask') ?? '';
+  const s: PathState = { stat: parseStat(f, 'l'), umask: /^[0-7]+$/.test(um) ? parseInt(um, 8) : DEFAULT_UMASK };
+  const times = f.str('times');
+  if (times !== undefined && / /.test(times)) s.times = { m: times.split(' ')[0]!, a: times.split(' ')[1]! };
+  if (f.has('at_m') || f.has('at_a')) {
+    s.atEpoch = {};
+    if (f.has('at_m')) s.atEpoch.m = f.str('at_m')!;
+    if (f.has('at_a')) s.atEpoch.a = f.str('at_a')!;
+  }
+  const tree = f.buf('tree');
+  if (tree !== undefined) s.tree = parseTree(tree);
   if (f.has('t_raw')) s.target = parseStat(f, 't');
   if (f.has('empty')) s.empty = f.str('empty') === '1';
   if (f.has('src_exists')) s.srcExists = f.str('src_exists') === '1';
@@ -102,6 +155,19 @@ export function probeFileScript(p: FileParams): string {
   ];
   const abs = srcAbs(p);
   if (abs !== undefined) lines.push(`if [ -e ${quote(abs)} ]; then kv src_exists 1; else kv src_exists 0; fi`);
+  lines.push(`kv umask "$(umask)"`);
+  if (p.atime !== undefined || p.mtime !== undefined) {
+    const L = p.follow ? '-L ' : '';
+    lines.push(`if [ -e "$p" ] || [ -L "$p" ]; then kv times "$(stat ${L}-c '%.9Y %.9X' -- "$p" 2>/dev/null)"; fi`);
+    if (p.mtime?.kind === 'at') lines.push(`kv at_m "$(date -d ${quote(p.mtime.local)} +%s)"`);
+    if (p.atime?.kind === 'at') lines.push(`kv at_a "$(date -d ${quote(p.atime.local)} +%s)"`);
+  }
+  if (p.recurse) {
+    // every entry below the directory (through a followed link when follow), one NUL-ended record each, as one
+    // base64 value: names with any byte but NUL survive
+    const start = p.follow ? `"$p"/` : `"$p"`;
+    lines.push(`if [ -d "$p" ] && { [ ! -L "$p" ] || ${p.follow ? 'true' : 'false'}; }; then printf 'tree:'; find ${start} -mindepth 1 -printf '%y %m %U %G %u:%g:%p\\0' | base64; printf '\\0'; fi`);
+  }
   lines.push(EPILOGUE);
   return lines.join('\n');
 }
@@ -114,8 +180,56 @@ function kindName(st: FileStat): string {
   return st.type === 'absent' ? 'absent' : st.type;
 }
 
-export function planFile(p: FileParams, s: FileProbeState): Plan {
+/** The touch commands (and human changes) that bring the times of `path` (whose stat is `s.times`) to p's times. */
+export function timeChanges(path: string, p: FileParams, s: PathState, created: boolean): { changes: string[]; cmds: string[] } {
+  const changes: string[] = [];
+  const cmds: string[] = [];
+  const h = p.follow ? '' : '-h ';
+  if (p.mtime?.kind === 'now' && p.atime?.kind === 'now') {
+    // both now: one touch (utime(path, None) in Ansible, which needs no ownership)
+    return { changes: ['touch always updates the timestamps (always changed, like Ansible)'], cmds: [`touch ${h}-- ${quote(path)}`] };
+  }
+  for (const [k, spec, flag, what] of [['m', p.mtime, '-m', 'modification time'], ['a', p.atime, '-a', 'access time']] as const) {
+    if (spec === undefined) continue;
+    if (spec.kind === 'now') {
+      // Ansible compares with time.time(): 'now' always differs
+      changes.push(`${what} -> now`);
+      cmds.push(`touch ${h}${flag} -- ${quote(path)}`);
+      continue;
+    }
+    const want = s.atEpoch?.[k];
+    if (want === undefined || !/^-?\d+$/.test(want)) continue;
+    const cur = s.times?.[k];
+    if (!created && cur !== undefined && Number(cur) === Number(want) && /^-?\d+(\.0*)?$/.test(cur)) continue;
+    changes.push(`${what} ${cur ?? 'unset'} -> ${want}`);
+    cmds.push(`touch ${h}${flag} -d @${want} -- ${quote(path)}`);
+  }
+  return { changes, cmds };
+}
+
+/** recurse: the owner/group/mode commands for the entries below a directory (a symlink gets owner/group only). */
+export function treeChanges(p: FileParams, tree: TreeEntry[], umask: number): { count: number; cmds: string[] } {
+  const cmds: string[] = [];
+  let count = 0;
+  for (const e of tree) {
+    const q = quote(e.path);
+    const link = e.type === 'l';
+    const before = cmds.length;
+    if (p.attrs.owner !== undefined && !sameAccount(p.attrs.owner, e.owner, e.uid)) cmds.push(`chown -h ${quote(p.attrs.owner)} -- ${q}`);
+    if (p.attrs.group !== undefined && !sameAccount(p.attrs.group, e.group, e.gid)) cmds.push(`chgrp -h ${quote(p.attrs.group)} -- ${q}`);
+    if (!link && p.attrs.mode !== undefined) {
+      const want = resolveMode(p.attrs.mode, { mode: e.mode, directory: e.type === 'd' }, umask);
+      if (want !== e.mode) cmds.push(chmodCmd(want, q, e.type === 'd'));
+      else if (cmds.length > before && (parseInt(want, 8) & 0o6000) !== 0) cmds.push(chmodCmd(want, q, e.type === 'd'));
+    }
+    if (cmds.length > before) count++;
+  }
+  return { count, cmds };
+}
+
+export function planFile(p0: FileParams, s: FileProbeState): Plan {
   if (isProbeFailed(s)) return failPlan(s.probeFailed);
+  const p = p0;
   const st = s.stat;
   const target = s.target;
   const path = p.path;
@@ -129,18 +243,31 @@ export function planFile(p: FileParams, s: FileProbeState): Plan {
     state = p.src !== undefined ? 'link' : target?.type === 'directory' ? 'directory' : target?.type === 'absent' ? 'link' : 'file';
     if (state === 'link' && src === undefined) src = st.target;
   } else if (st.type === 'absent' && p.src !== undefined) state = 'link';
+  else if (st.type === 'absent' && p.recurse) state = 'directory';
   else state = 'file';
   const result: Record<string, unknown> = { path, state };
 
   const stateDiff = (before: string, after: string) => [{ label: path, before: `state: ${before}\n`, after: `state: ${after}\n` }];
-  const attrsOn = (cur: FileStat, what: string, noDeref = false): Plan => {
-    const { changes, script } = attrChanges(path, p.attrs, cur, noDeref);
-    if (!script) return { steps: [], reason: `${path} is ${what} with the requested attributes`, result };
-    return { steps: [{ kind: 'run', script, describe: changes.join(', ') }], reason: changes.join(', '), result };
+  const attrsOn = (cur: FileStat, what: string, noDeref = false, withTree = false): Plan => {
+    const attrs = resolveWanted(p.attrs, cur, s.umask);
+    const { changes, script } = attrChanges(path, attrs, cur, noDeref);
+    const t = timeChanges(path, p, s, false);
+    const cmds = [...(script ? [script] : []), ...t.cmds];
+    const all = [...changes, ...t.changes];
+    if (withTree && s.tree) {
+      const tree = treeChanges(p, s.tree, s.umask);
+      if (tree.count) {
+        cmds.push(...tree.cmds);
+        all.push(`${tree.count} entr${tree.count === 1 ? 'y' : 'ies'} below ${path} (recurse)`);
+      }
+    }
+    if (!cmds.length) return { steps: [], reason: `${path} is ${what} with the requested attributes`, result };
+    return { steps: [{ kind: 'run', script: cmds.join(' && '), describe: all.join(', ') }], reason: all.join(', '), result };
   };
 
   switch (state) {
     case 'file': {
+      if (st.type === 'link' && !p.follow) return failed('not_a_file', `file (${path}) is link, cannot continue`, path, result);
       const eff = st.type === 'link' ? target! : st;
       if (eff.type === 'absent') return failed('missing_path', `file (${path}) is absent, cannot continue`, path, result);
       if (eff.type === 'directory') return failed('is_directory', `file (${path}) is directory, cannot continue`, path, result);
@@ -148,7 +275,8 @@ export function planFile(p: FileParams, s: FileProbeState): Plan {
     }
     case 'directory': {
       if (st.type === 'absent') {
-        const script = [`mkdir -p -- ${q}`, ...attrScript(path, p.attrs)].join(' && ');
+        const attrs = resolveWanted(p.attrs, st, s.umask, 'directory');
+        const script = [`mkdir -p -- ${q}`, ...attrScript(path, attrs), ...timeChanges(path, p, s, true).cmds].join(' && ');
         return {
           steps: [{ kind: 'run', script, describe: `create directory ${path}` }],
           reason: `create directory ${path}`,
@@ -156,8 +284,9 @@ export function planFile(p: FileParams, s: FileProbeState): Plan {
           result,
         };
       }
-      if (st.type === 'directory') return attrsOn(st, 'a directory');
-      if (st.type === 'link' && target?.type === 'directory') return attrsOn(target, 'a link to a directory');
+      if (st.type === 'directory') return attrsOn(st, 'a directory', false, true);
+      if (st.type === 'link' && target?.type === 'directory' && p.follow) return attrsOn(target, 'a link to a directory', false, true);
+      if (st.type === 'link' && !p.follow) return failed('not_a_directory', `${path} already exists as a link`, path, result);
       return failed('not_a_directory', `${path} already exists as a ${st.type === 'link' ? `link to ${kindName(target!)}` : st.type}, not a directory`, path, result);
     }
     case 'absent': {
@@ -171,16 +300,21 @@ export function planFile(p: FileParams, s: FileProbeState): Plan {
       };
     }
     case 'touch': {
-      const cmds = [`touch -- ${q}`];
+      const cmds: string[] = [];
       let reason: string;
       if (st.type === 'absent') {
-        cmds.push(...attrScript(path, p.attrs));
+        cmds.push(`touch -- ${q}`, ...attrScript(path, resolveWanted(p.attrs, st, s.umask)));
+        // a new file's times are now; only a given time is set again
+        cmds.push(...timeChanges(path, p, s, true).cmds.filter((c) => c.includes(' -d @')));
         reason = `create ${path} (touch)`;
       } else {
-        const eff = st.type === 'link' && target && target.type !== 'absent' ? target : st;
-        const { changes, script } = attrChanges(path, p.attrs, eff);
+        const eff = st.type === 'link' && target && target.type !== 'absent' && p.follow ? target : st;
+        const { changes, script } = attrChanges(path, resolveWanted(p.attrs, eff, s.umask), eff, !p.follow);
+        const t = timeChanges(path, p, s, false);
         if (script) cmds.push(script);
-        reason = ['touch always updates the timestamps (always changed, like Ansible)', ...changes].join(', ');
+        cmds.push(...t.cmds);
+        if (!cmds.length) return { steps: [], reason: `${path} exists with the requested attributes and times (preserve)`, result };
+        reason = [...t.changes, ...changes].join(', ');
       }
       return { steps: [{ kind: 'run', script: cmds.join(' && '), describe: `touch ${path}` }], reason, result };
     }
@@ -225,6 +359,12 @@ export const fileSchema = {
     state: { enum: ['file', 'directory', 'absent', 'link', 'touch'] },
     src: { type: 'string', minLength: 1 },
     force: { type: 'boolean' },
+    follow: { type: 'boolean' },
+    recurse: { type: 'boolean' },
+    access_time: { type: 'string' },
+    access_time_format: { type: 'string' },
+    modification_time: { type: 'string' },
+    modification_time_format: { type: 'string' },
     ...FILE_ATTR_SCHEMA,
   },
 };

@@ -38,7 +38,14 @@ import packageFacts from './package-facts.js';
 import pamLimits from './pam-limits.js';
 import serviceFacts from './service-facts.js';
 import tempfile from './tempfile.js';
+import raw from './raw.js';
+import script from './script.js';
+import sopsEncrypt from './sops-encrypt.js';
+import ufw from './ufw.js';
+import uri from './uri.js';
+import waitFor from './wait-for.js';
 
 export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group,
   aptRepository, authorizedKey, cron, find, getent, hostname, iniFile, localeGen, modprobe, packageFacts, pamLimits, serviceFacts, tempfile,
+  raw, script, sopsEncrypt, ufw, uri, waitFor,
 ];

@@ -9,7 +9,9 @@
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe } from './types.js';
 import { FILE_ATTR_SCHEMA, attrChanges, badArg, contentDiff, namesFor, wantedAttrs, wholeFileWrite, type WantedAttrs } from './common.js';
 import { encodeText } from './bytes.js';
-import { EDIT_LIMIT, editFail, editProbe, type EditState } from './edit-state.js';
+import { EDIT_LIMIT, editFail, editProbe, resolvedTarget, withEditWriteOpts, type EditFile, type EditState } from './edit-state.js';
+import { WRITE_OPTS_SCHEMA, backupResult, writeOpts, type WriteOpts } from './backup-validate.js';
+import type { ExecResult } from '../connection/types.js';
 import { expandTemplate, pyRegex } from './py-regex.js';
 
 export { expandTemplate, pyRegex };
@@ -30,6 +32,7 @@ export interface LineInFileParams {
   create: boolean;
   firstmatch: boolean;
   attrs: WantedAttrs;
+  write: WriteOpts;
 }
 
 /** a param as latin1 (one char per byte) of its bytes: UTF-8, escaped non-UTF-8 bytes as themselves (bytes.ts) */
@@ -186,6 +189,7 @@ export function prepareLineInFile(params: Record<string, unknown>): LineInFilePa
     create: params.create === true,
     firstmatch: params.firstmatch === true,
     attrs: wantedAttrs(params),
+    write: writeOpts(params),
   };
   if (params.insertafter !== undefined && params.insertbefore !== undefined) throw badArg('insertafter and insertbefore are mutually exclusive');
   if (regexp !== undefined && params.search_string !== undefined) throw badArg('regexp and search_string are mutually exclusive');
@@ -215,6 +219,15 @@ export function probeLineInFile(p: LineInFileParams): Probe<EditState> {
 
 export function planLineInFile(p: LineInFileParams, state: EditState): Plan {
   if (isProbeFailed(state)) return failPlan(state.probeFailed);
+  return withEditWriteOpts(planLineInFileBase(resolvedTarget(p, state), state), p, state);
+}
+
+/** finish: Ansible's lineinfile returns the backup file as `backup` ('' when none was made) */
+export function finishLineInFile(_p: LineInFileParams, outputs: ExecResult[]): Record<string, unknown> {
+  return { backup: '', ...backupResult(outputs, 'backup') };
+}
+
+function planLineInFileBase(p: LineInFileParams, state: EditFile): Plan {
   const { path, stat: st } = state;
   const fail = (code: string, msg: string, extra: Record<string, unknown> = {}): Plan => editFail(code, msg, path, extra);
   if (st.type === 'directory') return fail('is_directory', `Path ${p.path} is a directory !`, { rc: 256 });
@@ -279,6 +292,7 @@ export const lineinfileSchema = {
     backrefs: { type: 'boolean' },
     create: { type: 'boolean' },
     firstmatch: { type: 'boolean' },
+    ...WRITE_OPTS_SCHEMA,
     ...FILE_ATTR_SCHEMA,
   },
 };
@@ -291,6 +305,7 @@ const lineinfile: ModuleDef<LineInFileParams, EditState> = {
   prepare: prepareLineInFile,
   probe: probeLineInFile,
   plan: planLineInFile,
+  finish: finishLineInFile,
 };
 
 export default lineinfile;

@@ -5,6 +5,7 @@
  * whole and atomically. The text is handled as latin1 (bytes), like lineinfile.
  */
 import type { ModuleDef, Plan } from './types.js';
+import { WRITE_OPTS_SCHEMA, backupResult, writeOpts } from './backup-validate.js';
 import { FILE_ATTR_SCHEMA, namesFor, wantedAttrs } from './common.js';
 import { expandTemplate, pyRegex } from './py-regex.js';
 import { encodeText } from './bytes.js';
@@ -33,6 +34,7 @@ export function prepareReplace(params: Record<string, unknown>): ReplaceParams {
     path: pathParam(params, ['path', 'dest', 'destfile', 'name']),
     create: false,
     attrs: wantedAttrs(params),
+    write: writeOpts(params),
     regexp: bytes(String(params.regexp)),
     replace: bytes(String(params.replace ?? '')),
   };
@@ -101,6 +103,7 @@ export const replaceSchema = {
     after: { type: 'string' },
     before: { type: 'string' },
     encoding: { const: 'utf-8' },
+    ...WRITE_OPTS_SCHEMA,
     ...FILE_ATTR_SCHEMA,
   },
 };
@@ -113,6 +116,7 @@ const replace: ModuleDef<ReplaceParams, EditState> = {
   prepare: prepareReplace,
   probe: probeEdit,
   plan: planReplace,
+  finish: (_p, outputs) => backupResult(outputs),
 };
 
 export default replace;

@@ -10,7 +10,8 @@ import { RunbookError } from '../errors.js';
 import type { ModuleContext, ModuleDef } from './types.js';
 import { FILE_ATTR_SCHEMA, badArg, basenameOf, namesFor } from './common.js';
 import { encodeText } from './bytes.js';
-import { contentPlan, contentProbe, prepareContent, type ContentParams, type ContentState } from './copy.js';
+import { WRITE_OPTS_SCHEMA } from './backup-validate.js';
+import { contentPlan, contentProbe, finishContent, prepareContent, type ContentParams, type ContentState } from './copy.js';
 
 export function prepareTemplate(params: Record<string, unknown>, ctx: ModuleContext): ContentParams {
   const src = params.src as string;
@@ -37,6 +38,7 @@ export const templateSchema = {
     trim_blocks: { type: 'boolean' },
     lstrip_blocks: { type: 'boolean' },
     newline_sequence: { type: 'string' },
+    ...WRITE_OPTS_SCHEMA,
     ...FILE_ATTR_SCHEMA,
   },
 };
@@ -49,6 +51,7 @@ const template: ModuleDef<ContentParams, ContentState> = {
   prepare: prepareTemplate,
   probe: contentProbe,
   plan: contentPlan,
+  finish: finishContent,
 };
 
 export default template;

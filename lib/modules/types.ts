@@ -13,7 +13,7 @@ export type Step =
   | { kind: 'run'; script: string; input?: Buffer | string; capture?: boolean; allowFailure?: boolean; describe?: string }
   /** write content atomically (temp file in the same directory, then rename), owner/group, then mode; string content
    *  is encoded with encodeText (lib/modules/bytes.ts), so escaped non-UTF-8 bytes are written as the bytes */
-  | { kind: 'write'; path: string; content: Buffer | string; mode?: string; owner?: string; group?: string; describe?: string };
+  | { kind: 'write'; path: string; content: Buffer | string; mode?: string; owner?: string; group?: string; describe?: string; backup?: boolean; validate?: string };
 
 export interface FileDiff {
   /** path, or a label such as `sysctl net.ipv6.conf.all.forwarding` */

@@ -9,17 +9,17 @@
 
 /** short name -> the collections it lives in (ansible.builtin names also answer to ansible.legacy) */
 const BUILTIN = [
-  'add_host', 'apt_key', 'assemble', 'async_status', 'command_async', 'deb822_repository',
-  'dnf', 'dnf5', 'dpkg_selections', 'expect', 'fetch', 'git', 'group_by',
-  'iptables', 'known_hosts', 'pause', 'pip', 'raw', 'rpm_key', 'script',
-  'sysvinit', 'unarchive', 'uri', 'validate_argument_spec', 'wait_for', 'yum',
+  'add_host', 'apt_key', 'assemble', 'async_status', 'command_async', 'deb822_repository', 'dnf', 'dnf5',
+  'dpkg_selections', 'expect', 'git', 'group_by', 'iptables', 'known_hosts', 'pip', 'rpm_key',
+  'sysvinit', 'unarchive', 'validate_argument_spec', 'yum',
   'yum_repository',
 ];
 const COLLECTIONS: Record<string, string[]> = {
   'ansible.posix': ['acl', 'at', 'firewalld', 'patch', 'seboolean', 'selinux', 'synchronize'],
   'community.general': [
     'alternatives', 'apk', 'archive', 'filesystem', 'git_config', 'lvg', 'lvol', 'make',
-    'nmcli', 'npm', 'parted', 'pipx', 'proxmox', 'proxmox_kvm', 'snap', 'ufw', 'xml', 'zfs',
+    'nmcli', 'npm', 'parted', 'pipx', 'proxmox', 'proxmox_kvm', 'snap', 'xml',
+    'zfs',
   ],
   'community.docker': ['docker_container', 'docker_image', 'docker_network', 'docker_volume', 'docker_compose_v2'],
   'containers.podman': ['podman_image', 'podman_network', 'podman_pod', 'podman_secret', 'podman_play', 'podman_login'],

@@ -27,6 +27,27 @@ export interface UserParams {
   remove: boolean;
   force: boolean;
   nonUnique: boolean;
+  /** password_expire_min / _max / _warn: the shadow aging fields (chage -m / -M / -W) */
+  expire: { min?: number; max?: number; warn?: number };
+}
+
+/** chage's flag per aging field, in shadow's order (field 4 min, 5 max, 6 warn) */
+const EXPIRE = [['min', '-m', 3], ['max', '-M', 4], ['warn', '-W', 5]] as const;
+
+/** The chage command for the aging fields that differ from the shadow entry's (all given ones when it is unknown). */
+export function chageArgs(p: UserParams, shadow: string | undefined): { args: string[]; changes: string[] } {
+  const cur = shadow !== undefined ? shadow.split(':') : [];
+  const args: string[] = [];
+  const changes: string[] = [];
+  for (const [k, flag, i] of EXPIRE) {
+    const want = p.expire[k];
+    if (want === undefined) continue;
+    const have = cur[i];
+    if (have !== undefined && (have === '' ? want === -1 && shadow !== undefined : Number(have) === want)) continue;
+    args.push(flag, String(want));
+    changes.push(`password_expire_${k} ${have === undefined || have === '' ? '(unset)' : have} -> ${want}`);
+  }
+  return { args, changes };
 }
 
 const NAME_RE = /^[a-z_][a-z0-9_.-]*\$?$/i;
@@ -48,7 +69,15 @@ export function prepareUser(params: Record<string, unknown>): UserParams {
     remove: params.remove === true,
     force: params.force === true,
     nonUnique: params.non_unique === true,
+    expire: {},
   };
+  for (const [k] of EXPIRE) {
+    const v = params[`password_expire_${k}`];
+    if (v === undefined || v === null) continue;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < -1) throw badArg(`user: password_expire_${k} must be an integer, not '${String(v)}'`);
+    p.expire[k] = n;
+  }
   if (params.uid !== undefined) {
     const uid = Number(params.uid);
     if (!Number.isInteger(uid) || uid < 0) throw badArg(`user: uid must be a non-negative integer, not '${String(params.uid)}'`);
@@ -86,6 +115,7 @@ export function probeUser(p: UserParams): string {
   named.forEach((g, i) => lines.push(`kv g${i} "$(getent group -- ${quote(g)})"`));
   if (p.home !== undefined) lines.push(`if [ -e ${quote(p.home)} ]; then kv new_home_exists 1; else kv new_home_exists 0; fi`);
   if (p.password !== undefined) lines.push(`kv shadow "$(getent shadow -- "$u" | cut -d: -f2)"`);
+  if (Object.keys(p.expire).length) lines.push(`if [ -n "$_e" ]; then kv aging "$(getent shadow -- "$u")"; fi`);
   lines.push(EPILOGUE);
   return lines.join('\n');
 }
@@ -130,6 +160,8 @@ export function planUser(p: UserParams, f: FrameState): Plan {
     if (p.password !== undefined) args.push('-p', quote(p.password));
     if (p.system) args.push('-r');
     args.push(p.createHome ? '-m' : '-M', '--', quote(p.name));
+    const chage = chageArgs(p, undefined);
+    if (chage.args.length) args.push('&&', 'chage', ...chage.args, '--', quote(p.name));
     const after = [`uid=${p.uid ?? '(next free)'}`, `group=${p.group ?? '(default)'}`, `groups=${(p.groups ?? []).join(',')}`, `home=${p.home ?? '(default)'}`, `shell=${p.shell ?? '(default)'}`];
     return {
       steps: [{ kind: 'run', script: args.join(' '), describe: `useradd ${p.name}` }],
@@ -197,6 +229,11 @@ export function planUser(p: UserParams, f: FrameState): Plan {
   }
   const steps: Step[] = [];
   if (args.length) steps.push({ kind: 'run', script: ['usermod', ...args, '--', quote(p.name)].join(' '), describe: `usermod ${p.name}` });
+  const chage = chageArgs(p, f.str('aging'));
+  if (chage.args.length) {
+    steps.push({ kind: 'run', script: ['chage', ...chage.args, '--', quote(p.name)].join(' '), describe: `chage ${p.name}` });
+    changes.push(...chage.changes);
+  }
   // Ansible creates a missing home directory of an existing user when create_home is true
   const finalHome = p.home ?? home;
   const homeMissing = p.home !== undefined && p.home !== home ? f.str('new_home_exists') !== '1' && !p.moveHome : f.str('home_exists') === '0';
@@ -239,6 +276,9 @@ export const userSchema = {
     comment: { type: 'string' },
     password: { type: 'string' },
     update_password: { enum: ['always', 'on_create'] },
+    password_expire_max: { type: 'integer' },
+    password_expire_min: { type: 'integer' },
+    password_expire_warn: { type: 'integer' },
     remove: { type: 'boolean' },
     force: { type: 'boolean' },
     non_unique: { type: 'boolean' },
