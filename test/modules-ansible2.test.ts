@@ -288,6 +288,14 @@ describe('mount plans', () => {
     { name: 'remounted but not mounted: fails', params: { ...base, path: '/srv/other', state: 'remounted' }, probe: probe(FSTAB), fail: 'mount /srv/other: cannot remount, it is not mounted' },
     { name: 'mounted without src/fstype is refused', params: { path: '/srv/x', state: 'mounted' }, probe: null, prepareError: /src and fstype are required for state mounted/ },
     { name: 'a relative path is refused', params: { path: 'srv', state: 'unmounted' }, probe: null, prepareError: /must be an absolute path/ },
+    {
+      name: 'a swap entry (`name: none`, fstype swap) is an fstab entry with no mount point, as Ansible accepts',
+      params: { ...base, path: 'none', src: '/swapfile', fstype: 'swap', opts: 'sw', state: 'present' },
+      probe: probe(FSTAB),
+      steps: [{ kind: 'write', content: '# /etc/fstab\nUUID=1 / ext4 defaults 0 1\nrbk /srv/data tmpfs size=1m 0 0\n/swapfile none swap sw 0 0\n' }],
+    },
+    { name: 'removing it never touches a directory called none', params: { ...base, path: 'none', src: '/swapfile', fstype: 'swap', state: 'absent' }, probe: probe(FSTAB, { dir: '1' }), steps: [] },
+    { name: '`none` is still refused where a mount point is needed', params: { path: 'none', src: '/swapfile', fstype: 'swap', state: 'mounted' }, probe: null, prepareError: /must be an absolute path/ },
   ]);
 
   it('the fstab edit: every line of the mount point is replaced (Ansible\'s set_mount), boot: false adds noauto', () => {

@@ -37,8 +37,11 @@ function one(raw: Record<string, unknown>, names: string[]): unknown {
 
 export function prepareMount(raw: Record<string, unknown>): MountParams {
   const path = String(one(raw, ['path', 'name']) ?? '');
-  if (!path.startsWith('/')) throw badArg(`mount: path ${JSON.stringify(path)} must be an absolute path`);
   const state = raw.state as MountState;
+  // a swap entry has no mount point: `name: none` (or any word) with fstype swap is the fstab idiom Ansible accepts
+  // for the fstab-only states
+  const fstabOnly = (state === 'present' || state === 'absent') && (path === 'none' || String(raw.fstype ?? '') === 'swap');
+  if (!path.startsWith('/') && !(fstabOnly && path !== '')) throw badArg(`mount: path ${JSON.stringify(path)} must be an absolute path`);
   let opts = raw.opts === undefined || raw.opts === null ? 'defaults' : String(raw.opts);
   if (raw.boot === false && !opts.split(',').includes('noauto')) opts = opts === 'defaults' ? 'noauto' : `${opts},noauto`;
   const p: MountParams = {
@@ -212,7 +215,7 @@ export function planMount(p: MountParams, f: FrameState): Plan {
         changes.push(`unmount ${p.path}`);
       } else notes.push(`${p.path} is not mounted`);
       // Ansible removes the mount point; only an empty directory, and only along a change
-      if (steps.length && dirExists) steps.push({ kind: 'run', script: `rmdir -- ${P} 2>/dev/null || :`, describe: `rmdir ${p.path}` });
+      if (steps.length && dirExists && p.path.startsWith('/')) steps.push({ kind: 'run', script: `rmdir -- ${P} 2>/dev/null || :`, describe: `rmdir ${p.path}` });
       break;
     }
     case 'remounted':
