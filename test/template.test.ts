@@ -145,6 +145,9 @@ const CASES: [string, string][] = [
   ["{{ lookup('vars', 's') }} {{ lookup('vars', 'nope', default='d') }}", 'hi d'],
   ["{{ query('env', 'RUNBOOK_TPL_TEST') }} {{ lookup('env', 'RUNBOOK_TPL_TEST', wantlist=True) }}", "['env-value'] ['env-value']"],
   ['{% raw %}{{ not rendered }}{% endraw %}', '{{ not rendered }}'],
+  // Jinja2's tuple unpacking in set, without parentheses (cloudalchemy.node_exporter's service template)
+  ["{% set name, options = (x.items() | list)[0] %}{{ name }}={{ options }}", 'a=1'],
+  ["{%- set a, b = [1, 2] -%}{{ a + b }}", '3'],
   // Python string-literal escapes: unknown escapes keep their backslash (MiniJinja alone rejects them)
   [String.raw`{{ '1.2.3' | regex_replace('\.', '-') }} {{ 'a1b22' | regex_findall('\d+') }} {{ 'A	|' }}`, "1-2-3 ['1', '22'] A\t|"],
 ];

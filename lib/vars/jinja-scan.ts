@@ -108,7 +108,10 @@ export function scanTemplate(src: string, track = false): Scanned {
           // the names this tag makes: `for a, b in ...` / `set x = ...`
           const targets = rest.slice(0, kw === 'for' ? split - 2 : split - 1).match(/[A-Za-z_]\w*/g) ?? [];
           for (const t of targets) locals.set(t, [...own]);
-          newBody = ex === null ? null : head + rest.slice(0, split) + ex;
+          // Jinja2's `set a, b = pair` (tuple unpacking without parentheses): the engine wants `set (a, b) = pair`
+          const lhs = rest.slice(0, split);
+          const fixed = kw === 'set' && /^[^(]*,/.test(lhs) ? ` (${lhs.slice(0, -1).trim()}) =` : lhs;
+          newBody = ex === null ? null : head + fixed + ex;
         }
       } else {
         const ex = rewriteExpr(rest, roots);
