@@ -470,4 +470,12 @@ describe('check-mode overlay', () => {
     expect(overlayHit(overlay, { code: 'x', path: '/etc/systemd/system2', message: '/etc/systemd/system' })).toBeUndefined();
     expect(overlayHit(overlay, { code: 'x', path: 'other.service', message: 'app.service' })).toBeUndefined();
   });
+
+  it('a unit NAME.service not found after a planned SysV script /etc/init.d/NAME is a hit (geerlingguy.firewall)', () => {
+    const overlay = new Set<string>();
+    recordPlanned(overlay, { steps: [{ kind: 'write', path: '/etc/init.d/firewall', content: '#!/bin/sh' }], reason: 'r' });
+    expect(overlayHit(overlay, { code: 'unit_not_found', path: 'firewall.service', message: 'Could not find the requested service firewall: host' })).toBe('/etc/init.d/firewall');
+    expect(overlayHit(overlay, { code: 'unit_not_found', path: 'other.service', message: 'x' })).toBeUndefined();
+    expect(overlayHit(overlay, { code: 'unit_not_found', path: 'firewall.socket', message: 'x' })).toBeUndefined();
+  });
 });

@@ -43,6 +43,9 @@ export function overlayHit(overlay: ReadonlySet<string>, f: Failure): string | u
   if (!f.path.includes('/')) {
     const named = [...overlay].find((p) => !p.startsWith(PACKAGE_MARK) && path.basename(p) === f.path);
     if (named) return named;
+    // a unit NAME.service is also what systemd (and `service`) make of a SysV script /etc/init.d/NAME
+    const stem = f.path.endsWith('.service') ? f.path.slice(0, -'.service'.length) : undefined;
+    if (stem && overlay.has(`/etc/init.d/${stem}`)) return `/etc/init.d/${stem}`;
   }
   // after a planned package install, a path that does not exist yet may well be one of the package's files
   // (geerlingguy.security: a template into /etc/fail2ban after installing fail2ban)
