@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Lab } from '../lib/lab/lab.js';
 import { aptProxyConf, aptSourceHosts } from '../lib/lab/apt-proxy.js';
 import { run } from '../lib/lab/proc.js';
+import { aptGet, prepareApt } from '../lib/modules/apt.js';
 
 const LAB_NAME = `vitest-labapt-${process.pid}`;
 // a small package with no dependencies that this machine does not have
@@ -75,4 +76,19 @@ describe.skipIf(process.getuid?.() !== 0)('lab hosts with apt: true', () => {
     expect(readFileSync('/var/lib/dpkg/status', 'utf8')).toBe(machineStatus);
     expect(existsSync('/usr/games/sl')).toBe(false);
   }, 600_000);
+
+  it('apt policy_rc_d: policy-rc.d exits with the code while apt-get runs, and an earlier one is put back', async () => {
+    const h = lab.hosts[0]!;
+    const f = '/usr/sbin/policy-rc.d';
+    const w = await lab.exec(h, ['sh', '-c', `printf '#!/bin/sh\\nexit 0\\n' > ${f} && chmod 755 ${f}`]);
+    expect(w.code, w.stderr).toBe(0);
+    // apt-get's words replaced by a look at the file during the run (apt-get --version, then the policy's exit code)
+    const script = aptGet(prepareApt({ update_cache: true, policy_rc_d: 101 }), '--version >/dev/null') + `\n${f}; echo "after: $?"`;
+    const during = script.replace('apt-get', `${f}; echo "during: $?"; apt-get`);
+    const r = await lab.exec(h, ['sh', '-c', during]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('during: 101');
+    expect(r.stdout).toContain('after: 0');
+    expect(await lab.readFile(h, f)).toBe('#!/bin/sh\nexit 0\n');
+  }, 60_000);
 });

@@ -39,6 +39,8 @@ export interface AptParams {
   onlyUpgrade: boolean;
   dpkgOptions: string[];
   lockTimeout: number;
+  /** policy_rc_d: /usr/sbin/policy-rc.d exits with this code while apt-get runs (e.g. 101: no service starts) */
+  policyRcD?: number;
 }
 
 const PKG_RE = /^[A-Za-z0-9][A-Za-z0-9+.\-]*(:[A-Za-z0-9-]+)?(=[A-Za-z0-9.+:~\-]+)?$/;
@@ -90,6 +92,7 @@ export function prepareApt(params: Record<string, unknown>): AptParams {
   if (upgrade) p.upgrade = upgrade;
   const rel = one<string>(params, ['default_release', 'default-release']);
   if (rel !== undefined) p.defaultRelease = rel;
+  if (params.policy_rc_d !== undefined && params.policy_rc_d !== null) p.policyRcD = params.policy_rc_d as number;
   if (packages.length === 0 && !p.updateCache && !p.upgrade && !p.autoremove) {
     throw badArg('apt: one of name, update_cache, upgrade or autoremove is required');
   }
@@ -155,7 +158,20 @@ export function aptGet(p: AptParams, words: string): string {
   const opts = [`-y`, `-q`, `-o DPkg::Lock::Timeout=${p.lockTimeout}`, ...p.dpkgOptions.map((o) => `-o Dpkg::Options::=--${o.replace(/^--/, '')}`)];
   if (p.defaultRelease) opts.push(`-t ${quote(p.defaultRelease)}`);
   if (p.force) opts.push('--allow-unauthenticated', '--allow-downgrades', '--allow-remove-essential', '--allow-change-held-packages');
-  return `DEBIAN_FRONTEND=noninteractive apt-get ${opts.join(' ')} ${words}`;
+  const cmd = `DEBIAN_FRONTEND=noninteractive apt-get ${opts.join(' ')} ${words}`;
+  if (p.policyRcD === undefined) return cmd;
+  // Ansible's policy_rc_d: a policy-rc.d that exits with the code while apt-get runs; any earlier one is put back
+  const f = '/usr/sbin/policy-rc.d';
+  // in a subshell: its exits end only this command, whatever script it is part of
+  return [
+    '(',
+    `if [ -e ${f} ]; then mv -f ${f} ${f}.runbook-saved || exit 1; fi`,
+    `printf '#!/bin/sh\\nexit %d\\n' ${p.policyRcD} > ${f} && chmod 0755 ${f} || exit 1`,
+    `${cmd}; rc=$?`,
+    `rm -f ${f}; if [ -e ${f}.runbook-saved ]; then mv -f ${f}.runbook-saved ${f}; fi`,
+    'exit $rc',
+    ')',
+  ].join('\n');
 }
 
 export function planApt(p: AptParams, f: FrameState): Plan {
@@ -327,6 +343,7 @@ export const aptSchema = {
     only_upgrade: { type: 'boolean' },
     dpkg_options: { type: 'string' },
     lock_timeout: { type: 'integer', minimum: 0 },
+    policy_rc_d: { type: 'integer', minimum: 0, maximum: 255 },
     // runbook always drives apt-get: accepted for compatibility, no effect
     force_apt_get: { type: 'boolean' },
   },
