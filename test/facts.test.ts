@@ -138,6 +138,7 @@ describe('facts gathered from a lab host over SSH equal what the host reports', 
     expect(facts['machine_id']).toBe(await sh('cat /etc/machine-id'));
     expect(facts['domain']).toBe((facts['fqdn'] as string).split('.').slice(1).join('.'));
     expect(facts['uptime_seconds']).toBeTypeOf('number');
+    expect(facts['fips']).toBe((await sh('cat /proc/sys/crypto/fips_enabled 2>/dev/null')) === '1');
     // Ansible's rule: / against /proc/1/root when readable, else /'s inode against the root inode (2 on ext4)
     const root = await sh("stat -c '%d %i' /");
     const pid1 = await sh("stat -c '%d %i' /proc/1/root/. 2>/dev/null");

@@ -22,11 +22,11 @@ const ROOT = path.dirname(path.dirname(HERE));
 const RUNBOOK = path.join(ROOT, 'bin', 'runbook.js');
 const LAB = path.join(ROOT, 'bin', 'lab.js');
 const TIMEOUT_MS = 180_000; // one tool run on one codebase
-const LAB_NAME = 'compat';
+const LAB_NAME = `compat${process.pid}`;
 
 // ---- arguments ----
 const argv = process.argv.slice(2);
-const valueOpts = new Set(['--only', '--json', '--md']);
+const valueOpts = new Set(['--only', '--json', '--md', '--work']);
 const flags = new Set();
 const values = {};
 const positional = [];
@@ -45,7 +45,8 @@ const CORPUS = path.resolve(positional[0]);
 const manifest = JSON.parse(readFileSync(path.join(HERE, 'manifest.json'), 'utf8'));
 const only = values['--only'] ? new Set(values['--only'].split(',')) : undefined;
 const codebases = manifest.codebases.filter((c) => !only || only.has(c.name));
-const WORK = path.join(os.tmpdir(), 'runbook-compat');
+// per run (two runs at once must not clear each other's directories); --work DIR or COMPAT_WORK to choose it
+const WORK = path.resolve(values['--work'] ?? process.env['COMPAT_WORK'] ?? path.join(os.tmpdir(), `runbook-compat-${process.pid}`));
 
 function die(msg) {
   console.error(msg);
@@ -426,6 +427,7 @@ for (const b of reasons) {
 }
 const text = md.join('\n') + '\n';
 process.stdout.write(text);
+process.stderr.write(`logs and reports: ${WORK}\n`);
 if (values['--md']) writeFileSync(values['--md'], text);
 if (values['--json']) writeFileSync(values['--json'], JSON.stringify({ runbookVersion, ansibleVersion, results }, null, 2) + '\n');
 process.exitCode = loads === main.length ? 0 : 1;

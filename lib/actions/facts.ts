@@ -62,6 +62,7 @@ tr '\0' '\n' 2>/dev/null < /proc/1/environ | grep '^container=' | sed 's/^/envir
 for f in product_name sys_vendor bios_vendor; do v=$(cat "/sys/devices/virtual/dmi/id/$f" 2>/dev/null) && echo "$f=$v"; done
 s dns; cat /etc/resolv.conf 2>/dev/null
 s uptime; cat /proc/uptime 2>/dev/null
+s fips; cat /proc/sys/crypto/fips_enabled 2>/dev/null
 s chroot; echo "debian_chroot=$debian_chroot"; echo "root=$(stat -c '%d %i' / 2>/dev/null)"; echo "pid1=$(stat -c '%d %i' /proc/1/root/. 2>/dev/null)"; echo "fstype=$(stat -f -c %T / 2>/dev/null)"
 s date; t=$(date +%s.%N); date -d "@$t" '+%Y|%m|%A|%w|%W|%d|%H|%M|%S|%s|%N|%Z|%z'; date -u -d "@$t" '+%Y-%m-%dT%H:%M:%S|%N'
 py=; for p in /usr/bin/python3 /usr/libexec/platform-python /usr/bin/python; do [ -x "$p" ] && { py=$p; break; }; done
@@ -332,6 +333,8 @@ export function parseFacts(stdout: string): Dict {
   f['dns'] = dnsFacts(sec('dns'));
   const up = first('uptime');
   if (up) f['uptime_seconds'] = Math.trunc(parseFloat(up));
+  // Ansible's fips fact: /proc/sys/crypto/fips_enabled says 1 (false when it is missing or says anything else)
+  f['fips'] = first('fips')?.trim() === '1';
   const ch = kvLines(sec('chroot'));
   if (ch['root']) f['is_chroot'] = isChroot(ch);
   f['date_time'] = dateTimeFacts(sec('date'), py?.['tz_dst'] as string | undefined);
