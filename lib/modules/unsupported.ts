@@ -11,7 +11,7 @@
 const BUILTIN = [
   'add_host', 'apt_key', 'assemble', 'async_status', 'command_async', 'deb822_repository', 'dnf', 'dnf5',
   'dpkg_selections', 'expect', 'group_by', 'iptables', 'known_hosts', 'pip', 'rpm_key',
-  'sysvinit', 'unarchive', 'validate_argument_spec', 'yum',
+  'sysvinit', 'validate_argument_spec', 'yum',
   'yum_repository',
 ];
 const COLLECTIONS: Record<string, string[]> = {
