@@ -169,7 +169,8 @@ export function parseGit(r: ExecResult): GitProbeState {
 export interface RemoteVersion {
   /** the commit version names on the remote (undefined: the remote does not advertise it) */
   sha?: string;
-  kind: 'head' | 'branch' | 'tag' | 'sha';
+  /** missing: not a ref on the remote and not something that looks like a sha */
+  kind: 'head' | 'branch' | 'tag' | 'sha' | 'missing';
   /** the branch to check out: version itself, or the remote's default branch for HEAD */
   branch?: string;
 }
@@ -195,7 +196,8 @@ export function remoteVersion(text: string, version: string): RemoteVersion {
   if (branch) return { kind: 'branch', sha: branch, branch: version };
   const tag = refs.get(`refs/tags/${version}^{}`) ?? refs.get(`refs/tags/${version}`);
   if (tag) return { kind: 'tag', sha: tag };
-  return /^[0-9a-f]{40}$/.test(version) ? { kind: 'sha', sha: version } : { kind: 'sha' };
+  if (/^[0-9a-f]{40}$/.test(version)) return { kind: 'sha', sha: version };
+  return /^[0-9a-f]{4,39}$/.test(version) ? { kind: 'sha' } : { kind: 'missing' };
 }
 
 export function planGit(p: GitParams, s: GitProbeState | null): Plan {
