@@ -31,7 +31,7 @@ const FQCN = {
   service_facts: 'ansible.builtin.service_facts', tempfile: 'ansible.builtin.tempfile',
   fetch: 'ansible.builtin.fetch', pause: 'ansible.builtin.pause', raw: 'ansible.builtin.raw', script: 'ansible.builtin.script',
   sops_encrypt: 'community.sops.sops_encrypt', ufw: 'community.general.ufw', uri: 'ansible.builtin.uri',
-  wait_for: 'ansible.builtin.wait_for',
+  wait_for: 'ansible.builtin.wait_for', git: 'ansible.builtin.git', unarchive: 'ansible.builtin.unarchive',
 };
 
 const out = {};

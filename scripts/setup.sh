@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(openssh-server openssh-client iproute2 podman netavark aardvark-dns iptables curl uidmap python3 procps util-linux sudo socat strace cron ufw)
+pkgs=(openssh-server openssh-client iproute2 podman netavark aardvark-dns iptables curl uidmap python3 procps util-linux sudo socat strace cron ufw git unzip zstd)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

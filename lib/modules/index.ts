@@ -44,8 +44,11 @@ import sopsEncrypt from './sops-encrypt.js';
 import ufw from './ufw.js';
 import uri from './uri.js';
 import waitFor from './wait-for.js';
+import git from './git.js';
+import unarchive from './unarchive.js';
 
 export const MODULES: ModuleDef<any>[] = [command, shell, copy, file, template, lineinfile, systemd, stat, sysctl, podmanNetwork, adrDoc, apt, service, blockinfile, replace, slurp, user, debconf, getUrl, podmanVolume, podmanContainer, mount, timezone, pkg, group,
   aptRepository, authorizedKey, cron, find, getent, hostname, iniFile, localeGen, modprobe, packageFacts, pamLimits, serviceFacts, tempfile,
   raw, script, sopsEncrypt, ufw, uri, waitFor,
+  git, unarchive,
 ];

@@ -10,8 +10,8 @@
 /** short name -> the collections it lives in (ansible.builtin names also answer to ansible.legacy) */
 const BUILTIN = [
   'add_host', 'apt_key', 'assemble', 'async_status', 'command_async', 'deb822_repository', 'dnf', 'dnf5',
-  'dpkg_selections', 'expect', 'git', 'group_by', 'iptables', 'known_hosts', 'pip', 'rpm_key',
-  'sysvinit', 'unarchive', 'validate_argument_spec', 'yum',
+  'dpkg_selections', 'expect', 'group_by', 'iptables', 'known_hosts', 'pip', 'rpm_key',
+  'sysvinit', 'validate_argument_spec', 'yum',
   'yum_repository',
 ];
 const COLLECTIONS: Record<string, string[]> = {
