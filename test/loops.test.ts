@@ -196,6 +196,16 @@ describe('the loader types loops and includes', () => {
   const play = (tasks: string) => `- hosts: localhost\n  gather_facts: false\n  tasks:\n${tasks}`;
   const tasksOf = (items: Item[]): TaskNode[] => items.flatMap((i) => (i.kind === 'task' ? [i] : tasksOf([...i.block, ...i.rescue, ...i.always])));
 
+  it("import_role brings the role's handlers into the play, as in Ansible", () => {
+    const r = load({
+      'site.yml': play('    - import_role:\n        name: web\n'),
+      'roles/web/tasks/main.yml': '- command: /bin/true\n  notify: reload web\n',
+      'roles/web/handlers/main.yml': '- name: reload web\n  command: /bin/true\n',
+    });
+    expect(r.errors).toBeUndefined();
+    expect(r.pb!.plays[0]!.handlers.map((h) => h.name)).toEqual(['reload web']);
+  });
+
   it('loop and with_<name> become task.loop; the arguments keep only what was written', () => {
     const r = load({ 'site.yml': play('    - debug: msg=x\n      with_nested: [[1], [2]]\n    - debug: msg=y\n      loop: [1]\n    - debug: msg=z\n      with_items: [a]\n') });
     const ts = tasksOf(r.pb!.plays[0]!.sections.flat());

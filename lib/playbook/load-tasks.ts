@@ -20,6 +20,8 @@ import {
 } from './load-util.js';
 
 export abstract class TaskLoader extends LoaderBase {
+  /** handlers of roles imported by import_role in the play being loaded: Ansible adds them to the play */
+  protected importedHandlers: TaskNode[] = [];
   abstract loadRole(name: string, fromDir: string, pos: SourcePos, use?: RoleCtx): RoleDef | undefined;
   abstract instantiateRole(def: RoleDef, params: Record<string, unknown>, kw: Record<string, unknown>, at: Path, src: Src, play: Play | undefined, pos: SourcePos, depth?: number): { block: BlockNode; handlers: TaskNode[] };
 
@@ -292,6 +294,7 @@ export abstract class TaskLoader extends LoaderBase {
     const def = this.loadRole(name, ctx.dir, pos, { guard, tags, collections: ctx.collections });
     if (!def) return undefined;
     const inst = this.instantiateRole(def, isMap(raw['vars']) ? raw['vars'] : {}, {}, at, ctx.src, undefined, pos);
+    this.importedHandlers.push(...inst.handlers);
     return { ...inst.block, ...base, kind: 'block', block: inst.block.block, rescue: [], always: [], pos, file: ctx.file, role: inst.block.role };
   }
 

@@ -107,6 +107,7 @@ export class PlaybookLoader extends RoleLoader {
     };
     const collections = toStrList(raw['collections']);
     const ctx: ItemCtx = { file: src.file, dir, src, tags: play.tags, collections };
+    this.importedHandlers = [];
     const pre = this.items(raw['pre_tasks'], [...at, 'pre_tasks'], ctx);
     const roleItems: Item[] = [];
     const roleHandlers: TaskNode[] = [];
@@ -127,7 +128,8 @@ export class PlaybookLoader extends RoleLoader {
     const post = this.items(raw['post_tasks'], [...at, 'post_tasks'], ctx);
     const handlers = this.items(raw['handlers'], [...at, 'handlers'], { ...ctx, guard: HANDLER });
     play.sections = [pre, [...roleItems, ...tasks], post];
-    play.handlers = [...roleHandlers, ...flattenHandlers(handlers)];
+    play.handlers = [...roleHandlers, ...this.importedHandlers, ...flattenHandlers(handlers)];
+    this.importedHandlers = [];
     return play;
   }
 }
