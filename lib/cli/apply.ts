@@ -19,12 +19,15 @@ import { JsonReporter } from '../report/json.js';
 import { ReportFile } from '../report/report-file.js';
 import { checkTargets } from './host-match.js';
 import { checkStartAt, listPlaybook } from './list.js';
+import { applyShard, shardLabel, type Shard } from '../inventory/shard.js';
 
 export interface CommonFlags {
   inventory: string;
   check: boolean;
   diff: boolean;
   limit?: string;
+  /** --shard K/N (lib/inventory/shard.ts) */
+  shard?: Shard;
   extraVars: string[];
   forks: number;
   format?: 'tty' | 'plain' | 'json';
@@ -113,6 +116,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     check: flags.check,
     diff: flags.diff,
     limit: flags.limit,
+    ...(flags.shard ? { shard: flags.shard } : {}),
     tags,
     skipTags,
     extraVars,
@@ -123,6 +127,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     ...(flags.lockTimeout !== undefined && Number.isFinite(flags.lockTimeout) && flags.lockTimeout >= 0 ? { lockTimeoutMs: flags.lockTimeout * 1000 } : {}),
   }, bus, context);
   if (flags.startAtTask !== undefined) ex.startAt = flags.startAtTask;
+  if (flags.shard) noteShard(pb, ex, flags.shard);
   // First signal: start no new task, let the tasks in flight finish for up to RUNBOOK_ABORT_GRACE seconds (default
   // 5), then close the connections (a write in flight then fails its length check and leaves the old file), print
   // the recap and exit 130/143. A second signal closes the connections at once.
@@ -153,6 +158,18 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * --shard: a line on stderr saying how many of the selected hosts this shard runs. A shard that gets no host is not
+ * an error (exit 0, an empty recap and --report): with N processes over few hosts some shards are empty.
+ */
+function noteShard(pb: Playbook, ex: Executor, shard: Shard): void {
+  const selected = new Set<string>();
+  for (const p of pb.plays) for (const h of ex.selectPlayHosts(p.hosts, true)) selected.add(h);
+  const mine = applyShard([...selected], shard);
+  if (!mine.length) process.stderr.write(`note: shard ${shardLabel(shard)} has none of the ${selected.size} selected host${selected.size === 1 ? '' : 's'}: nothing to do\n`);
+  else process.stderr.write(`shard ${shardLabel(shard)}: ${mine.length} of ${selected.size} selected host${selected.size === 1 ? '' : 's'}\n`);
 }
 
 export async function applyCommand(playbook: string, flags: ApplyFlags): Promise<number> {

@@ -17,6 +17,7 @@
  * handlers, not the contents of a dynamic include) and only those --tags/--skip-tags select; a task's tags include
  * those it inherits; an unnamed task shows its action. Also `--start-at-task`'s name check.
  */
+import { applyShard, type Shard } from '../inventory/shard.js';
 import { ConfigErrors, RunbookError } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import { unmatchedTerms } from '../inventory/patterns.js';
@@ -31,6 +32,7 @@ export interface ListFlags {
   listHosts?: boolean;
   listTags?: boolean;
   limit?: string;
+  shard?: Shard;
   tags?: string[];
   skipTags?: string[];
 }
@@ -77,7 +79,7 @@ export function listedTasks(play: Play, only: string[], skip: string[]): { task:
 }
 
 /** A play's hosts as a run would target them: its pattern, --limit, the implicit localhost; inventory order. */
-export function listedHosts(inv: Inventory, play: Play, limit?: string): string[] {
+export function listedHosts(inv: Inventory, play: Play, limit?: string, shard?: Shard): string[] {
   let hosts: string[];
   try {
     hosts = inv.selectHosts(play.hosts);
@@ -90,7 +92,7 @@ export function listedHosts(inv: Inventory, play: Play, limit?: string): string[
   } catch {
     hosts = [];
   }
-  return hosts;
+  return applyShard(hosts, shard);
 }
 
 /** The listing ansible-playbook prints for --list-hosts/--list-tasks/--list-tags (any combination). */
@@ -110,7 +112,7 @@ export function listPlaybook(pb: Playbook, inv: Inventory, playbookArg: string, 
     }
     lines.push('', `  play #${n + 1} (${play.hosts}): ${play.name}\tTAGS: ${tagList(play.tags)}`);
     if (flags.listHosts) {
-      const hosts = listedHosts(inv, play, flags.limit);
+      const hosts = listedHosts(inv, play, flags.limit, flags.shard);
       lines.push(`    pattern: ['${play.hosts}']`, `    hosts (${hosts.length}):`, ...hosts.map((h) => `      ${h}`));
     }
     const tasks = listedTasks(play, only, skip);

@@ -13,6 +13,7 @@ import { VERSION } from './version.js';
 import { setupBecomePassword, setupVault } from './secrets-setup.js';
 import { scrubSecrets } from '../executor/secrets.js';
 import { registerCompletion } from './completion.js';
+import { parseShard } from '../inventory/shard.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -39,6 +40,7 @@ export async function buildProgram(): Promise<Command> {
       .option('-C, --check', 'dry run: probe and plan, report exactly what would change, change nothing', false)
       .option('-D, --diff', 'show unified diffs of files and before/after of other state', false)
       .option('-l, --limit <pattern>', 'further limit the hosts (Ansible host pattern)')
+      .option('--shard <K/N>', 'only the K-th of N disjoint parts of the selected hosts (by a hash of the host name): N processes cover every host once; combine their --report files with `runbook report merge`', parseShard)
       .option('-e, --extra-vars <kv>', 'set variables: key=value ..., YAML/JSON, or @file (repeatable)', collect, [])
       .option('-f, --forks <n>', 'hosts to run at once', (v) => parseInt(v, 10), 10)
       .addOption(new Option('--format <format>', 'output: tty (live view), plain lines, or json (one object per event)').choices(['tty', 'plain', 'json']))
@@ -78,6 +80,17 @@ export async function buildProgram(): Promise<Command> {
   registerAdhoc(program, common);
   registerInspect(program);
   registerCompletion(program);
+  program
+    .command('report')
+    .description('work with --report files')
+    .command('merge')
+    .description('combine the --report files of a sharded run (--shard K/N) into one recap and report; exits as the single run would')
+    .argument('<reports...>', '--report files, one per shard')
+    .option('-o, --output <file>', 'write the merged report here')
+    .action(async (files: string[], opts: { output?: string }) => {
+      const { reportMergeCommand } = await import('../report/merge.js');
+      process.exitCode = reportMergeCommand(files, opts);
+    });
 
   return program;
 }

@@ -9,11 +9,14 @@ import { RunbookError } from '../errors.js';
 import { OMIT } from '../vars/template.js';
 import type { Connection } from '../connection/types.js';
 import type { Recap, Status } from './events.js';
+import type { Shard } from '../inventory/shard.js';
 
 export interface ExecOptions {
   check: boolean;
   diff: boolean;
   limit?: string;
+  /** --shard K/N: only the hosts of this shard (lib/inventory/shard.ts), applied like a further --limit */
+  shard?: Shard;
   tags: string[];
   skipTags: string[];
   extraVars: Record<string, unknown>;

@@ -5,6 +5,7 @@
  * Per host and task: render args -> validate -> prepare -> probe (one read-only round trip) -> pure plan ->
  * report -> unless --check, apply. Check and apply share every line up to the last.
  */
+import { applyShard } from '../inventory/shard.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RunbookError } from '../errors.js';
@@ -68,8 +69,8 @@ export abstract class RunVariables {
     return h;
   }
 
-  /** hosts a play pattern selects, with --limit applied; the implicit localhost when asked for and absent */
-  selectPlayHosts(pattern: string): string[] {
+  /** hosts a play pattern selects, with --limit and --shard applied (not --shard when `unsharded`); the implicit localhost when asked for and absent */
+  selectPlayHosts(pattern: string, unsharded = false): string[] {
     let hosts = this.inv.selectHosts(pattern);
     if (hosts.length === 0 && /(^|[:,])(localhost|127\.0\.0\.1)($|[:,])/.test(pattern)) hosts = ['localhost'];
     if (this.opts.limit) {
@@ -77,7 +78,7 @@ export abstract class RunVariables {
       if (this.opts.limit.split(/[:,]/).includes('localhost')) lim.add('localhost');
       hosts = hosts.filter((h) => lim.has(h));
     }
-    return hosts;
+    return unsharded ? hosts : applyShard(hosts, this.opts.shard);
   }
 
   /** set by abort(): no new task (or loop item, or retry) starts; the run ends with this exit code */

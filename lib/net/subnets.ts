@@ -6,8 +6,13 @@
  *  - it prints IPv6 uncompressed (fdaa:bbcc:ddee:0:0:0:0:0): output is RFC 5952 (fdaa:bbcc:ddee::).
  * Every value leaving this file is in that normal form, so two spellings of one subnet compare equal as strings.
  */
-import { IPv4, IPv4CidrRange, IPv6, IPv6CidrRange } from 'ip-num';
+import { createRequire } from 'node:module';
 import { RunbookError } from '../errors.js';
+
+// ip-num (CommonJS, 16 files) loads on the first subnet parsed, not with the module registry at every start
+type IpNum = typeof import('ip-num');
+let ipNum: IpNum | undefined;
+const ip = (): IpNum => (ipNum ??= createRequire(import.meta.url)('ip-num') as IpNum);
 
 export type Family = 4 | 6;
 
@@ -75,11 +80,11 @@ export function parseAddress(text: string, what = 'address'): Address {
     if (s.includes(':')) {
       if (s.includes('%')) throw new Error('zone index');
       if (/\d+\.\d+\.\d+\.\d+$/.test(s)) throw new Error('embedded IPv4');
-      const v = new IPv6(s).getValue();
+      const v = new (ip().IPv6)(s).getValue();
       return { family: 6, value: v, text: formatIPv6(v) };
     }
     if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(s)) throw new Error('not a dotted quad');
-    const v = new IPv4(s).getValue();
+    const v = new (ip().IPv4)(s).getValue();
     return { family: 4, value: v, text: formatIPv4(v) };
   } catch (e) {
     if (e instanceof RunbookError) throw e;
@@ -108,12 +113,12 @@ export function parseSubnet(text: string, what = 'subnet'): Subnet {
   let last: bigint;
   try {
     if (addr.family === 4) {
-      const r = IPv4CidrRange.fromCidr(`${addr.text}/${prefix}`);
+      const r = ip().IPv4CidrRange.fromCidr(`${addr.text}/${prefix}`);
       network = r.getFirst().getValue();
       last = r.getLast().getValue();
     } else {
       // ip-num reads its own uncompressed spelling most reliably
-      const r = IPv6CidrRange.fromCidr(`${new IPv6(addr.value).toString()}/${prefix}`);
+      const r = ip().IPv6CidrRange.fromCidr(`${new (ip().IPv6)(addr.value).toString()}/${prefix}`);
       network = r.getFirst().getValue();
       last = r.getLast().getValue();
     }
@@ -141,10 +146,15 @@ export function overlaps(a: Subnet, b: Subnet): boolean {
   return a.network <= b.last && b.network <= a.last;
 }
 
-const RFC1918 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => parseSubnet(c));
-const ULA = parseSubnet('fd00::/8');
+/** a constant subnet, written out so that loading this file does not load ip-num (test/startup.test.ts checks them) */
+function known(family: Family, cidr: string, network: bigint, prefix: number): Subnet {
+  const bits = family === 4 ? 32 : 128;
+  return { family, cidr, network, last: network + (1n << BigInt(bits - prefix)) - 1n, prefix };
+}
+export const RFC1918: readonly Subnet[] = [known(4, '10.0.0.0/8', 0x0a000000n, 8), known(4, '172.16.0.0/12', 0xac100000n, 12), known(4, '192.168.0.0/16', 0xc0a80000n, 16)];
+export const ULA: Subnet = known(6, 'fd00::/8', 0xfdn << 120n, 8);
 /** podman's default bridge network `podman` */
-export const PODMAN_DEFAULT_SUBNET = parseSubnet('10.88.0.0/16');
+export const PODMAN_DEFAULT_SUBNET: Subnet = known(4, '10.88.0.0/16', 0x0a580000n, 16);
 
 /** Inside one of 10/8, 172.16/12, 192.168/16. */
 export function isRfc1918(s: Subnet): boolean {

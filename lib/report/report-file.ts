@@ -1,9 +1,9 @@
 /** --report FILE.json: a run summary per host and per task (status, changed, duration, diff, debug output), written at the end. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunEvent } from '../executor/events.js';
+import type { Recap, RunEvent } from '../executor/events.js';
 
-interface TaskEntry {
+export interface TaskEntry {
   task: string;
   file: string;
   line: number;
@@ -14,6 +14,23 @@ interface TaskEntry {
   diff: unknown;
   /** what a debug task showed */
   output: string | null;
+}
+
+/** The file's shape (what `runbook report merge` reads and writes). */
+export interface ReportBody {
+  playbook: string;
+  check: boolean;
+  exit_code: number | null;
+  duration_ms: number | null;
+  recap: Recap[];
+  hosts: Record<string, TaskEntry[]>;
+}
+
+/** Written to a temporary file in the same directory and renamed: a reader never sees half a report. */
+export function writeReportBody(file: string, body: ReportBody): void {
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
+  fs.renameSync(tmp, file);
 }
 
 export class ReportFile {
@@ -31,7 +48,7 @@ export class ReportFile {
     if (e.type === 'run:end') this.end = e;
   };
   write(): void {
-    const body = {
+    const body: ReportBody = {
       playbook: this.playbook,
       check: this.end?.check ?? false,
       exit_code: this.end?.exitCode ?? null,
@@ -39,8 +56,6 @@ export class ReportFile {
       recap: this.end?.recap ?? [],
       hosts: Object.fromEntries(this.hosts),
     };
-    const tmp = path.join(path.dirname(path.resolve(this.file)), `.${path.basename(this.file)}.${process.pid}.tmp`);
-    fs.writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
-    fs.renameSync(tmp, this.file);
+    writeReportBody(this.file, body);
   }
 }
