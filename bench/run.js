@@ -476,6 +476,14 @@ async function scaleMode(counts) {
     lines.push(l);
     process.stdout.write(l + '\n');
   };
+  // a stopped bench (timeout, ^C) still prints what it measured and removes its labs
+  const stop = (sig) => {
+    log(`scale: ${sig}, cleaning up`);
+    for (const l of labs) l.destroy().catch(() => undefined);
+    setTimeout(() => process.exit(130), 20_000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   try {
     for (let made = 0, k = 0; made < maxN; k++) {
       const n = Math.min(PER_LAB, maxN - made);
@@ -520,6 +528,7 @@ async function scaleMode(counts) {
       const w = await one('warm');
       const r = { n, c, w, perC: (c.cpu / (n * tasks)) * 1000, perW: (w.cpu / (n * tasks)) * 1000 };
       results.push(r);
+      if (n !== counts[counts.length - 1]) writeFileSync(path.join(WORK, 'scale-partial.json'), JSON.stringify(results.map((x) => ({ n: x.n, perC: x.perC, perW: x.perW }))));
       log(`scale: ${n} hosts: cold ${f2(c.wall)} s wall, ${f2(c.cpu)} s CPU, ${r.perC.toFixed(2)} ms CPU per host-task, ${f2(c.rssMb)} MB; warm ${f2(w.wall)} s, ${f2(w.cpu)} s CPU, failed ${c.failed + w.failed}`);
     }
   } catch (e) {
