@@ -29,8 +29,13 @@ const SCALING = opt('--scaling', '1,10,50').split(',').filter(Boolean).map(Numbe
 const ANSIBLE_SCALING = opt('--ansible-scaling', '1,10').split(',').filter(Boolean).map(Number);
 const WITH_ANSIBLE = !argv.includes('--no-ansible');
 const KEEP = argv.includes('--keep-lab');
+// --scale 10,50,200: only the scaling table (runbook alone; several labs of at most 60 hosts, no podman, so the
+// workload without its podman task), forks --scale-forks (default 50)
+const SCALE = opt('--scale', '').split(',').filter(Boolean).map(Number);
+const SCALE_FORKS = Number(opt('--scale-forks', '50'));
 const FORKS = 10;
 if (!Number.isInteger(N) || N < 1 || N > 60) throw new Error('--hosts must be 1..60');
+if (SCALE.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--scale takes host counts, e.g. 10,50,200');
 
 if (process.getuid?.() !== 0) {
   console.error('bench: needs root (network namespaces, sshd)');
@@ -288,6 +293,10 @@ const WORK = mkdtempSync(path.join(os.tmpdir(), 'rbbench-'));
 if (WITH_ANSIBLE) ensureAnsible();
 const maxHosts = Math.max(N, ...SCALING);
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
+if (SCALE.length) {
+  await scaleMode(SCALE);
+  process.exit(0);
+}
 log(`building a lab of ${maxHosts} hosts (podman, root shell /bin/sh) ...`);
 const lab = await Lab.create({ name: 'rbbench', hosts: maxHosts, podman: true, shell: '/bin/sh' });
 const out = [];
@@ -384,12 +393,16 @@ try {
   print();
 
   // commands per task (an untimed traced run on the unchanged hosts, then on reset hosts)
-  const trace = async (label) => {
+  const trace = async (label, env = {}) => {
     const f = path.join(WORK, `trace-${++runSeq}.json`);
-    const r = spawnSync(process.execPath, ['--import', path.join(HERE, 'trace-commands.js'), ...runbookArgs(inv)], { env: { ...process.env, RBBENCH_TRACE: f }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', path.join(HERE, 'trace-commands.js'), ...runbookArgs(inv)], { env: { ...process.env, ...env, RBBENCH_TRACE: f }, encoding: 'utf8' });
     if (!existsSync(f)) throw new Error(`trace ${label} failed: ${r.stderr}`);
     return JSON.parse(readFileSync(f, 'utf8'));
   };
+  // the same, item by item (RUNBOOK_BATCH=0: one probe and one apply command per loop item, as before the batch)
+  await reset(lab, hosts);
+  const tColdItems = await trace('cold, item by item', { RUNBOOK_BATCH: '0' });
+  const tWarmItems = await trace('warm, item by item', { RUNBOOK_BATCH: '0' });
   await reset(lab, hosts);
   const tCold = await trace('cold');
   const tWarm = await trace('warm');
@@ -407,11 +420,14 @@ try {
   const trow = Object.keys(tWarm).map((t) => {
     const steps = stepsOf(t);
     const mod = (/\n\s+((?:ansible|containers)\.[\w.]+):/.exec(src.slice(src.indexOf(`- name: ${t}`))) ?? [])[1] ?? '?';
-    return [t, mod, steps, Math.max(...tCold[t]), Math.max(...tWarm[t]), (Math.max(...tWarm[t]) / steps).toFixed(2)];
+    return [t, mod, steps, Math.max(...tColdItems[t]), Math.max(...tWarmItems[t]), Math.max(...tCold[t]), Math.max(...tWarm[t]), (Math.max(...tWarm[t]) / steps).toFixed(2)];
   });
-  print('Remote commands per task and host (max over hosts), runbook:');
+  const tot = (tr) => Object.values(tr).reduce((a, v) => a + Math.max(...v), 0);
+  print('Remote commands per task and host (max over hosts), runbook, item by item (RUNBOOK_BATCH=0) and batched:');
   print();
-  print(table(trow, ['task', 'module', 'steps', 'cold', 'unchanged', 'per step (unchanged)']));
+  print(table(trow, ['task', 'module', 'steps', 'cold (per item)', 'unchanged (per item)', 'cold', 'unchanged', 'per step (unchanged)']));
+  print();
+  print(`commands per host: cold ${tot(tColdItems)} -> ${tot(tCold)}, unchanged ${tot(tWarmItems)} -> ${tot(tWarm)} (tasks only; the run lock adds 3)`);
   print();
 
   // scaling
@@ -447,4 +463,103 @@ try {
 } finally {
   if (!KEEP) await lab.destroy();
   else log(`lab kept: ${lab.inventoryFile}`);
+}
+
+// ---- --scale: runbook alone at growing host counts ----
+async function scaleMode(counts) {
+  const PER_LAB = 60; // lib/lab/layout.ts MAX_HOSTS: one /24 per lab slot, 4 addresses per host
+  const maxN = Math.max(...counts);
+  const labs = [];
+  const results = [];
+  const lines = [];
+  const say = (l = '') => {
+    lines.push(l);
+    process.stdout.write(l + '\n');
+  };
+  // a stopped bench (timeout, ^C) still prints what it measured and removes its labs
+  const stop = (sig) => {
+    log(`scale: ${sig}, cleaning up`);
+    for (const l of labs) l.destroy().catch(() => undefined);
+    setTimeout(() => process.exit(130), 20_000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    for (let made = 0, k = 0; made < maxN; k++) {
+      const n = Math.min(PER_LAB, maxN - made);
+      log(`scale: building lab ${k + 1} (${n} hosts) ...`);
+      labs.push(await Lab.create({ name: `rbscale${k}`, hosts: n, shell: '/bin/sh' }));
+      made += n;
+    }
+    const all = labs.flatMap((l) => l.hosts.map((h) => ({ lab: l, name: h.name, id: `${l.name}-${h.name}`, address: h.address, port: h.port })));
+    const run1 = (h, script) => h.lab.exec(h.name, ['/bin/sh', '-c', script]);
+    const raw = await run1(all[0], SYSCTLS.map((k) => `sysctl -n ${k}`).join('; '));
+    const dflt = Object.fromEntries(raw.stdout.trim().split('\n').map((v, i) => [SYSCTLS[i], v.trim()]));
+    // the workload without its podman task (these labs have no podman), next to a link to its templates
+    const src = readFileSync(PLAYBOOK, 'utf8');
+    const cut = src.indexOf('    - name: container network');
+    const wl = path.join(WORK, 'scale.yml');
+    writeFileSync(wl, cut > 0 ? src.slice(0, cut) : src);
+    spawnSync('ln', ['-s', path.join(HERE, 'workload', 'templates'), path.join(WORK, 'templates')]);
+    const tasks = (readFileSync(wl, 'utf8').match(/^    - name: /gm) ?? []).length;
+    for (const n of counts) {
+      const hs = all.slice(0, n);
+      const inv = path.join(WORK, `scale-inventory-${n}.yml`);
+      const il = ['all:', '  children:', '    lab:', '      hosts:'];
+      for (const h of hs) il.push(`        ${h.id}:`, `          ansible_host: ${h.address}`, `          ansible_port: ${h.port}`, '          ansible_user: root', `          ansible_ssh_private_key_file: ${h.lab.keyFile}`, `          runbook_known_hosts: ${h.lab.knownHostsFile}`);
+      writeFileSync(inv, il.join('\n') + '\n');
+      const restore = SYSCTLS.map((k) => `sysctl -q -w ${k}=${dflt[k]}`).join('; ');
+      await mapLimit(hs, 8, (h) => run1(h, `rm -rf /tmp/rbbench/${h.id} /etc/sysctl.d/90-rbbench.conf; ${restore}; true`));
+      const one = async (label) => {
+        const busyFile = path.join(WORK, `busy-${++runSeq}.json`);
+        const report = path.join(WORK, `report-${runSeq}.json`);
+        const args = ['--import', path.join(HERE, 'trace-commands.js'), RUNBOOK, 'apply', '-i', inv, wl, '--format', 'plain', '-f', String(SCALE_FORKS), '--report', report];
+        const m = await measure(process.execPath, args, { RBBENCH_BUSY: busyFile });
+        if (!existsSync(report)) throw new Error(`scale ${n} ${label}: no report (exit ${m.code}): ${m.stdout.slice(-1500)} ${m.stderr.slice(-1500)}`);
+        const rep = JSON.parse(readFileSync(report, 'utf8'));
+        const failed = rep.recap.reduce((a, r) => a + r.failed + r.unreachable, 0);
+        const b = JSON.parse(readFileSync(busyFile, 'utf8'));
+        const busy = Object.values(b.busy);
+        const idle = busy.length && b.span > 0 ? busy.reduce((a, x) => a + (b.span - x), 0) / busy.length / b.span : NaN;
+        return { ...m, failed, idle, span: b.span };
+      };
+      log(`scale: ${n} hosts ...`);
+      const c = await one('cold');
+      const w = await one('warm');
+      const r = { n, c, w, perC: (c.cpu / (n * tasks)) * 1000, perW: (w.cpu / (n * tasks)) * 1000 };
+      results.push(r);
+      if (n !== counts[counts.length - 1]) writeFileSync(path.join(WORK, 'scale-partial.json'), JSON.stringify(results.map((x) => ({ n: x.n, perC: x.perC, perW: x.perW }))));
+      log(`scale: ${n} hosts: cold ${f2(c.wall)} s wall, ${f2(c.cpu)} s CPU, ${r.perC.toFixed(2)} ms CPU per host-task, ${f2(c.rssMb)} MB; warm ${f2(w.wall)} s, ${f2(w.cpu)} s CPU, failed ${c.failed + w.failed}`);
+    }
+  } catch (e) {
+    log(`scale: stopped: ${e.message}`);
+    say(`(stopped after ${results.length} of ${counts.length} host counts: ${String(e.message).split('\n')[0]})`);
+  } finally {
+    if (results.length) {
+      say(`Scaling, runbook alone (${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} CPUs; ${labs.length} labs of <= 60 hosts, workload without the podman task, forks ${SCALE_FORKS}):`);
+      say();
+      const rows = results.map((r) => [
+        r.n,
+        `${f2(r.c.wall)} s`,
+        `${f2(r.w.wall)} s`,
+        `${f2(r.c.cpu)} s`,
+        `${f2(r.w.cpu)} s`,
+        `${r.perC.toFixed(2)} ms`,
+        `${r.perW.toFixed(2)} ms`,
+        `${f2(Math.max(r.c.rssMb, r.w.rssMb))} MB`,
+        `${(r.c.idle * 100).toFixed(0)} % / ${(r.w.idle * 100).toFixed(0)} %`,
+        r.c.failed + r.w.failed,
+      ]);
+      say(table(rows, ['hosts', 'cold wall', 'warm wall', 'cold CPU', 'warm CPU', 'CPU per host-task (cold)', 'CPU per host-task (warm)', 'peak RSS', 'host idle (cold / warm)', 'failed']));
+      say();
+      const a = results[0];
+      for (const r of results.slice(1)) {
+        say(`${r.n} vs ${a.n} hosts (${(r.n / a.n).toFixed(0)}x the hosts): CPU per host-task ${(r.perC / a.perC).toFixed(2)}x cold, ${(r.perW / a.perW).toFixed(2)}x warm; wall ${(r.c.wall / a.c.wall).toFixed(2)}x cold, ${(r.w.wall / a.w.wall).toFixed(2)}x warm`);
+      }
+      say('CPU = the runbook process tree (start-up included); host idle = mean over hosts of the time between the first task start and the last task end that the host spent outside its own tasks (the linear strategy waits for every host at each task).');
+      writeFileSync(path.join(WORK, 'scale.md'), lines.join('\n') + '\n');
+      log(`scale result also in ${path.join(WORK, 'scale.md')}`);
+    }
+    if (!KEEP) for (const l of labs) await l.destroy().catch((e) => log(`destroy ${l.name}: ${e.message}`));
+  }
 }

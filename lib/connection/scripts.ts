@@ -5,6 +5,7 @@
  */
 import { quote, split } from 'shlex';
 import { RunbookError } from '../errors.js';
+import type { ExecResult } from './types.js';
 
 function describe(s: string): string {
   const shown = s.length > 40 ? `${s.slice(0, 40)}...` : s;
@@ -181,4 +182,90 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
   }
   lines.push(`mv -f -- "$tmp" "$target" || fail "cannot rename the temp file over $target"`, `trap - EXIT`, `exit 0`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * One unit of a batch script (batchScript): a script run as if it were its own remote command, with its own stdin
+ * (its input, else /dev/null). Units of the same `group` run in order and stop at the first one that exits
+ * non-zero (unless it is `allowFailure`); the units of other groups still run.
+ */
+export interface BatchUnit {
+  script: string;
+  input?: Buffer;
+  group: number;
+  allowFailure?: boolean;
+}
+
+/**
+ * Several scripts in ONE remote command: each unit runs in a subshell (`eval` of its quoted text, so its own
+ * `exit`, traps and syntax stay its own) and is followed by a marker on stdout (`NUL RB<nonce>:<i>:<rc> NUL`) and on
+ * stderr (`NUL RB<nonce>:<i> NUL`) that splitBatch cuts the outputs at. The nonce is fresh per batch, so no output
+ * of a unit can fake a marker. The inputs travel concatenated on stdin and are split into files of their exact
+ * sizes (`head -c`) in a private temp directory first, so a unit that stops reading early cannot shift the next
+ * unit's bytes; the directory is removed when the script ends.
+ */
+export function batchScript(units: BatchUnit[], nonce: string): { script: string; input?: Buffer } {
+  if (!/^[A-Za-z0-9]+$/.test(nonce)) throw new RunbookError('internal', `batchScript: bad nonce ${describe(nonce)}`);
+  const withInput = units.some((u) => u.input !== undefined && u.input.length > 0);
+  const lines: string[] = [
+    `_rbd=`,
+    `trap '[ -z "$_rbd" ] || rm -rf -- "$_rbd"' EXIT`,
+    `trap 'exit 129' HUP`,
+    `trap 'exit 130' INT`,
+    `trap 'exit 143' TERM`,
+    `trap 'exit 141' PIPE`,
+  ];
+  const inputs: Buffer[] = [];
+  if (withInput) {
+    lines.push(`_rbd=$(mktemp -d "\${TMPDIR:-/tmp}/.runbook-batch.XXXXXXXXXX") || { printf 'runbook: cannot create a temp directory\\n' >&2; exit 1; }`);
+    units.forEach((u, i) => {
+      if (u.input === undefined || u.input.length === 0) return;
+      inputs.push(u.input);
+      lines.push(`head -c ${u.input.length} > "$_rbd/${i}" || { printf 'runbook: cannot store the input of batch unit ${i}\\n' >&2; exit 1; }`);
+    });
+  }
+  const groups = [...new Set(units.map((u) => u.group))];
+  for (const g of groups) {
+    if (!Number.isSafeInteger(g) || g < 0) throw new RunbookError('internal', `batchScript: bad group ${g}`);
+    lines.push(`_rbg${g}=0`);
+  }
+  units.forEach((u, i) => {
+    const stdin = u.input !== undefined && u.input.length > 0 ? `"$_rbd/${i}"` : '/dev/null';
+    lines.push(
+      `if [ "$_rbg${u.group}" = 0 ]; then`,
+      `_rbs=${q(u.script)}`,
+      `( eval "$_rbs" ) < ${stdin}`,
+      `_rbc=$?`,
+      `printf '\\0RB${nonce}:${i}:%s\\0' "$_rbc"`,
+      `printf '\\0RB${nonce}:${i}\\0' >&2`,
+      u.allowFailure ? '' : `[ "$_rbc" = 0 ] || _rbg${u.group}=1`,
+      `fi`,
+    );
+  });
+  lines.push(`exit 0`);
+  return { script: lines.filter((l) => l !== '').join('\n') + '\n', input: inputs.length ? Buffer.concat(inputs) : undefined };
+}
+
+/**
+ * The per-unit results of a batchScript run: `undefined` for a unit that did not run (skipped after a failure in
+ * its group, or the batch ended early). Output after the last marker (the batch's own error) is in `rest`.
+ */
+export function splitBatch(r: ExecResult, n: number, nonce: string): { units: Array<ExecResult | undefined>; rest: ExecResult } {
+  const units: Array<ExecResult | undefined> = new Array(n).fill(undefined);
+  const outRe = new RegExp(`\\0RB${nonce}:(\\d+):(\\d+)\\0`, 'g');
+  const errRe = new RegExp(`\\0RB${nonce}:(\\d+)\\0`, 'g');
+  const errs = new Map<number, string>();
+  let at = 0;
+  for (const m of r.stderr.matchAll(errRe)) {
+    errs.set(Number(m[1]), r.stderr.slice(at, m.index));
+    at = m.index! + m[0].length;
+  }
+  const errRest = r.stderr.slice(at);
+  at = 0;
+  for (const m of r.stdout.matchAll(outRe)) {
+    const i = Number(m[1]);
+    if (i < n) units[i] = { code: Number(m[2]), stdout: r.stdout.slice(at, m.index), stderr: errs.get(i) ?? '' };
+    at = m.index! + m[0].length;
+  }
+  return { units, rest: { code: r.code, stdout: r.stdout.slice(at), stderr: errRest } };
 }

@@ -4,7 +4,8 @@
  */
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
 import { RunbookError } from '../errors.js';
-import { atomicWriteScript } from '../connection/scripts.js';
+import { randomBytes } from 'node:crypto';
+import { atomicWriteScript, batchScript, splitBatch, type BatchUnit } from '../connection/scripts.js';
 import type { Failure, Step } from '../modules/types.js';
 import { encodeText } from '../modules/bytes.js';
 
@@ -52,4 +53,67 @@ export async function applySteps(conn: Connection, steps: Step[], base: RunOptio
     }
   }
   return outputs;
+}
+
+/** The command (script and stdin) a step runs as, exactly as applySteps sends it. */
+function stepCommand(step: Step): { script: string; input?: Buffer } {
+  if (step.kind === 'write') {
+    const content = typeof step.content === 'string' ? encodeText(step.content) : step.content;
+    return { script: atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size: content.length, backup: step.backup, validate: step.validate }), input: content };
+  }
+  return { script: step.script, input: step.input === undefined ? undefined : Buffer.isBuffer(step.input) ? step.input : Buffer.from(step.input) };
+}
+
+/**
+ * The steps of several plans (loop items) in ONE remote command (batchScript): each plan's steps run in order and
+ * stop at its first failing step, as applySteps does, and the other plans' steps still run. Per plan: the outputs of
+ * its steps, or the StepFailed applySteps would have thrown, or the error that ended the batch (a dropped
+ * connection fails every plan whose steps had not all run).
+ */
+export async function applyBatch(conn: Connection, plans: Step[][], base: RunOptions): Promise<Array<ExecResult[] | Error>> {
+  const units: BatchUnit[] = [];
+  const owner: Array<{ plan: number; step: Step }> = [];
+  plans.forEach((steps, p) => {
+    for (const step of steps) {
+      const c = stepCommand(step);
+      units.push({ script: c.script, input: c.input, group: p, allowFailure: step.kind === 'run' && step.allowFailure === true });
+      owner.push({ plan: p, step });
+    }
+  });
+  const nonce = randomBytes(12).toString('hex');
+  const b = batchScript(units, nonce);
+  const r = await conn.run(b.script, b.input !== undefined ? { ...base, input: b.input } : base);
+  const { units: res, rest } = splitBatch(r, units.length, nonce);
+  const out: Array<ExecResult[] | Error> = plans.map(() => []);
+  const done = new Set<number>();
+  units.forEach((_, i) => {
+    const { plan, step } = owner[i]!;
+    if (done.has(plan)) return;
+    const outputs = out[plan] as ExecResult[];
+    const u = res[i];
+    if (u === undefined) {
+      const why = (rest.stderr || rest.stdout).trim().split('\n').slice(-3).join(' / ') || `exit code ${rest.code}`;
+      out[plan] = new StepFailed(`${describeStep(step)} did not run: the batch of steps ended early: ${why}`, step, rest, outputs);
+      done.add(plan);
+      return;
+    }
+    outputs.push(u);
+    if (u.code !== 0 && !(step.kind === 'run' && step.allowFailure)) {
+      const why = (u.stderr || u.stdout).trim().split('\n').slice(-3).join(' / ') || `exit code ${u.code}`;
+      out[plan] = new StepFailed(`${describeStep(step)} failed: ${why}`, step, u, outputs);
+      done.add(plan);
+    }
+  });
+  return out;
+}
+
+/** Several probe scripts in ONE remote command; per script, its result as if it had run alone. */
+export async function probeBatch(conn: Connection, scripts: string[], base: RunOptions): Promise<ExecResult[]> {
+  if (scripts.length === 1) return [await conn.run(scripts[0]!, base)];
+  const nonce = randomBytes(12).toString('hex');
+  const b = batchScript(scripts.map((script, i) => ({ script, group: i })), nonce);
+  const r = await conn.run(b.script, base);
+  const { units, rest } = splitBatch(r, scripts.length, nonce);
+  // a probe that never ran (the batch died): its parse sees a failed command with the batch's error
+  return units.map((u) => u ?? { code: rest.code || 1, stdout: '', stderr: rest.stderr || rest.stdout || 'the batch of probes ended early' });
 }

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { RunbookError } from '../errors.js';
-import type { Connection, Become, RunOptions as ConnRunOptions } from '../connection/types.js';
+import type { Connection, Become, ExecResult, RunOptions as ConnRunOptions } from '../connection/types.js';
 import type { TaskNode } from '../playbook/model.js';
 import { isMap } from '../playbook/loader.js';
 import type { Failure, ModuleDef, Plan } from '../modules/types.js';
@@ -78,7 +78,11 @@ export function mergeModuleFacts(gathered: Record<string, unknown>, facts: Recor
  * (changed_when, failed_when) - and the task keywords that shape a run (check_mode, environment, become).
  */
 export abstract class TaskOutcome extends RunConnections {
-  protected async executePlan(def: ModuleDef<any>, params: unknown, plan: Plan, conn: Connection, runOpts: ConnRunOptions, check: boolean, task: TaskNode, ctx: Record<string, unknown>): Promise<ItemOutcome> {
+  /**
+   * `apply` runs the plan's steps (default: applySteps on conn, one command per step); a loop's batch passes the
+   * outcome its one batched command already had for this item (pipeline.ts), so everything after is the same code.
+   */
+  protected async executePlan(def: ModuleDef<any>, params: unknown, plan: Plan, conn: Connection, runOpts: ConnRunOptions, check: boolean, task: TaskNode, ctx: Record<string, unknown>, apply: (steps: Plan['steps']) => Promise<ExecResult[]> = (steps) => applySteps(conn, steps, runOpts)): Promise<ItemOutcome> {
     if (plan.fail && check) {
       // check mode cannot see what earlier tasks would have changed: when the failure is about a path an earlier
       // planned step creates, the honest answer is "would change, after an earlier change", not a failure
@@ -95,7 +99,7 @@ export abstract class TaskOutcome extends RunConnections {
     let ran = false;
     if (willApply) {
       try {
-        const outputs = await applySteps(conn, plan.steps, runOpts);
+        const outputs = await apply(plan.steps);
         ran = true;
         reason = plan.doneReason ?? plan.reason;
         if (def.finish) result = { ...result, ...def.finish(params, outputs, plan) };

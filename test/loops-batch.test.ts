@@ -1,0 +1,197 @@
+/**
+ * A looped file/copy/lineinfile task runs in ONE remote command for all its items' probes and ONE for all their
+ * steps (pipeline.ts runBatch), counted per task with the bench's own counter (bench/trace-commands.js reads each
+ * connection's commandCount), on a real lab host. The output ((item=...) lines, per-item results, register) and the
+ * host's end state are the same as item by item (RUNBOOK_BATCH=0), in apply and in check mode; items that touch the
+ * same path, or whose plan fails after an earlier item's steps, run item by item.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { Lab } from '../lib/lab/lab.js';
+import { BIN, ROOT } from './helpers.js';
+import { pathsOverlap } from '../lib/executor/pipeline.js';
+import { batchScript, splitBatch } from '../lib/connection/scripts.js';
+
+let lab: Lab;
+let inv: string;
+const local = fs.mkdtempSync(path.join(os.tmpdir(), 'rbk-batch-'));
+const remoteBase = `/tmp/rbk-batch-${process.pid}`;
+
+const playbook = (dir: string) => `- hosts: lab
+  gather_facts: false
+  vars:
+    dir: ${dir}
+  tasks:
+    - name: base
+      file: {path: "{{ dir }}", state: directory}
+    - name: copies
+      copy: {dest: "{{ dir }}/{{ item }}.conf", content: "{{ item }}\\n", mode: "0640"}
+      loop: [a, b, c, d]
+    - name: lines
+      lineinfile: {path: "{{ dir }}/l-{{ item.f }}.conf", line: "{{ item.l }}", create: true}
+      loop: [{f: a, l: one}, {f: b, l: two}, {f: c, l: three}]
+      loop_control: {label: "{{ item.f }}"}
+    - name: modes
+      file: {path: "{{ dir }}/l-{{ item }}.conf", mode: "0600"}
+      loop: [a, b, c]
+      register: modes
+    - name: validated
+      copy: {dest: "{{ dir }}/v-{{ item.n }}", content: "{{ item.n }}\\n", validate: "{{ item.v }} %s"}
+      loop: [{n: x, v: "true"}, {n: y, v: "false"}, {n: z, v: "true"}]
+      ignore_errors: true
+      register: validated
+    - name: changed per item
+      lineinfile: {path: "{{ dir }}/l-{{ item }}.conf", line: extra}
+      loop: [a, c]
+      changed_when: item == 'c'
+    - name: same file
+      lineinfile: {path: "{{ dir }}/same.conf", line: "{{ item }}", create: true}
+      loop: [l1, l2, l3]
+    - name: touch through a new parent
+      file: {path: "{{ dir }}/{{ item.p }}", state: "{{ item.s }}"}
+      loop: [{p: p/q, s: directory}, {p: p/r, s: touch}]
+    - name: alias
+      file: {path: "{{ dir }}/alias", src: "{{ dir }}", state: link}
+    - name: link to an earlier item through an alias
+      file: {path: "{{ dir }}/{{ item.p }}", state: "{{ item.s }}", src: "{{ item.src | default(omit) }}"}
+      loop: [{p: t1, s: touch}, {p: l1, s: link, src: "{{ dir }}/alias/t1"}]
+    - name: report
+      debug: {msg: "{{ modes.results | map(attribute='changed') | list }} {{ validated.results | map(attribute='failed') | list }}"}
+`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  trace: Record<string, number[]>;
+}
+
+function run(dir: string, extra: string[], env: Record<string, string> = {}): Promise<Run> {
+  const pb = path.join(local, `site-${path.basename(dir)}.yml`);
+  fs.writeFileSync(pb, playbook(dir));
+  const traceFile = path.join(local, `trace-${Math.random().toString(36).slice(2)}.json`);
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', path.join(ROOT, 'bench', 'trace-commands.js'), BIN, 'apply', pb, '-i', inv, '--format', 'plain', ...extra], {
+      env: { ...process.env, RBBENCH_TRACE: traceFile, NO_COLOR: '1', ...env },
+      cwd: local,
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 180_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      const trace = fs.existsSync(traceFile) ? JSON.parse(fs.readFileSync(traceFile, 'utf8')) : {};
+      resolve({ code: code ?? -1, stdout, stderr, trace });
+    });
+  });
+}
+
+/** the run's output with the directory name and timings taken out */
+const norm = (s: string, dir: string) =>
+  s
+    .replaceAll(dir, 'DIR')
+    .replace(/\d+(\.\d+)?\s*(ms|s)\b/g, 'T')
+    .split('\n')
+    .filter((l) => !/^(real|user|sys)\b/.test(l));
+
+async function hostState(dir: string): Promise<string> {
+  const r = await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `cd ${dir} && find . -printf '%p %y %m\\n' | sort && for f in $(find . -type f | sort); do echo "== $f"; cat "$f"; done`]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  lab = await Lab.create({ name: 'batch', hosts: 1 });
+  inv = path.join(lab.dir, 'batch-inventory.yml');
+  fs.writeFileSync(inv, lab.inventoryYaml());
+}, 300_000);
+
+afterAll(async () => {
+  await lab?.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `rm -rf ${remoteBase}-*`]).catch(() => undefined);
+  await lab?.destroy();
+  fs.rmSync(local, { recursive: true, force: true });
+});
+
+describe('loop items in one remote command per phase', () => {
+  it('apply: 2 commands per batched task (1 unchanged), same output and end state as item by item; overlaps fall back', async () => {
+    const dirA = `${remoteBase}-batched`;
+    const dirB = `${remoteBase}-single`;
+    const a = await run(dirA, []);
+    const b = await run(dirB, [], { RUNBOOK_BATCH: '0' });
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    expect(a.stdout).toContain('ignoring');
+    // per-item lines and results identical to item by item
+    expect(norm(a.stdout, dirA)).toEqual(norm(b.stdout, dirB));
+    expect(a.stdout).toContain("(item=a)");
+    expect(a.stdout).toMatch(/failed: \[[^\]]+\] \(item=\{'n': 'y', 'v': 'false'\}\) => .*failed to validate/);
+    expect(a.stdout).toMatch(/\[True, True, True\] \[\w+, True, \w+\]/);
+    expect(await hostState(dirA)).toBe(await hostState(dirB));
+    expect(await hostState(dirA)).toContain('== ./same.conf\nl1\nl2\nl3\n');
+
+    const one = (r: Run, t: string) => Math.max(...r.trace[t]!);
+    // item by item: a probe and an apply per changed item
+    expect(one(b, 'copies')).toBe(8);
+    expect(one(b, 'lines')).toBe(6);
+    // batched: one probe command and one apply command per task
+    for (const t of ['copies', 'lines', 'modes', 'validated']) expect(one(a, t), t).toBe(2);
+    // changed_when false for c: the line is still written (steps ran) in the same one apply command
+    expect(one(a, 'changed per item')).toBe(2);
+    // the same file three times: item by item (3 probes, 3 applies)
+    expect(one(a, 'same file')).toBe(6);
+    // p/r's parent does not exist at the probe, but touch's plan does not depend on it: one batch each
+    expect(one(a, 'touch through a new parent')).toBe(2);
+    // l1's src (t1 through the alias) does not exist at the probe: its plan fails after t1's planned steps, so the
+    // batched probe (read-only) is followed by item by item (1 + 2 + 2), and the link is made as item by item
+    expect(one(a, 'link to an earlier item through an alias')).toBe(5);
+
+    // unchanged: one command per batched task
+    const a2 = await run(dirA, []);
+    expect(a2.code, a2.stdout + a2.stderr).toBe(0);
+    for (const t of ['copies', 'lines', 'modes']) expect(one(a2, t), t).toBe(1);
+    expect(one(a2, 'same file')).toBe(3);
+    expect(a2.stdout).not.toMatch(/changed: \[[^\]]+\] => \(item=(a|b|d)\)/); // c: changed_when says so
+  }, 400_000);
+
+  it('check mode: the same output as item by item, nothing written, one probe command per batched task', async () => {
+    const dirC = `${remoteBase}-checka`;
+    const dirD = `${remoteBase}-checkb`;
+    // the base directory exists, nothing else: every item would change
+    await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `mkdir -p ${dirC} ${dirD}`]);
+    const c = await run(dirC, ['--check']);
+    const d = await run(dirD, ['--check'], { RUNBOOK_BATCH: '0' });
+    expect(norm(c.stdout, dirC)).toEqual(norm(d.stdout, dirD));
+    expect(c.code).toBe(d.code);
+    expect(c.stdout).toContain('(item=a)');
+    expect(Math.max(...c.trace['copies']!)).toBe(1);
+    expect(Math.max(...d.trace['copies']!)).toBe(4);
+    expect(await hostState(dirC)).toBe('. d 755\n');
+  }, 400_000);
+});
+
+describe('batch framing (pure)', () => {
+  it('pathsOverlap: same path, a path inside another, not siblings', () => {
+    expect(pathsOverlap([['/a/b'], ['/a/c']])).toBe(false);
+    expect(pathsOverlap([['/a/b'], ['/a/b/']])).toBe(true);
+    expect(pathsOverlap([['/a'], ['/a/b/c']])).toBe(true);
+    expect(pathsOverlap([['/ab'], ['/a']])).toBe(false);
+    expect(pathsOverlap([['/a/x', '/a/x/y'], ['/b']])).toBe(false);
+  });
+
+  it('splitBatch cuts each unit at its own nonce marker; a skipped unit has no result', () => {
+    const n = 'abc123';
+    const { script } = batchScript([{ script: 'echo hi', group: 0 }, { script: 'exit 3', group: 1 }, { script: 'echo no', group: 1 }], n);
+    expect(script).toContain('RBabc123');
+    const r = splitBatch({ code: 0, stdout: `hi\n\0RB${n}:0:0\0\0RB${n}:1:3\0\0RBother:2:0\0`, stderr: `\0RB${n}:0\0oops\0RB${n}:1\0` }, 3, n);
+    expect(r.units[0]).toEqual({ code: 0, stdout: 'hi\n', stderr: '' });
+    expect(r.units[1]).toEqual({ code: 3, stdout: '', stderr: 'oops' });
+    expect(r.units[2]).toBeUndefined();
+    expect(r.rest.stdout).toBe(`\0RBother:2:0\0`);
+  });
+});
