@@ -38,6 +38,16 @@ is_mount mount same_file samefile nan truthy falsy vault_encrypted vaulted chang
 eq equalto escaped even false filter float ge gt greaterthan in integer iterable le lessthan lower lt mapping ne none number odd
 sameas sequence string test true undefined upper`.split(/\s+/);
 
+/** `x | ns.coll.name`, `x is ns.coll.name`: valid Jinja in Ansible that runbook's engine cannot parse (its gap). */
+const FQCN_USE = /(?:\||\bis(?:\s+not)?)\s*([A-Za-z_]\w*\.[A-Za-z_]\w*\.[A-Za-z_]\w*)/;
+/** `{% set a, b = pair %}`: Jinja2 unpacks, MiniJinja cannot parse it. */
+const SET_TUPLE = /\{%[-+]?\s*set\s+\w+\s*,/;
+function engineGap(text: string): string | undefined {
+  if (SET_TUPLE.test(text)) return `"{% set a, b = ... %}" (assigning several names at once) is not supported by runbook's template engine`;
+  const m = FQCN_USE.exec(text);
+  return m ? `"${m[1]}" (a filter or test by its collection name) is not supported by runbook's template engine` : undefined;
+}
+
 export interface Fault { pos: SourcePos; message: string; certain: boolean }
 
 /** The line and column of `key:` of the mapping at `at` (a task or block), found in the file's text. */
@@ -241,7 +251,8 @@ export class LoadTimeChecker {
       this.templar.parse(value, bare ? 'expr' : 'template');
     } catch (e) {
       if (e instanceof TemplateError && e.code === 'template_syntax') {
-        this.add(pos, `${e.message.replace(/ \(line \d+[^)]*\)$/, '')} (${where})`, certain);
+        const gap = engineGap(value);
+        this.add(pos, gap ? `${gap} (${where}); the task fails if it runs` : `${e.message.replace(/ \(line \d+[^)]*\)$/, '')} (${where})`, gap ? false : certain);
         return;
       }
     }
@@ -258,7 +269,8 @@ export class LoadTimeChecker {
       this.templar.parse(text, 'template');
     } catch (e) {
       if (e instanceof TemplateError && e.code === 'template_syntax') {
-        this.add({ file, line: e.line ?? 1, col: 1 }, e.message.replace(/ \(line \d+[^)]*\)$/, ''), certain);
+        const gap = engineGap(text);
+        this.add({ file, line: e.line ?? 1, col: 1 }, gap ? `${gap}; the task fails if it runs` : e.message.replace(/ \(line \d+[^)]*\)$/, ''), gap ? false : certain);
         return;
       }
     }
