@@ -12,6 +12,9 @@ import type { Item, Play, Playbook, TaskNode } from './model.js';
 import { loadYamlFile } from '../yaml-load.js';
 import type { SourcePos } from '../errors.js';
 import { keyPos, templateFile, templateTags } from './loadtime-check.js';
+import { createTemplar } from '../vars/template.js';
+
+const parser = createTemplar();
 
 /** What the template module adds to a template file's variables (Ansible's template_* and Jinja's macro names). */
 const TEMPLATE_NAMES = new Set(['template_host', 'template_path', 'template_fullpath', 'template_run_date', 'template_destpath', 'template_uid', 'self', 'caller', 'varargs', 'kwargs']);
@@ -201,6 +204,12 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
       let text: string | undefined;
       try {
         text = fs.readFileSync(tf, 'utf8');
+      } catch {
+        text = undefined;
+      }
+      // a template that does not parse is that error (loadtime-check.ts), not a list of names
+      try {
+        if (text !== undefined) parser.parse(text, 'template');
       } catch {
         text = undefined;
       }
