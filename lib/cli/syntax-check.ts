@@ -12,6 +12,7 @@ import type { Item, Playbook, TaskNode } from '../playbook/model.js';
 import { createTemplar, TemplateError } from '../vars/template.js';
 import { loadVarsYaml, setSopsShapeOnly } from '../vars/sops.js';
 import { setVaultShapeOnly } from '../vars/vault.js';
+import { judgedTemplates } from '../playbook/loadtime-check.js';
 
 /**
  * --syntax-check needs no secrets: from here on SOPS files and `!vault` values are checked for shape and never
@@ -89,6 +90,8 @@ export function syntaxCheckFiles(pb: Playbook | undefined, loader: PlaybookLoade
     for (const f of files) if (!templates.has(f)) templates.set(f, undefined);
   }
   for (const [f, task] of templates) {
+    // judged (an error or a warning) by the load-time checks already
+    if (judgedTemplates.has(f)) continue;
     let text: string;
     try {
       text = fs.readFileSync(f, 'utf8');

@@ -9,6 +9,7 @@ import type { Playbook } from '../playbook/model.js';
 import { checkRoleArgs } from '../playbook/argument-specs.js';
 import { checkUndefined } from '../playbook/undefined-check.js';
 import { checkHandlers } from '../playbook/handler-check.js';
+import { checkLoadTime, checkVarsFiles } from '../playbook/loadtime-check.js';
 import type { SourcePos } from '../errors.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
 import { isMap } from '../playbook/loader.js';
@@ -63,6 +64,9 @@ export function preflight(pb: Playbook, inv: Inventory, loader: PlaybookLoader, 
   warnings.push(...undefWarnings.filter(notMissing));
   errors.push(...checkStatic(pb, inv, extraVars, warnings));
   errors.push(...checkHandlers(pb, warnings));
+  // every expression and template file parses and names filters and tests that exist; templated vars_files
+  errors.push(...checkLoadTime(pb, warnings));
+  errors.push(...checkVarsFiles(pb, inv, extraVars));
   if (errors.length) throw new ConfigErrors(errors);
   return warnings;
 }

@@ -10,6 +10,20 @@ import { RunbookError } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import type { Item, Play, Playbook, TaskNode } from './model.js';
 import { loadYamlFile } from '../yaml-load.js';
+import type { SourcePos } from '../errors.js';
+import { keyPos, templateFile, templateTags } from './loadtime-check.js';
+import { createTemplar } from '../vars/template.js';
+
+const parser = createTemplar();
+
+/** What the template module adds to a template file's variables (Ansible's template_* and Jinja's macro names). */
+const TEMPLATE_NAMES = new Set(['template_host', 'template_path', 'template_fullpath', 'template_run_date', 'template_destpath', 'template_uid', 'self', 'caller', 'varargs', 'kwargs']);
+
+/** Keywords whose value is templated when a task runs (after its when). */
+const KEYWORDS: [string, (t: Item | Play) => unknown][] = [
+  ['become_user', (t) => t.becomeUser], ['become', (t) => t.become], ['become_method', (t) => t.becomeMethod], ['delegate_to', (t) => t.delegateTo],
+  ['environment', (t) => t.environment], ['check_mode', (t) => t.checkMode], ['ignore_errors', (t) => t.ignoreErrors], ['no_log', (t) => t.noLog], ['run_once', (t) => t.runOnce],
+];
 
 const MAGIC = new Set([
   'inventory_hostname', 'inventory_hostname_short', 'group_names', 'groups', 'hostvars', 'playbook_dir',
@@ -32,10 +46,17 @@ export function usedNames(tpl: string): { used: Set<string>; guarded: Set<string
     if (m[2] !== undefined) {
       const f = /^\s*for\s+([\w\s,]+?)\s+in\b/.exec(body);
       if (f) for (const n of f[1]!.split(',')) locals.add(n.trim());
-      const s = /^\s*set\s+(\w+)/.exec(body);
-      if (s) locals.add(s[1]!);
+      // {% set x = %}, {% set a, b = %}, {% set x %}...{% endset %}
+      const s = /^\s*set\s+([\w\s,]+?)\s*(?:=|$)/.exec(body);
+      if (s) for (const n of s[1]!.split(',')) locals.add(n.trim());
       const mac = /^\s*macro\s+\w+\s*\(([^)]*)\)/.exec(body);
       if (mac) for (const n of mac[1]!.split(',')) locals.add(n.split('=')[0]!.trim());
+      const imp = /^\s*import\s+\S+\s+as\s+(\w+)/.exec(body);
+      if (imp) locals.add(imp[1]!);
+      const from = /^\s*from\s+\S+\s+import\s+([\w\s,]+?)(?:\s+with(?:out)?\s+context)?\s*$/.exec(body);
+      if (from) for (const n of from[1]!.split(',')) locals.add(n.trim().split(/\s+as\s+/).pop()!.trim());
+      const w = /^\s*with\s+(.*)$/.exec(body);
+      if (w) for (const a of w[1]!.matchAll(/\b([A-Za-z_]\w*)\s*=(?!=)/g)) locals.add(a[1]!);
     }
     for (const g of body.matchAll(/([A-Za-z_]\w*)(?:\.[\w.]+|\[[^\]]*\])*\s*(?:is\s+(?:not\s+)?(?:defined|undefined|none)|\|\s*(?:default|d)\b)/g)) guarded.add(g[1]!);
     for (const g of body.matchAll(/\b(?:if|and|or|not)\s+([A-Za-z_]\w*)\s+is\s+(?:not\s+)?defined/g)) guarded.add(g[1]!);
@@ -171,16 +192,66 @@ export function checkUndefined(pb: Playbook, inv: Inventory, extraVars: Record<s
       for (const c of that) if (typeof c === 'string' && !c.includes('{{')) texts.push(`{{ ${c} }}`);
     }
     if (t.action === 'debug' && typeof t.args['var'] === 'string') texts.push(`{{ ${t.args['var']} }}`);
-    const missing = new Set<string>();
-    for (const s of texts) {
-      const { used, guarded } = usedNames(s);
-      for (const n of used) if (!known.has(n) && !guarded.has(n) && !n.startsWith('ansible_')) missing.add(n);
+    // where a name is used, when that is not the task's own line: a keyword's line, a template file's line
+    const located: { texts: string[]; pos: (n: string) => SourcePos; what: string; extra?: Set<string> }[] = [{ texts, pos: () => t.pos, what: '' }];
+    for (const [k, get] of KEYWORDS) {
+      const kt: string[] = [];
+      strings(get(t), kt);
+      if (kt.length) located.push({ texts: kt, pos: () => keyPos(t.file, t.pos, k), what: ` (in ${k})` });
     }
-    for (const n of missing) {
-      const msg = `undefined variable "${n}" in task "${t.name ?? t.actionAs}" (defined nowhere: not in the inventory, play, roles, registered results, set_fact or -e)`;
-      const why = t.guard ?? (t.when.length && !inWhen.has(n) ? 'its when may be false' : undefined);
-      if (why) warnings.push(new RunbookError('undefined_variable', `${msg}; the task may not run (${why}) and fails if it does`, { pos: t.pos }));
-      else errors.push(new RunbookError('undefined_variable', msg, { pos: t.pos }));
+    const tf = templateFile(t, pb.dir);
+    if (tf) {
+      let text: string | undefined;
+      try {
+        text = fs.readFileSync(tf, 'utf8');
+      } catch {
+        text = undefined;
+      }
+      // a template that does not parse is that error (loadtime-check.ts), not a list of names
+      try {
+        if (text !== undefined) parser.parse(text, 'template');
+      } catch {
+        text = undefined;
+      }
+      if (text !== undefined) {
+        const tags = templateTags(text);
+        const where = (n: string): SourcePos => {
+          const re = new RegExp(`\\b${n}\\b`);
+          const tag = tags.find((x) => re.test(x.body.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, '""')));
+          const col = tag ? tag.col + Math.max(0, tag.body.search(re)) : 1;
+          return { file: tf, line: tag?.line ?? 1, col };
+        };
+        located.push({ texts: [text], pos: where, what: ` (in template ${path.basename(tf)})`, extra: TEMPLATE_NAMES });
+      }
+    }
+    const reported = new Set<string>();
+    for (const loc of located) {
+      const missing = new Set<string>();
+      for (const s of loc.texts) {
+        const { used, guarded } = usedNames(s);
+        for (const n of used) if (!known.has(n) && !guarded.has(n) && !n.startsWith('ansible_') && !loc.extra?.has(n) && !reported.has(n)) missing.add(n);
+      }
+      for (const n of missing) {
+        reported.add(n);
+        const msg = `undefined variable "${n}"${loc.what} in task "${t.name ?? t.actionAs}" (defined nowhere: not in the inventory, play, roles, registered results, set_fact or -e)`;
+        const why = t.guard ?? (t.when.length && !inWhen.has(n) ? 'its when may be false' : undefined);
+        if (why) warnings.push(new RunbookError('undefined_variable', `${msg}; the task may not run (${why}) and fails if it does`, { pos: loc.pos(n) }));
+        else errors.push(new RunbookError('undefined_variable', msg, { pos: loc.pos(n) }));
+      }
+    }
+  }
+  // the play's own keywords (become_user: "{{ x }}" on the play) are templated for every task of it
+  for (const play of pb.plays) {
+    for (const [k, get] of KEYWORDS) {
+      const kt: string[] = [];
+      strings(get(play), kt);
+      for (const s of kt) {
+        const { used, guarded } = usedNames(s);
+        for (const n of used) {
+          if (known.has(n) || guarded.has(n) || n.startsWith('ansible_')) continue;
+          errors.push(new RunbookError('undefined_variable', `undefined variable "${n}" (in ${k}) of play "${play.name}" (defined nowhere: not in the inventory, play, roles, registered results, set_fact or -e)`, { pos: keyPos(play.file, play.pos, k) }));
+        }
+      }
     }
   }
   return errors;

@@ -40,6 +40,13 @@ export interface Templar {
   evaluateBool(expr: string | boolean, vars: Record<string, unknown>): boolean;
   /** Contains {{ or {%. */
   isTemplated(s: unknown): boolean;
+  /**
+   * Compile without rendering (load-time checks): throws a TemplateError `template_syntax` for text that cannot
+   * parse. `expr`: a bare expression (`when:`); its error speaks of what the user wrote, never of the wrapping.
+   */
+  parse(text: string, kind: 'expr' | 'template'): void;
+  /** Can the templar run a filter (kind 'filter') or test of this name? */
+  knows(kind: 'filter' | 'test', name: string): boolean;
 }
 
 // ============================================================== the templar
@@ -195,13 +202,67 @@ class MiniJinjaTemplar implements Templar {
         this.env.addTemplate(name, original);
         scanned = { ...scanned, roots: null };
       } catch (e2) {
-        throw convertError(e2);
+        throw isExpr ? this.exprSyntaxError(source) : convertError(e2);
       }
       void e;
     }
     const compiled: Compiled = { name, roots: scanned.roots ? [...scanned.roots] : null, source, isExpr };
     this.cache.set(cacheKey, compiled);
     return compiled;
+  }
+
+  /**
+   * The syntax error of a bare expression as the user wrote it: compiled alone with its closing `}}` on a line of
+   * its own, an error on that line is at the end of what the user wrote ("unexpected end of expression"), never
+   * a `}` or `)` the wrapping added.
+   */
+  private exprSyntaxError(source: string): TemplateError {
+    const lines = source.split('\n').length;
+    const probe = `__p${++this.counter}`;
+    try {
+      this.env.addTemplate(probe, `{{ ${source}\n}}`);
+    } catch (e) {
+      const c = convertError(e);
+      const detail = c.message.replace(/^template syntax error: /, '').replace(/ \(line \d+[^)]*\)$/, '');
+      const atEnd = c.line !== undefined && c.line > lines;
+      const msg = atEnd ? detail.replace(/^unexpected (`[^`]*`|end of variable block)/, 'unexpected end of expression') : detail;
+      return new TemplateError('template_syntax', `template syntax error: ${msg} in expression "${source.trim()}"`, { line: Math.min(c.line ?? 1, lines) });
+    }
+    return new TemplateError('template_syntax', `template syntax error in expression "${source.trim()}"`, { line: 1 });
+  }
+
+  parse(text: string, kind: 'expr' | 'template'): void {
+    if (kind === 'expr') {
+      const single = singleExpression(text.trim());
+      // a `when: "{{ x }}"` the run unwraps the same way (variables.ts)
+      const src = single ?? text.replace(/^\s*\{\{|\}\}\s*$/g, '');
+      this.compile('E\0' + src, src, true);
+      return;
+    }
+    const key = this.applyOpts({});
+    this.compile(key + '\0' + text, text, false);
+  }
+
+  private known = new Map<string, boolean>();
+  knows(kind: 'filter' | 'test', name: string): boolean {
+    if (kind === 'filter' ? name in FILTERS : name in TESTS) return true;
+    const k = `${kind}:${name}`;
+    let r = this.known.get(k);
+    if (r === undefined) {
+      if (!/^[A-Za-z_]\w*$/.test(name)) r = false;
+      else {
+        const probe = `__k${++this.counter}`;
+        try {
+          this.env.addTemplate(probe, kind === 'filter' ? `{{ 1 | ${name} }}` : `{{ 1 is ${name} }}`);
+          this.env.renderTemplate(probe, {});
+          r = true;
+        } catch (e) {
+          r = !/unknown (filter|test)/.test(e instanceof Error ? e.message : String(e));
+        }
+      }
+      this.known.set(k, r);
+    }
+    return r;
   }
 
   private registerIncludes(names: string[]): void {
