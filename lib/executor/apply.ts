@@ -70,7 +70,41 @@ function stepCommand(step: Step): { script: string; input?: Buffer } {
  * its steps, or the StepFailed applySteps would have thrown, or the error that ended the batch (a dropped
  * connection fails every plan whose steps had not all run).
  */
+/**
+ * A batch's command line must fit the host's limit (MAX_COMMAND_BYTES, and a pct or jump wrapper quotes it once
+ * more): groups of consecutive units whose scripts add up to at most BATCH_SCRIPT_BUDGET bytes go in one command
+ * each (a single larger unit goes alone, as it would without batching).
+ */
+export const BATCH_SCRIPT_BUDGET = 32 * 1024;
+
+function chunks(sizes: number[]): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let total = 0;
+  sizes.forEach((n, i) => {
+    if (cur.length && total + n > BATCH_SCRIPT_BUDGET) {
+      out.push(cur);
+      cur = [];
+      total = 0;
+    }
+    cur.push(i);
+    total += n;
+  });
+  if (cur.length) out.push(cur);
+  return out;
+}
+
 export async function applyBatch(conn: Connection, plans: Step[][], base: RunOptions): Promise<Array<ExecResult[] | Error>> {
+  const sizes = plans.map((steps) => steps.reduce((n, st) => n + stepCommand(st).script.length + 200, 0));
+  const out: Array<ExecResult[] | Error> = new Array(plans.length);
+  for (const group of chunks(sizes)) {
+    const res = await applyBatchOne(conn, group.map((i) => plans[i]!), base);
+    group.forEach((i, k) => (out[i] = res[k]!));
+  }
+  return out;
+}
+
+async function applyBatchOne(conn: Connection, plans: Step[][], base: RunOptions): Promise<Array<ExecResult[] | Error>> {
   const units: BatchUnit[] = [];
   const owner: Array<{ plan: number; step: Step }> = [];
   plans.forEach((steps, p) => {
@@ -109,6 +143,15 @@ export async function applyBatch(conn: Connection, plans: Step[][], base: RunOpt
 
 /** Several probe scripts in ONE remote command; per script, its result as if it had run alone. */
 export async function probeBatch(conn: Connection, scripts: string[], base: RunOptions): Promise<ExecResult[]> {
+  const out: ExecResult[] = new Array(scripts.length);
+  for (const group of chunks(scripts.map((sc) => sc.length + 200))) {
+    const res = await probeBatchOne(conn, group.map((i) => scripts[i]!), base);
+    group.forEach((i, k) => (out[i] = res[k]!));
+  }
+  return out;
+}
+
+async function probeBatchOne(conn: Connection, scripts: string[], base: RunOptions): Promise<ExecResult[]> {
   if (scripts.length === 1) return [await conn.run(scripts[0]!, base)];
   const nonce = randomBytes(12).toString('hex');
   const b = batchScript(scripts.map((script, i) => ({ script, group: i })), nonce);
