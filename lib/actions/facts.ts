@@ -6,7 +6,7 @@
  * mounts), network, virtual, user, env, python, date_time, dns, selinux, pkg_mgr, service_mgr, chroot.
  */
 import { cpuFacts, memoryFacts, mountFacts } from './gather/hardware.js';
-import { networkFacts } from './gather/network.js';
+import { kvLines, networkFacts } from './gather/network.js';
 
 export { cpuFacts, memoryFacts, mountFacts, networkFacts };
 
@@ -90,14 +90,6 @@ function sections(stdout: string): Map<string, string[]> {
   return out;
 }
 
-function kvLines(lines: string[], sep = '='): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of lines) {
-    const i = l.indexOf(sep);
-    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
-  }
-  return out;
-}
 
 /** os-release: KEY=value with optional shell quoting. */
 function osRelease(lines: string[]): Record<string, string> {

@@ -2,7 +2,8 @@
 
 type Dict = Record<string, unknown>;
 
-function kvLines(lines: string[], sep = '='): Record<string, string> {
+/** `KEY=value` lines (the first `sep` splits) as a record; also used by ../facts.ts */
+export function kvLines(lines: string[], sep = '='): Record<string, string> {
   const out: Record<string, string> = {};
   for (const l of lines) {
     const i = l.indexOf(sep);
