@@ -28,9 +28,10 @@ export function recordPlanned(overlay: Set<string>, plan: Plan): void {
   for (const st of plan.steps) if (st.kind === 'write') overlay.add(st.path);
   // a planned package install creates files nobody listed: remembered by name (not a path: no '/')
   for (const pkg of plan.installs ?? []) overlay.add(`${PACKAGE_MARK}${pkg}`);
+  for (const name of plan.accounts ?? []) overlay.add(`${ACCOUNT_MARK}${name}`);
   for (const k of ['path', 'dest']) if (typeof plan.result?.[k] === 'string') overlay.add(plan.result[k] as string);
   // what is created below a directory implies the directory (file state=directory makes the parents too)
-  for (const p of [...overlay]) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
+  for (const p of [...overlay]) if (p.startsWith('/')) for (let d = path.dirname(p); d !== '/' && d !== '.' && !overlay.has(d); d = path.dirname(d)) overlay.add(d);
 }
 
 /**
@@ -41,7 +42,7 @@ export function overlayHit(overlay: ReadonlySet<string>, f: Failure): string | u
   if (f.path === undefined || f.path === '') return undefined;
   if (overlay.has(f.path)) return f.path;
   if (!f.path.includes('/')) {
-    const named = [...overlay].find((p) => !p.startsWith(PACKAGE_MARK) && path.basename(p) === f.path);
+    const named = [...overlay].find((p) => p.startsWith('/') && path.basename(p) === f.path);
     if (named) return named;
     // a unit NAME.service is also what systemd (and `service`) make of a SysV script /etc/init.d/NAME
     const stem = f.path.endsWith('.service') ? f.path.slice(0, -'.service'.length) : undefined;
@@ -58,6 +59,8 @@ export function overlayHit(overlay: ReadonlySet<string>, f: Failure): string | u
 
 /** overlay entries for planned package installs: PACKAGE_MARK + package name */
 export const PACKAGE_MARK = 'package:';
+/** overlay entries for planned users and groups: ACCOUNT_MARK + name */
+export const ACCOUNT_MARK = 'account:';
 /** the failure codes that mean "a path this task needs does not exist" */
 const MISSING_PATH_CODES = new Set(['missing_path', 'missing_parent', 'unit_not_found']);
 
@@ -86,7 +89,10 @@ export abstract class TaskOutcome extends RunConnections {
     if (plan.fail && check) {
       // check mode cannot see what earlier tasks would have changed: when the failure is about a path an earlier
       // planned step creates, the honest answer is "would change, after an earlier change", not a failure
-      const hit = overlayHit(this.host(ctx['inventory_hostname'] as string).overlay, plan.fail);
+      const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
+      // a task run as a user an earlier task creates: sudo refuses the probe ("unknown user") until it exists
+      const becomeUser = runOpts.become?.user;
+      const hit = overlayHit(overlay, plan.fail) ?? (becomeUser !== undefined && overlay.has(`${ACCOUNT_MARK}${becomeUser}`) ? `user ${becomeUser}` : undefined);
       if (hit) {
         return { status: 'changed', reason: `would change, after an earlier change (${hit} is planned but not yet there)`, result: { ...(plan.result ?? {}), changed: true }, afterEarlierChange: true };
       }

@@ -96,6 +96,7 @@ export function planGroup(p: GroupParams, f: FrameState): Plan {
       reason: `create ${p.system ? 'system ' : ''}group ${p.name}${p.gid !== undefined ? ` with gid ${p.gid}` : ''}`,
       diffs: [{ label: `group ${p.name}`, before: 'absent\n', after: `gid=${p.gid ?? '(next free)'}\n` }],
       result: p.gid !== undefined ? { ...result, gid: p.gid } : result,
+      accounts: [p.name],
     };
   }
   if (p.gid !== undefined && curGid !== p.gid) {

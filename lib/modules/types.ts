@@ -76,6 +76,11 @@ export interface Plan {
    * later task that fails about a missing path is reported as a change after an earlier change
    */
   installs?: string[];
+  /**
+   * the users (and groups) the steps create: in check mode they do not exist yet, so a later task that runs as one
+   * of them (become_user) cannot be probed and is reported as a change after an earlier change
+   */
+  accounts?: string[];
 }
 
 /** What a module may use on the controller side (never a connection). */

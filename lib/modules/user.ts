@@ -168,6 +168,7 @@ export function planUser(p: UserParams, f: FrameState): Plan {
       reason: `create ${p.system ? 'system ' : ''}user ${p.name}`,
       diffs: [{ label: `user ${p.name}`, before: 'absent\n', after: after.join('\n') + '\n' }],
       result: { ...result, system: p.system, create_home: p.createHome },
+      accounts: [p.name],
     };
   }
 
