@@ -262,10 +262,12 @@ table(systemd, prepareSystemd, [
     fail: { code: 'unit_not_found', path: 'app.service', message: 'Could not find the requested service app.service: host' },
   },
   {
-    name: 'a name without a suffix names no file',
+    // systemctl reads `app` as app.service: check mode's overlay can match it to a planned app.service or
+    // /etc/init.d/app, or to a planned install (geerlingguy.security: service fail2ban after installing fail2ban)
+    name: 'a name without a suffix is about its .service unit',
     params: { name: 'app', state: 'started' },
     state: frame({ running: '1', enabled: '', active: '', load_state: '' }),
-    fail: { code: 'unit_not_found', message: 'Could not find the requested service app: host' },
+    fail: { code: 'unit_not_found', path: 'app.service', message: 'Could not find the requested service app: host' },
   },
   { name: 'enabled and active: nothing to do', params: { name: 'app.service', state: 'started', enabled: true }, state: frame({ running: '1', enabled: 'enabled', active: 'active', load_state: 'loaded' }), steps: [] },
   { name: 'stopped unit is started', params: { name: 'app.service', state: 'started' }, state: frame({ running: '1', enabled: 'enabled', active: 'inactive', load_state: 'loaded' }), steps: [{ kind: 'run', script: 'systemctl start -- app.service' }] },
@@ -477,5 +479,13 @@ describe('check-mode overlay', () => {
     expect(overlayHit(overlay, { code: 'unit_not_found', path: 'firewall.service', message: 'Could not find the requested service firewall: host' })).toBe('/etc/init.d/firewall');
     expect(overlayHit(overlay, { code: 'unit_not_found', path: 'other.service', message: 'x' })).toBeUndefined();
     expect(overlayHit(overlay, { code: 'unit_not_found', path: 'firewall.socket', message: 'x' })).toBeUndefined();
+  });
+
+  it('a unit not found after a planned package install is a hit (geerlingguy.security: service fail2ban); a planned user is not a path', () => {
+    const overlay = new Set<string>();
+    recordPlanned(overlay, { steps: [{ kind: 'run', script: 'apt-get install fail2ban' }], reason: 'r', installs: ['fail2ban'], accounts: ['caddy'] });
+    expect([...overlay].sort()).toEqual(['account:caddy', 'package:fail2ban']);
+    expect(overlayHit(overlay, { code: 'unit_not_found', path: 'fail2ban.service', message: 'Could not find the requested service fail2ban: host' })).toBe('fail2ban.service (after installing fail2ban)');
+    expect(overlayHit(overlay, { code: 'x', path: 'caddy', message: 'x' })).toBeUndefined();
   });
 });

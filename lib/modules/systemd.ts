@@ -83,10 +83,6 @@ const NOT_ENABLED = new Set(['disabled', 'linked', 'linked-runtime', 'masked', '
 const NO_INSTALL = new Set(['static', 'generated', 'transient', 'indirect']);
 
 /** the unit file a unit name names, as a bare file name (`nginx.service`); undefined for a name without a suffix */
-function unitFileName(name: string): string | undefined {
-  return name.includes('.') && !name.includes('/') ? name : undefined;
-}
-
 export const NOT_RUNNING = 'systemd is not running on this host';
 
 export function planSystemd(p: SystemdParams, f: FrameState): Plan {
@@ -122,7 +118,7 @@ export function planSystemd(p: SystemdParams, f: FrameState): Plan {
   const notFound = fileState === '' || fileState === 'bad' || fileState === 'not-found';
   const onlyMask = p.masked === true && p.enabled === undefined && p.state === undefined;
   if (notFound && !(running && loadState === 'loaded') && !onlyMask) {
-    return failPlan(failure('unit_not_found', `Could not find the requested service ${p.name}: host`, unitFileName(p.name ?? '')), result);
+    return failPlan(failure('unit_not_found', `Could not find the requested service ${p.name}: host`, p.unit), result);
   }
 
   // 1. daemon-reload
