@@ -9,6 +9,7 @@ import type { ExecResult, RunOptions as ConnRunOptions } from '../connection/typ
 import type { TaskNode } from '../playbook/model.js';
 import { truthy } from '../playbook/loader.js';
 import { coerceArgs, validateArgs } from '../playbook/validate.js';
+import { hasSelinuxArgs } from './selinux.js';
 import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { resolveFor } from '../vars/resolve.js';
@@ -118,6 +119,8 @@ export abstract class TaskBatch extends TaskOutcome {
         p.out = fail(this.errText(e, task));
         continue;
       }
+      // SELinux contexts depend on the host (selinux.ts): item by item
+      if (hasSelinuxArgs(args)) return null;
       const errs = validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
       if (errs.length) {
         p.out = fail(`${task.pos.file}:${task.pos.line}:${task.pos.col}: ${errs.map((e) => e.message).join('; ')}`);

@@ -51,6 +51,8 @@ export class HostState {
   plannedChanges = 0;
   /** check mode: paths earlier planned (not applied) steps would create or write */
   overlay = new Set<string>();
+  /** SELinux enabled on the host? asked once, when a task first has SELinux contexts (selinux.ts) */
+  selinux?: Promise<boolean>;
   stats: Recap;
   constructor(readonly name: string) {
     this.stats = { host: name, ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 };

@@ -13,6 +13,7 @@ import { truthy } from '../playbook/loader.js';
 import { taskLoopItems } from './loops.js';
 import { pyStr } from '../vars/filters.js';
 import { coerceArgs, validateArgs } from '../playbook/validate.js';
+import { withoutSelinuxArgs } from './selinux.js';
 import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { TemplateError } from '../vars/template.js';
@@ -310,6 +311,7 @@ export abstract class TaskPipeline extends TaskBatch {
       let notRun = false;
       try {
         const conn = await this.connect(target);
+        args = await withoutSelinuxArgs(def.name, args, conn, this.host(target));
         const params = def.prepare ? await def.prepare(args, mctx) : args;
         const probe = def.probe(params);
         const state = probe !== null ? probe.parse(await conn.run(probe.script, runOpts)) : null;

@@ -61,6 +61,12 @@ function pathOf(e: ErrorObject): (string | number)[] {
   return e.instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/**
+ * SELinux contexts: Ansible ignores them on hosts without SELinux, so they are valid wherever Ansible's module has
+ * them; the executor drops them per host or refuses them where SELinux is enabled (lib/executor/selinux.ts).
+ */
+const SELINUX_ARG_NAMES = new Set(['seuser', 'serole', 'setype', 'selevel']);
+
 /** Is `arg` an argument (or an alias of one) of the Ansible module runbook's `module` stands for? */
 export function ansibleKnowsArgument(module: string, arg: string): boolean {
   const spec = ANSIBLE_ARGS[module];
@@ -77,7 +83,7 @@ export function validateArgs(schema: Record<string, unknown>, args: Record<strin
   const v = compiled(schema);
   // internal keys added by the loader are not user arguments
   const given: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(args)) if (!k.startsWith('__')) given[k] = val;
+  for (const [k, val] of Object.entries(args)) if (!k.startsWith('__') && !(SELINUX_ARG_NAMES.has(k) && ansibleKnowsArgument(module, k))) given[k] = val;
   // what the module receives: Ansible's conversions first (callers that run the module use coerceArgs too)
   const clean = coerceArgs(schema, given, strictTemplates);
   if (v(clean)) return [];
