@@ -148,6 +148,8 @@ export abstract class RunVariables {
       inventory_dir: this.inv.sources[0] ? path.dirname(this.inv.sources[0]) : undefined,
       role_path: role?.path,
       role_name: role?.name,
+      // Ansible's name of the running role (its FQCN for a collection's role; runbook's role name is that already)
+      ...(role ? { ansible_role_name: role.name } : {}),
       ansible_check_mode: this.opts.check,
       ansible_diff_mode: this.opts.diff,
       ansible_play_hosts: this.activeOf(this.playHosts),

@@ -91,7 +91,8 @@ export function prepareApt(params: Record<string, unknown>): AptParams {
   if (rec !== undefined) p.installRecommends = rec;
   if (upgrade) p.upgrade = upgrade;
   const rel = one<string>(params, ['default_release', 'default-release']);
-  if (rel !== undefined) p.defaultRelease = rel;
+  // an empty default_release is no release, as in Ansible (geerlingguy.nginx: nginx_default_release: "")
+  if (rel !== undefined && rel !== '') p.defaultRelease = rel;
   if (params.policy_rc_d !== undefined && params.policy_rc_d !== null) p.policyRcD = params.policy_rc_d as number;
   if (packages.length === 0 && !p.updateCache && !p.upgrade && !p.autoremove) {
     throw badArg('apt: one of name, update_cache, upgrade or autoremove is required');
@@ -333,8 +334,8 @@ export const aptSchema = {
     purge: { type: 'boolean' },
     autoremove: { type: 'boolean' },
     upgrade: { enum: [true, false, 'yes', 'no', 'safe', 'full', 'dist'] },
-    default_release: { type: 'string', minLength: 1 },
-    'default-release': { type: 'string', minLength: 1 },
+    default_release: { type: 'string' },
+    'default-release': { type: 'string' },
     force: { type: 'boolean' },
     allow_downgrade: { type: 'boolean' },
     'allow-downgrade': { type: 'boolean' },
