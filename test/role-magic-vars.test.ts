@@ -37,6 +37,21 @@ describe('magic variables of roles', () => {
   });
 });
 
+describe('ansible_verbosity', () => {
+  it('is the -v count (willshersystems.sshd reads it)', () => {
+    tree({
+      'inventory.yml': 'all:\n  hosts:\n    box:\n      ansible_connection: local\n  vars:\n    runbook_lock: false\n',
+      'verb.yml': `- hosts: box\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: ${dir}/out/verbosity.txt\n        content: "{{ ansible_verbosity }}\\n"\n`,
+    });
+    fs.mkdirSync(path.join(dir, 'out'), { recursive: true });
+    for (const [flags, want] of [[[], '0\n'], [['-vv'], '2\n']] as const) {
+      const r = cli(['apply', path.join(dir, 'verb.yml'), '-i', path.join(dir, 'inventory.yml'), '--format', 'plain', ...flags]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'out/verbosity.txt'), 'utf8')).toBe(want);
+    }
+  });
+});
+
 describe('apt default_release', () => {
   it('an empty default_release is valid and means no release, as in Ansible', () => {
     expect(validateArgs(apt.schema, { name: 'nginx', default_release: '' }, 'apt', true)).toEqual([]);

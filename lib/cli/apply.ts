@@ -121,6 +121,7 @@ export async function execute(pb: Playbook, inv: Inventory, flags: CommonFlags &
     skipTags,
     extraVars,
     forks: Math.max(1, flags.forks || 10),
+    verbosity: flags.verbose ?? 0,
     hostKeyChecking: flags.hostKeyChecking === false ? false : undefined,
     loader,
     cfgVars: { ...cfgConnectionDefaults(flags.cfg), ...cfgBecomeDefaults(flags.cfg), ...cliConnectionVars(flags) },

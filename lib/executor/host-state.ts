@@ -28,6 +28,8 @@ export interface ExecOptions {
   lockTimeoutMs?: number;
   /** ansible.cfg defaults as variables of the lowest precedence (ansible_user, ansible_become, ...) */
   cfgVars?: Record<string, unknown>;
+  /** -v count: the `ansible_verbosity` variable (willshersystems.sshd prints its facts at 2 and above) */
+  verbosity?: number;
 }
 
 export const HIDDEN = "the output has been hidden due to 'no_log: true'";

@@ -152,6 +152,7 @@ export abstract class RunVariables {
       ...(role ? { ansible_role_name: role.name } : {}),
       ansible_check_mode: this.opts.check,
       ansible_diff_mode: this.opts.diff,
+      ansible_verbosity: this.opts.verbosity ?? 0,
       ansible_play_hosts: this.activeOf(this.playHosts),
       ansible_play_hosts_all: this.playHosts,
       ansible_play_batch: this.activeOf(this.playHosts),

@@ -27,7 +27,7 @@ const KEYWORDS: [string, (t: Item | Play) => unknown][] = [
 
 const MAGIC = new Set([
   'inventory_hostname', 'inventory_hostname_short', 'group_names', 'groups', 'hostvars', 'playbook_dir',
-  'inventory_dir', 'inventory_file', 'role_path', 'role_name', 'ansible_role_name', 'ansible_check_mode', 'ansible_diff_mode', 'ansible_play_hosts',
+  'inventory_dir', 'inventory_file', 'role_path', 'role_name', 'ansible_role_name', 'ansible_check_mode', 'ansible_diff_mode', 'ansible_verbosity', 'ansible_play_hosts',
   'ansible_play_hosts_all', 'ansible_play_batch', 'ansible_play_name', 'ansible_run_tags', 'ansible_skip_tags',
   'ansible_version', 'omit', 'ansible_facts', 'ansible_loop', 'ansible_loop_var', 'item', 'ansible_index_var',
   'lookup', 'query', 'q', 'range', 'dict', 'namespace', 'true', 'false', 'none', 'True', 'False', 'None', 'loop',
