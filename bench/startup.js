@@ -4,10 +4,12 @@
 //   - time to the first SSH packet: from runbook's execve to its first connect() to the host's port 22, read from
 //     `strace -f -ttt -e trace=execve,connect` (the SYN leaves with that connect), for `runbook apply` of a
 //     one-task playbook and for the same play with ansible-playbook when installed.
+//   - runbook both ways: the bundle (dist/runbook.mjs, `npm run build`) and dist/lib (RUNBOOK_NO_BUNDLE=1), runs
+//     interleaved so both see the same machine load.
 //
 //   node bench/startup.js [--runs 7] [--keep-lab]
 //
-// Needs root (the lab), strace, a built dist/ (npx tsc -p tsconfig.json). Medians over --runs, min alongside.
+// Needs root (the lab), strace, a built dist/ (npm run build). Medians over --runs, min alongside.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,9 +28,11 @@ if (process.getuid?.() !== 0) {
   process.exit(1);
 }
 if (!existsSync(path.join(ROOT, 'dist', 'lib', 'lab', 'lab.js'))) {
-  console.error('bench/startup: dist/ is missing; run `npx tsc -p tsconfig.json` first');
+  console.error('bench/startup: dist/ is missing; run `npm run build` first');
   process.exit(1);
 }
+const BUNDLED = existsSync(path.join(ROOT, 'dist', 'runbook.mjs'));
+if (!BUNDLED) console.error('bench/startup: dist/runbook.mjs is missing (npm run build makes it): the bundle column will be dist/lib too');
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 if (!have('strace')) {
   console.error('bench/startup: needs strace (apt-get install strace)');
@@ -86,6 +90,7 @@ try {
   const version = [];
   const ansVersion = [];
   const rbPacket = [];
+  const libPacket = [];
   const ansPacket = [];
   const withAnsible = have('ansible') && have('ansible-playbook');
   let cfg;
@@ -93,22 +98,26 @@ try {
     cfg = path.join(tmp, 'ansible.cfg');
     writeFileSync(cfg, `[defaults]\nforks = 10\ngathering = explicit\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=${lab.knownHostsFile} -o StrictHostKeyChecking=yes\n`);
   }
+  const load0 = os.loadavg();
   for (let i = 0; i < RUNS; i++) {
     nodeFloor.push(wall(process.execPath, ['-e', '0']));
     version.push(wall(process.execPath, [RUNBOOK, '--version']));
-    rbPacket.push(firstPacket(process.execPath, [RUNBOOK, 'apply', pb, '-i', inv, '--format', 'plain'], host.address));
+    const apply = [RUNBOOK, 'apply', pb, '-i', inv, '--format', 'plain'];
+    rbPacket.push(firstPacket(process.execPath, apply, host.address));
+    libPacket.push(firstPacket(process.execPath, apply, host.address, { RUNBOOK_NO_BUNDLE: '1' }));
     if (withAnsible) {
       ansVersion.push(wall('ansible', ['--version']));
       ansPacket.push(firstPacket('ansible-playbook', ['-i', inv, pb], host.address, { ANSIBLE_CONFIG: cfg }));
     }
   }
-  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
-  console.log(`## Start-up (${new Date().toISOString().slice(0, 16)}Z, node ${process.version}, ${os.cpus().length} CPUs, load average ${load})`);
+  const load = [load0, os.loadavg()].map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' at the start, ');
+  console.log(`## Start-up (${new Date().toISOString().slice(0, 16)}Z, node ${process.version}, ${os.cpus().length} CPUs, load average ${load} at the end)`);
   console.log('');
   console.log('| measure | runbook | ansible |');
   console.log('|---|---|---|');
   console.log(`| \`--version\` wall | ${fmt(stats(version))} | ${withAnsible ? fmt(stats(ansVersion)) : 'not installed'} |`);
-  console.log(`| time to first SSH packet (execve to connect() to :22) | ${fmt(stats(rbPacket))} | ${withAnsible ? fmt(stats(ansPacket)) : 'not installed'} |`);
+  console.log(`| time to first SSH packet (execve to connect() to :22), bundle (dist/runbook.mjs) | ${fmt(stats(rbPacket))} | ${withAnsible ? fmt(stats(ansPacket)) : 'not installed'} |`);
+  console.log(`| time to first SSH packet, dist/lib (RUNBOOK_NO_BUNDLE=1) | ${fmt(stats(libPacket))} | |`);
   console.log(`| \`node -e 0\` (the floor of any Node CLI) | ${fmt(stats(nodeFloor))} | |`);
 } finally {
   if (!KEEP) await lab.destroy();
