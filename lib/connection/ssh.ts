@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import { RunbookError } from '../errors.js';
 import { Semaphore, StdioDriver, commandLine, prepare, timeoutError, toBuffer } from './exec-core.js';
 import {
@@ -36,6 +36,14 @@ export interface SshTuning {
   keepaliveCountMax?: number;
   /** concurrent channels on the connection; default 8 (OpenSSH MaxSessions defaults to 10) */
   maxChannels?: number;
+}
+
+let sshLibPromise: Promise<typeof import('node-ssh')> | undefined;
+function loadSshLib(): Promise<typeof import('node-ssh')> {
+  sshLibPromise ??= import('node-ssh');
+  // a load failure surfaces where the library is awaited; never as an unhandled rejection in the meantime
+  sshLibPromise.catch(() => {});
+  return sshLibPromise;
 }
 
 export class SshConnection implements Connection {
@@ -100,6 +108,9 @@ export class SshConnection implements Connection {
       this.client = undefined;
     }
 
+    // the SSH library (node-ssh, ssh2 and its crypto) loads while the TCP connection is being made, not at start-up:
+    // runs that reach no host (--syntax-check, --list-*, load errors) never load it (issue 16, ADR 0017)
+    const sshLib = loadSshLib();
     // credentials first: a config error should not cost a connection attempt
     let privateKey: string | undefined;
     if (s.privateKeyFile) {
@@ -137,7 +148,7 @@ export class SshConnection implements Connection {
     const hostVerifier = check.verify;
 
     const algs = s.hostKeyChecking ? preferredHostKeyAlgorithms(entries, name) : [];
-    const ssh = new NodeSSH();
+    const ssh = new (await sshLib).NodeSSH();
     try {
       await ssh.connect({
         sock,
