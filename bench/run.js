@@ -514,14 +514,16 @@ async function scaleMode(counts) {
         const busyFile = path.join(WORK, `busy-${++runSeq}.json`);
         const report = path.join(WORK, `report-${runSeq}.json`);
         const args = ['--import', path.join(HERE, 'trace-commands.js'), RUNBOOK, 'apply', '-i', inv, wl, '--format', 'plain', '-f', String(SCALE_FORKS), '--report', report];
+        const load0 = os.loadavg()[0];
         const m = await measure(process.execPath, args, { RBBENCH_BUSY: busyFile });
+        const load = [load0, os.loadavg()[0]];
         if (!existsSync(report)) throw new Error(`scale ${n} ${label}: no report (exit ${m.code}): ${m.stdout.slice(-1500)} ${m.stderr.slice(-1500)}`);
         const rep = JSON.parse(readFileSync(report, 'utf8'));
-        const failed = rep.recap.reduce((a, r) => a + r.failed + r.unreachable, 0);
+        const failed = rep.recap.filter((r) => r.failed + r.unreachable > 0).length; // hosts
         const b = JSON.parse(readFileSync(busyFile, 'utf8'));
         const busy = Object.values(b.busy);
         const idle = busy.length && b.span > 0 ? busy.reduce((a, x) => a + (b.span - x), 0) / busy.length / b.span : NaN;
-        return { ...m, failed, idle, span: b.span };
+        return { ...m, failed, idle, span: b.span, load };
       };
       log(`scale: ${n} hosts ...`);
       const c = await one('cold');
@@ -529,7 +531,7 @@ async function scaleMode(counts) {
       const r = { n, c, w, perC: (c.cpu / (n * tasks)) * 1000, perW: (w.cpu / (n * tasks)) * 1000 };
       results.push(r);
       if (n !== counts[counts.length - 1]) writeFileSync(path.join(WORK, 'scale-partial.json'), JSON.stringify(results.map((x) => ({ n: x.n, perC: x.perC, perW: x.perW }))));
-      log(`scale: ${n} hosts: cold ${f2(c.wall)} s wall, ${f2(c.cpu)} s CPU, ${r.perC.toFixed(2)} ms CPU per host-task, ${f2(c.rssMb)} MB; warm ${f2(w.wall)} s, ${f2(w.cpu)} s CPU, failed ${c.failed + w.failed}`);
+      log(`scale: ${n} hosts: cold ${f2(c.wall)} s wall, ${f2(c.cpu)} s CPU, ${r.perC.toFixed(2)} ms CPU per host-task, ${f2(c.rssMb)} MB, idle ${(c.idle * 100).toFixed(0)} %; warm ${f2(w.wall)} s, ${f2(w.cpu)} s CPU, idle ${(w.idle * 100).toFixed(0)} %, failed ${c.failed} + ${w.failed}; load ${c.load.map((x) => x.toFixed(1)).join('-')} / ${w.load.map((x) => x.toFixed(1)).join('-')}`);
     }
   } catch (e) {
     log(`scale: stopped: ${e.message}`);
@@ -548,9 +550,10 @@ async function scaleMode(counts) {
         `${r.perW.toFixed(2)} ms`,
         `${f2(Math.max(r.c.rssMb, r.w.rssMb))} MB`,
         `${(r.c.idle * 100).toFixed(0)} % / ${(r.w.idle * 100).toFixed(0)} %`,
-        r.c.failed + r.w.failed,
+        `${r.c.failed} / ${r.w.failed}`,
+        [...r.c.load, ...r.w.load].map((x) => x.toFixed(0)).join('-'),
       ]);
-      say(table(rows, ['hosts', 'cold wall', 'warm wall', 'cold CPU', 'warm CPU', 'CPU per host-task (cold)', 'CPU per host-task (warm)', 'peak RSS', 'host idle (cold / warm)', 'failed']));
+      say(table(rows, ['hosts', 'cold wall', 'warm wall', 'cold CPU', 'warm CPU', 'CPU per host-task (cold)', 'CPU per host-task (warm)', 'peak RSS', 'host idle (cold / warm)', 'failed hosts (cold / warm)', 'load avg (1 min, at start/end of each run)']));
       say();
       const a = results[0];
       for (const r of results.slice(1)) {

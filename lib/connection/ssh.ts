@@ -4,7 +4,10 @@
  *
  * - We open the TCP socket ourselves to set TCP_NODELAY (an exec round trip drops from ~45 ms to a few ms) and TCP
  *   keepalive; ssh2 keepalives (keepaliveInterval x keepaliveCountMax) detect a dead link in bounded time.
- * - The whole connect (TCP + SSH handshake + auth) is bounded by spec.connectTimeoutMs.
+ * - The whole connect (TCP + SSH handshake + auth) is bounded by spec.connectTimeoutMs, counted from when it starts:
+ *   at most maxHandshakes() connects run at once in the process (default 16, RUNBOOK_MAX_HANDSHAKES), and the time
+ *   a connect waits for its turn does not count. With forks 50 on a loaded controller, 50 handshakes at once each
+ *   got 1/50 of the CPU and timed out together; now the first 16 finish and the next start.
  * - Host keys are verified against known_hosts (known-hosts.ts) unless spec.hostKeyChecking is false.
  * - At most `maxChannels` (default 8) channels are open at once, below OpenSSH's default MaxSessions of 10.
  */
@@ -44,6 +47,44 @@ function loadSshLib(): Promise<typeof import('node-ssh')> {
   // a load failure surfaces where the library is awaited; never as an unhandled rejection in the meantime
   sshLibPromise.catch(() => {});
   return sshLibPromise;
+}
+
+/** How many SSH connects (TCP + handshake + auth) run at once in this process; RUNBOOK_MAX_HANDSHAKES, default 16. */
+const DEFAULT_MAX_HANDSHAKES = 16;
+function envMaxHandshakes(): number {
+  const n = Number(process.env['RUNBOOK_MAX_HANDSHAKES']);
+  return Number.isInteger(n) && n >= 1 ? n : DEFAULT_MAX_HANDSHAKES;
+}
+let handshakeSlots = new Semaphore(envMaxHandshakes());
+let handshakeLimit = envMaxHandshakes();
+
+export function maxHandshakes(): number {
+  return handshakeLimit;
+}
+
+/** Set the limit of concurrent connects (tests); connects already waiting keep the old queue. Returns the previous limit. */
+export function setMaxHandshakes(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RunbookError('config', `the number of concurrent SSH handshakes must be a positive integer, not ${n}`);
+  const prev = handshakeLimit;
+  handshakeLimit = n;
+  handshakeSlots = new Semaphore(n);
+  return prev;
+}
+
+/** A connect slot: resolves with its release function (idempotent) and how long the caller waited for it. */
+async function handshakeSlot(): Promise<{ release: () => void; waitedMs: number }> {
+  const sem = handshakeSlots;
+  const t0 = Date.now();
+  await sem.acquire();
+  let done = false;
+  return {
+    waitedMs: Date.now() - t0,
+    release: () => {
+      if (done) return;
+      done = true;
+      sem.release();
+    },
+  };
 }
 
 export class SshConnection implements Connection {
@@ -97,9 +138,22 @@ export class SshConnection implements Connection {
   }
 
   private async doOpen(): Promise<void> {
+    // a direct connect takes its slot before anything else (the TCP accept already costs the server its sshd
+    // start-up); through a jump host, only after the tunnel is open (the jump host's own connect takes a slot
+    // of its own, and a connect never holds one while it waits for another)
+    const direct = !this.spec.jumpHosts?.length;
+    const slot = direct ? await handshakeSlot() : undefined;
+    try {
+      await this.openConnected(slot);
+    } finally {
+      slot?.release();
+    }
+  }
+
+  private async openConnected(directSlot: { release: () => void } | undefined): Promise<void> {
     const s = this.spec;
     const started = Date.now();
-    const deadline = started + s.connectTimeoutMs;
+    let deadline = started + s.connectTimeoutMs;
     this.closing = false;
     if (this.ssh) {
       // reconnecting after a loss: drop the dead client
@@ -149,6 +203,9 @@ export class SshConnection implements Connection {
 
     const algs = s.hostKeyChecking ? preferredHostKeyAlgorithms(entries, name) : [];
     const ssh = new (await sshLib).NodeSSH();
+    // through a jump host: the slot for this handshake; the wait for it is not the host's fault and does not count
+    const tunnelSlot = directSlot ? undefined : await handshakeSlot();
+    deadline += tunnelSlot?.waitedMs ?? 0;
     try {
       await ssh.connect({
         sock,
@@ -163,6 +220,7 @@ export class SshConnection implements Connection {
         ...(algs.length ? { algorithms: { serverHostKey: { prepend: algs } as never } } : {}),
       });
     } catch (e) {
+      tunnelSlot?.release();
       sock.destroy();
       ssh.dispose();
       if (this.via) {
@@ -172,7 +230,7 @@ export class SshConnection implements Connection {
       }
       if (check.error) throw check.error;
       const level = (e as { level?: string }).level;
-      const elapsed = Date.now() - started;
+      const elapsed = Date.now() - started - (tunnelSlot?.waitedMs ?? 0);
       if (level === 'client-authentication') {
         const how = [privateKey ? `key ${s.privateKeyFile}` : '', agent ? 'ssh-agent' : '', s.password !== undefined ? 'password' : '']
           .filter(Boolean)
@@ -188,6 +246,7 @@ export class SshConnection implements Connection {
       throw this.unreachable(`SSH connection to ${s.address}:${s.port} failed: ${errText(e)}`, e);
     }
 
+    tunnelSlot?.release();
     const client = ssh.connection!;
     this.ssh = ssh;
     this.client = client;

@@ -34,11 +34,36 @@ export interface ExecOptions {
 
 export const HIDDEN = "the output has been hidden due to 'no_log: true'";
 
+/** bumped whenever any host's `unreachable`, `failed` or `ended` changes: lists of active hosts are cached on it */
+let activeEpoch = 0;
+export const activeVersion = (): number => activeEpoch;
+
 export class HostState {
   conn?: Promise<Connection>;
-  unreachable = false;
-  failed = false;
-  ended = false;
+  private _unreachable = false;
+  private _failed = false;
+  private _ended = false;
+  get unreachable(): boolean {
+    return this._unreachable;
+  }
+  set unreachable(v: boolean) {
+    if (v !== this._unreachable) activeEpoch++;
+    this._unreachable = v;
+  }
+  get failed(): boolean {
+    return this._failed;
+  }
+  set failed(v: boolean) {
+    if (v !== this._failed) activeEpoch++;
+    this._failed = v;
+  }
+  get ended(): boolean {
+    return this._ended;
+  }
+  set ended(v: boolean) {
+    if (v !== this._ended) activeEpoch++;
+    this._ended = v;
+  }
   /** bumped by every write to `facts` (set_fact, register, ...), wherever it happens: hostvars entries are rebuilt only then */
   factsVersion = 0;
   facts: Record<string, unknown> = new Proxy({} as Record<string, unknown>, {
@@ -60,7 +85,7 @@ export class HostState {
     this.stats = { host: name, ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 };
   }
   get active(): boolean {
-    return !this.unreachable && !this.failed && !this.ended;
+    return !this._unreachable && !this._failed && !this._ended;
   }
 }
 

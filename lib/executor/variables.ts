@@ -23,7 +23,7 @@ import { createRunContext, type RunContext } from './run-context.js';
 import { Secrets, markSecret } from './secrets.js';
 import { decryptVaultValues } from '../vars/vault.js';
 
-import { HostState, type ExecOptions, type Scope } from './host-state.js';
+import { HostState, activeVersion, type ExecOptions, type Scope } from './host-state.js';
 
 /**
  * The run's shared state and its variables: hosts, the current play, the precedence layers of a host's variables
@@ -99,31 +99,51 @@ export abstract class RunVariables {
     });
   }
 
-  // hostvars and groups: built once and reused (they were rebuilt for every host on every task: O(hosts²) per task).
-  // The inventory does not change during a run; a host's entry is rebuilt when its facts were written to
-  // (HostState.factsVersion) or its gathered facts replaced. Entries and the hostvars object are replaced, never
-  // mutated, so a task's variables stay the snapshot they were when the task started.
+  // hostvars and groups: built once and reused; no call of varsFor walks the inventory (that made O(hosts²) work per
+  // task: every host-task looked at every host). `hostvars` is one object for the run with a getter per inventory
+  // host; the getter rebuilds that host's entry only when its facts were written to (HostState.factsVersion) or its
+  // gathered facts replaced, so reading hostvars['x'] costs O(1) when x did not change. Entries are replaced, never
+  // mutated: a value read from an entry stays as it was. hostvars is live, as Ansible's is: a read sees what the
+  // other host has written so far (in the linear strategy, every earlier task of every host).
   protected groupsCache?: Record<string, string[]>;
   protected invVarsCache = new Map<string, Record<string, unknown>>();
   protected hostvarsEntries = new Map<string, { version: number; gathered: unknown; value: Record<string, unknown> }>();
-  protected hostvarsCache?: Record<string, unknown>;
+  protected hostvarsView?: Record<string, unknown>;
+  /** work counters (test/variables-scale.test.ts): how often hostvars were built, checked, and hosts scanned for the active list */
+  readonly work = { hostvarsViews: 0, hostvarsChecks: 0, hostvarsBuilds: 0, activeScans: 0 };
+
+  protected hostvarsEntry(h: string): Record<string, unknown> {
+    this.work.hostvarsChecks++;
+    const st = this.hosts.get(h);
+    const version = st ? st.factsVersion : -1;
+    const e = this.hostvarsEntries.get(h);
+    if (e && e.version === version && e.gathered === st?.gathered) return e.value;
+    this.work.hostvarsBuilds++;
+    let inv = this.invVarsCache.get(h);
+    if (!inv) this.invVarsCache.set(h, (inv = this.inv.hostVars(h)));
+    // a host's facts and registered results are data (final.ts): never rendered, even through hostvars
+    const value = setFinalNames({ ...inv, ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h }, st ? [...Object.keys(st.gathered), ...Object.keys(st.facts)] : []);
+    this.hostvarsEntries.set(h, { version, gathered: st?.gathered, value });
+    return value;
+  }
 
   protected hostvars(): Record<string, unknown> {
-    let stale = this.hostvarsCache === undefined;
-    for (const h of this.inv.hosts.keys()) {
-      const st = this.hosts.get(h);
-      const version = st ? st.factsVersion : -1;
-      const e = this.hostvarsEntries.get(h);
-      if (e && e.version === version && e.gathered === st?.gathered) continue;
-      let inv = this.invVarsCache.get(h);
-      if (!inv) this.invVarsCache.set(h, (inv = this.inv.hostVars(h)));
-      // a host's facts and registered results are data (final.ts): never rendered, even through hostvars
-      const value = setFinalNames({ ...inv, ...(st ? { ...st.gathered, ...st.facts } : {}), inventory_hostname: h }, st ? [...Object.keys(st.gathered), ...Object.keys(st.facts)] : []);
-      this.hostvarsEntries.set(h, { version, gathered: st?.gathered, value });
-      stale = true;
-    }
-    if (stale) this.hostvarsCache = Object.fromEntries([...this.inv.hosts.keys()].map((h) => [h, this.hostvarsEntries.get(h)!.value]));
-    return this.hostvarsCache!;
+    if (this.hostvarsView) return this.hostvarsView;
+    this.work.hostvarsViews++;
+    const view: Record<string, unknown> = {};
+    for (const h of this.inv.hosts.keys()) Object.defineProperty(view, h, { enumerable: true, get: () => this.hostvarsEntry(h) });
+    return (this.hostvarsView = view);
+  }
+
+  /** the play's hosts still active (not failed, unreachable or ended), recomputed only after some host's state changed */
+  private activeCache?: { of: string[]; epoch: number; list: string[] };
+  protected activePlayHosts(): string[] {
+    const c = this.activeCache;
+    if (c && c.of === this.playHosts && c.epoch === activeVersion()) return c.list;
+    this.work.activeScans++;
+    const list = this.activeOf(this.playHosts);
+    this.activeCache = { of: this.playHosts, epoch: activeVersion(), list };
+    return list;
   }
 
   varsFor(host: string, task: TaskNode | undefined, scope: Scope): Record<string, unknown> {
@@ -153,9 +173,9 @@ export abstract class RunVariables {
       ansible_check_mode: this.opts.check,
       ansible_diff_mode: this.opts.diff,
       ansible_verbosity: this.opts.verbosity ?? 0,
-      ansible_play_hosts: this.activeOf(this.playHosts),
+      ansible_play_hosts: this.activePlayHosts(),
       ansible_play_hosts_all: this.playHosts,
-      ansible_play_batch: this.activeOf(this.playHosts),
+      ansible_play_batch: this.activePlayHosts(),
       ansible_play_name: this.play?.name,
       ansible_run_tags: this.opts.tags.length ? this.opts.tags : ['all'],
       ansible_skip_tags: this.opts.skipTags,

@@ -14,14 +14,19 @@ export const DEFAULT_MANAGED = 'Ansible managed';
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
+/** made once per TZ (a formatter keeps the zone it was made in) */
+let tzFormat: { tz: string | undefined; f: Intl.DateTimeFormat } | undefined;
+
 /** C strftime for the common conversions, local time (the controller's TZ). Unknown conversions stay as written. */
 export function strftime(fmt: string, d: Date): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   const off = -d.getTimezoneOffset();
-  const tzName = (() => {
-    const parts = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d);
-    return parts.find((x) => x.type === 'timeZoneName')?.value ?? '';
-  })();
+  // only for %Z: an Intl formatter costs ~1.5 ms to make (the template module renders ansible_managed per host-task)
+  const tzName = () => {
+    const tz = process.env['TZ'];
+    const f = tzFormat !== undefined && tzFormat.tz === tz ? tzFormat.f : (tzFormat = { tz, f: new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }) }).f;
+    return f.formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? '';
+  };
   const start = new Date(d.getFullYear(), 0, 1);
   const yday = Math.floor((Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) - Date.UTC(start.getFullYear(), 0, 1)) / 86400000) + 1;
   const h12 = d.getHours() % 12 || 12;
@@ -31,7 +36,7 @@ export function strftime(fmt: string, d: Date): string {
     S: () => p(d.getSeconds()), p: () => (d.getHours() < 12 ? 'AM' : 'PM'), A: () => DAYS[d.getDay()]!, a: () => DAYS[d.getDay()]!.slice(0, 3),
     B: () => MONTHS[d.getMonth()]!, b: () => MONTHS[d.getMonth()]!.slice(0, 3), h: () => MONTHS[d.getMonth()]!.slice(0, 3),
     j: () => p(yday, 3), w: () => String(d.getDay()), u: () => String(d.getDay() || 7), s: () => String(Math.floor(d.getTime() / 1000)),
-    z: () => (off >= 0 ? '+' : '-') + p(Math.floor(Math.abs(off) / 60)) + p(Math.abs(off) % 60), Z: () => (tzName === 'GMT' || tzName === 'UTC' ? 'UTC' : tzName),
+    z: () => (off >= 0 ? '+' : '-') + p(Math.floor(Math.abs(off) / 60)) + p(Math.abs(off) % 60), Z: () => ((z) => (z === 'GMT' || z === 'UTC' ? 'UTC' : z))(tzName()),
     F: () => `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`, T: () => `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`,
     D: () => `${p(d.getMonth() + 1)}/${p(d.getDate())}/${p(d.getFullYear() % 100)}`, R: () => `${p(d.getHours())}:${p(d.getMinutes())}`,
     c: () => `${DAYS[d.getDay()]!.slice(0, 3)} ${MONTHS[d.getMonth()]!.slice(0, 3)} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`,

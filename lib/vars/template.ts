@@ -21,6 +21,7 @@ import { TemplateError, convertError, splitKwargs, toJS } from './template-error
 import { rewriteExpr, singleExpression, tokenize } from './jinja-rewrite.js';
 import { scanTemplate, type Scanned } from './jinja-scan.js';
 import { finalNames, isFinalObject, setFinalNames } from './final.js';
+import { hostvarsKeys, pruneHostvars, type HostvarsKeys } from './hostvars-keys.js';
 export { TemplateError } from './template-error.js';
 import { addSecret, containsSecret, hasSecrets, markSecret, MIN_DERIVED } from './secret-values.js';
 
@@ -58,6 +59,8 @@ interface Compiled {
   isExpr: boolean;
   /** the same template with every printed expression reporting its value (compiled when a render reads a secret) */
   tracked?: { name: string; exprRoots: string[][]; locals: Map<string, string[]> };
+  /** the hosts of hostvars the text reads (hostvars-keys.ts); null: any; undefined: not looked at yet */
+  hostvars?: HostvarsKeys | null;
 }
 
 const CACHE_LIMIT = 4000;
@@ -335,6 +338,13 @@ class MiniJinjaTemplar implements Templar {
     if (c.roots) {
       ctx = {};
       for (const r of c.roots) if (Object.prototype.hasOwnProperty.call(vars, r)) ctx[r] = vars[r];
+      // only the hosts of hostvars the text reads: a copy of every host per render was O(hosts)
+      const hv = ctx['hostvars'];
+      if (hv !== null && typeof hv === 'object' && !Array.isArray(hv)) {
+        if (c.hostvars === undefined) c.hostvars = hostvarsKeys(c.source, c.isExpr);
+        const pruned = c.hostvars ? pruneHostvars(hv as Record<string, unknown>, c.hostvars, vars) : undefined;
+        if (pruned) ctx['hostvars'] = pruned;
+      }
     }
     this.pendingUndef = undefined;
     this.pendingError = undefined;
