@@ -95,8 +95,8 @@ export abstract class TaskBatch extends TaskOutcome {
    * that can be checked: both tasks are single (no loop) runs of a module whose effects are the paths it names
    * (BATCHED), this one registers nothing (so no variable the next one renders from can change), neither has
    * until, delegate_to or run_once, the next one calls no lookup, this run is not check mode (nothing is applied),
-   * and no other host of the play reaches the same machine (its steps, run between, could change what the probe
-   * read). The next task is rendered now and its probe used only if, when it starts, every variable it was rendered
+   * the host is not the controller, and no other host of the play reaches the same machine (its steps, run between,
+   * could change what the probe read). The next task is rendered now and its probe used only if, when it starts, every variable it was rendered
    * from is unchanged (prefetchFor).
    */
   protected pipelineNext(task: TaskNode, scope: Scope, def: ModuleDef<any>, host: string, check: boolean): NextTask | undefined {
@@ -115,8 +115,8 @@ export abstract class TaskBatch extends TaskOutcome {
   }
 
   /**
-   * Does another host of the play reach the same machine (connection type local, or the same address, port, pct
-   * container and jump hosts; a loopback address counts as the local machine)? Computed once per play.
+   * Does another host of the play reach the same machine (the same address, port, pct container and jump hosts), or
+   * is this host the controller itself (connection local, a loopback address)? Computed once per play.
    */
   private sharesTarget(host: string): boolean {
     if (this.sharedTargets?.play !== this.play) {
@@ -135,7 +135,9 @@ export abstract class TaskBatch extends TaskOutcome {
         }
         byKey.set(key, [...(byKey.get(key) ?? []), h]);
       }
-      for (const [key, hs] of byKey) if (hs.length > 1 || key === 'unknown') for (const h of hs) shared.add(h);
+      // the controller itself is never pipelined: a module's prepare (copy/template src) reads the controller's files,
+      // which this task's steps could be writing
+      for (const [key, hs] of byKey) if (hs.length > 1 || key === 'unknown' || key === 'loopback') for (const h of hs) shared.add(h);
       this.sharedTargets = { play: this.play, hosts: shared };
     }
     return this.sharedTargets.hosts.has(host) || !this.playHosts.includes(host);
