@@ -105,6 +105,24 @@ export async function applyBatch(conn: Connection, plans: Step[][], base: RunOpt
 }
 
 async function applyBatchOne(conn: Connection, plans: Step[][], base: RunOptions): Promise<Array<ExecResult[] | Error>> {
+  return (await applyAndProbeOne(conn, plans, [], base)).plans;
+}
+
+/**
+ * A plan's steps and then another task's probe script in ONE remote command (pipelined probe, ADR 0006): the steps
+ * run as applySteps runs them (in order, stopping at the first failing one), then the probe runs whatever they did,
+ * so it reads the host as it is after every step that ran. `probe` is the probe's result as if it had run alone, or
+ * undefined when the command ended before it ran. Returns null, having run nothing, when the two do not fit one
+ * command line (BATCH_SCRIPT_BUDGET): the caller applies the steps alone.
+ */
+export async function applyThenProbe(conn: Connection, steps: Step[], probe: string, base: RunOptions): Promise<{ steps: ExecResult[] | Error; probe?: ExecResult } | null> {
+  const size = steps.reduce((n, st) => n + stepCommand(st).script.length + 200, 0) + probe.length + 200;
+  if (size > BATCH_SCRIPT_BUDGET) return null;
+  const r = await applyAndProbeOne(conn, [steps], [probe], base);
+  return { steps: r.plans[0]!, probe: r.probes[0] };
+}
+
+async function applyAndProbeOne(conn: Connection, plans: Step[][], probes: string[], base: RunOptions): Promise<{ plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> }> {
   const units: BatchUnit[] = [];
   const owner: Array<{ plan: number; step: Step }> = [];
   plans.forEach((steps, p) => {
@@ -114,14 +132,16 @@ async function applyBatchOne(conn: Connection, plans: Step[][], base: RunOptions
       owner.push({ plan: p, step });
     }
   });
+  // probes after every step, each in a group of its own: it runs whatever the steps did
+  const first = units.length;
+  probes.forEach((script, k) => units.push({ script, group: plans.length + k }));
   const nonce = randomBytes(12).toString('hex');
   const b = batchScript(units, nonce);
   const r = await conn.run(b.script, b.input !== undefined ? { ...base, input: b.input } : base);
   const { units: res, rest } = splitBatch(r, units.length, nonce);
   const out: Array<ExecResult[] | Error> = plans.map(() => []);
   const done = new Set<number>();
-  units.forEach((_, i) => {
-    const { plan, step } = owner[i]!;
+  owner.forEach(({ plan, step }, i) => {
     if (done.has(plan)) return;
     const outputs = out[plan] as ExecResult[];
     const u = res[i];
@@ -138,7 +158,7 @@ async function applyBatchOne(conn: Connection, plans: Step[][], base: RunOptions
       done.add(plan);
     }
   });
-  return out;
+  return { plans: out, probes: probes.map((_, k) => res[first + k]) };
 }
 
 /** Several probe scripts in ONE remote command; per script, its result as if it had run alone. */

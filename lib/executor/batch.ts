@@ -14,7 +14,10 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { resolveFor } from '../vars/resolve.js';
 import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
-import { applyBatch, probeBatch } from './apply.js';
+import { applyBatch, applySteps, applyThenProbe, probeBatch } from './apply.js';
+import type { Connection } from '../connection/types.js';
+import type { Probe, ModuleDef, Step } from '../modules/types.js';
+import { connectionSpecFor } from './connect.js';
 import { dropOmitted, isUnreachable, type ItemOutcome, type Scope } from './host-state.js';
 import { TaskOutcome } from './task-outcome.js';
 import { decodeBytes } from '../modules/bytes.js';
@@ -54,8 +57,170 @@ export function pathsOverlap(items: string[][]): boolean {
   return false;
 }
 
+/** The task the strategy runs after this one in the same list (executor.ts runItems), with its scope. */
+export interface NextTask {
+  task: TaskNode;
+  scope: Scope;
+}
+
+/**
+ * A probe of the next task, sent in the same command as this task's steps (pipelined): what the next task was
+ * rendered to, and the variables' state it was rendered from (`seen`: used only when that is still the state).
+ */
+export interface Prefetch {
+  task: TaskNode;
+  scope: Scope;
+  seen: unknown[];
+  args: Record<string, unknown>;
+  params: unknown;
+  probe: Probe<unknown>;
+  runKey: string;
+  output?: ExecResult;
+}
+
+/** Arguments that call a lookup (which may act on the controller: password, pipe) are not rendered ahead of time. */
+const LOOKUP = /\b(lookup|query|q)\s*\(/;
+
 export abstract class TaskBatch extends TaskOutcome {
   protected abstract errText(e: unknown, task: TaskNode): string;
+
+  /** per task invocation (its Scope object, made fresh by runItems for each run of a task): the task after it */
+  readonly nextAfter = new WeakMap<Scope, NextTask>();
+  /** per host: the next task's probe output, fetched with this task's steps */
+  protected prefetched = new Map<string, Prefetch>();
+  /** per play: the hosts that share a connection target with another host of the play */
+  private sharedTargets?: { play: unknown; hosts: Set<string> };
+
+  /**
+   * The next task, if its probe may go in the same command as this task's steps (pipelining, ADR 0006). A simple rule
+   * that can be checked: both tasks are single (no loop) runs of a module whose effects are the paths it names
+   * (BATCHED), this one registers nothing (so no variable the next one renders from can change), neither has
+   * until, delegate_to or run_once, the next one calls no lookup, this run is not check mode (nothing is applied),
+   * the host is not the controller, and no other host of the play reaches the same machine (its steps, run between,
+   * could change what the probe read). The next task is rendered now and its probe used only if, when it starts, every variable it was rendered
+   * from is unchanged (prefetchFor).
+   */
+  protected pipelineNext(task: TaskNode, scope: Scope, def: ModuleDef<any>, host: string, check: boolean): NextTask | undefined {
+    if (process.env['RUNBOOK_PIPELINE'] === '0' || check) return undefined;
+    const next = this.nextAfter.get(scope);
+    if (!next || !BATCHED.has(def.name) || !this.singleRun(task, scope) || task.register) return undefined;
+    const nd = resolveAction(next.task.action);
+    if (!nd || nd.kind === 'action' || !BATCHED.has(nd.def.name) || !this.singleRun(next.task, next.scope)) return undefined;
+    if (LOOKUP.test(JSON.stringify(next.task.args))) return undefined;
+    if (this.sharesTarget(host)) return undefined;
+    return next;
+  }
+
+  private singleRun(task: TaskNode, scope: Scope): boolean {
+    return task.loop === undefined && task.until === undefined && task.delegateTo === undefined && scope.delegateTo === undefined && task.runOnce === undefined && scope.runOnce === undefined && task.deferred === undefined;
+  }
+
+  /**
+   * Does another host of the play reach the same machine (the same address, port, pct container and jump hosts), or
+   * is this host the controller itself (connection local, a loopback address)? Computed once per play.
+   */
+  private sharesTarget(host: string): boolean {
+    if (this.sharedTargets?.play !== this.play) {
+      const byKey = new Map<string, string[]>();
+      const shared = new Set<string>();
+      for (const h of this.playHosts) {
+        let key: string;
+        try {
+          const ctx = this.varsFor(h, undefined, { when: [], tags: [], blockVars: [], environment: [] });
+          const v = resolveFor(Object.fromEntries(Object.entries(ctx).filter(([k]) => k.startsWith('ansible_') || k.startsWith('runbook_') || k.startsWith('proxmox_'))), ctx, this.templar);
+          const spec = connectionSpecFor(h, v, this.opts.hostKeyChecking, this.play?.connection);
+          const loop = spec.type === 'local' || /^(localhost|127\.|::1$|\[::1\])/i.test(spec.address);
+          key = loop ? 'loopback' : JSON.stringify([spec.type, spec.address.toLowerCase(), spec.port, spec.vmid ?? null, spec.jumpHosts ?? null]);
+        } catch {
+          key = 'unknown';
+        }
+        byKey.set(key, [...(byKey.get(key) ?? []), h]);
+      }
+      // the controller itself is never pipelined: a module's prepare (copy/template src) reads the controller's files,
+      // which this task's steps could be writing
+      for (const [key, hs] of byKey) if (hs.length > 1 || key === 'unknown' || key === 'loopback') for (const h of hs) shared.add(h);
+      this.sharedTargets = { play: this.play, hosts: shared };
+    }
+    return this.sharedTargets.hosts.has(host) || !this.playHosts.includes(host);
+  }
+
+  /** What the variables of a host's next task are rendered from, beyond the task and its scope (varsFor). */
+  private varsState(host: string): unknown[] {
+    const st = this.host(host);
+    return [this.play, this.hostvars(), st.factsVersion, st.gathered, st.includeVars, Object.keys(st.includeVars).length, this.playVarsFiles.get(host), this.activeOf(this.playHosts).join('\n')];
+  }
+
+  /**
+   * Renders the next task for this host now, as runOne would when it starts (when, args, validation, environment and
+   * become, prepare, probe). Undefined when anything differs from a plain probe with this task's options (a false
+   * condition, an error, another become or environment): the next task then runs as it always does.
+   */
+  protected async prepareNext(next: NextTask, host: string, runOpts: ConnRunOptions): Promise<Prefetch | undefined> {
+    const { task, scope } = next;
+    const resolved = resolveAction(task.action);
+    if (!resolved || resolved.kind === 'action') return undefined;
+    const def = resolved.def;
+    try {
+      const seen = this.varsState(host);
+      const ctx = this.varsFor(host, task, scope);
+      for (const c of [...scope.when, ...task.when]) if (!this.evalBool(c, ctx)) return undefined;
+      let args = dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
+      // SELinux contexts depend on the host (selinux.ts): probed in the task's own turn
+      if (hasSelinuxArgs(args)) return undefined;
+      if (validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true).length) return undefined;
+      const opts: ConnRunOptions = {};
+      const env = this.envFor(scope, task, ctx);
+      if (env) opts.env = env;
+      const become = this.becomeFor(scope, task, ctx, host);
+      if (become) opts.become = become;
+      const runKey = JSON.stringify([opts.env ?? null, opts.become ?? null]);
+      if (runKey !== JSON.stringify([runOpts.env ?? null, runOpts.become ?? null])) return undefined;
+      const params = def.prepare ? await def.prepare(args, this.moduleContext(task, scope, host, ctx, args)) : args;
+      const probe = def.probe(params);
+      if (!probe) return undefined;
+      return { task, scope, seen, args, params, probe, runKey };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The steps of this task with the next task's probe after them, in one command; the probe's output is kept for it. */
+  protected applyAndProbe(conn: Connection, runOpts: ConnRunOptions, host: string, pre: Prefetch): (steps: Step[]) => Promise<ExecResult[]> {
+    return async (steps) => {
+      const r = await applyThenProbe(conn, steps, pre.probe.script, runOpts);
+      if (r === null) return applySteps(conn, steps, runOpts);
+      if (r.probe) this.prefetched.set(host, { ...pre, output: r.probe });
+      if (r.steps instanceof Error) throw r.steps;
+      return r.steps;
+    };
+  }
+
+  /**
+   * The prefetched probe for this run of a task on a host, if it is still exact: fetched for this task in this scope,
+   * and nothing it was rendered from changed since (every host's facts, this host's gathered facts and include_vars,
+   * the play's active hosts). Whatever was fetched is dropped either way: it is for the next task only.
+   */
+  protected prefetchFor(host: string, task: TaskNode, scope: Scope): Prefetch | undefined {
+    const pre = this.prefetched.get(host);
+    this.prefetched.delete(host);
+    if (!pre || pre.task !== task || !sameScope(pre.scope, scope)) return undefined;
+    const now = this.varsState(host);
+    return now.length === pre.seen.length && now.every((v, i) => v === pre.seen[i]) ? pre : undefined;
+  }
+
+  /** The controller-side context a module's prepare gets (files of the role or playbook, template rendering). */
+  protected moduleContext(task: TaskNode, scope: Scope, host: string, ctx: Record<string, unknown>, args: Record<string, unknown>): ModuleContext {
+    return {
+      host,
+      vars: ctx,
+      findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
+      renderTemplateFile: (f) => {
+        const src = decodeBytes(fs.readFileSync(f));
+        const tv = templateVars(typeof args['src'] === 'string' ? args['src'] : f, f, typeof args['dest'] === 'string' ? args['dest'] : undefined, ctx['ansible_managed']);
+        return preserveTrailingNewlines(src, this.templar.renderString(src, resolveFor(src, { ...ctx, ...tv }, this.templar), { trimBlocks: true, keepTrailingNewline: false }));
+      },
+    };
+  }
 
   /**
    * All items of a looped module task in two remote commands instead of two per item: every item is rendered,
@@ -141,16 +306,7 @@ export abstract class TaskBatch extends TaskOutcome {
       optsKey = k;
       p.runOpts = runOpts;
       p.keys = pathKeys(def.name, args);
-      const mctx: ModuleContext = {
-        host,
-        vars: ctx,
-        findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
-        renderTemplateFile: (f) => {
-          const src = decodeBytes(fs.readFileSync(f));
-          const tv = templateVars(typeof args['src'] === 'string' ? args['src'] : f, f, typeof args['dest'] === 'string' ? args['dest'] : undefined, ctx['ansible_managed']);
-          return preserveTrailingNewlines(src, this.templar.renderString(src, resolveFor(src, { ...ctx, ...tv }, this.templar), { trimBlocks: true, keepTrailingNewline: false }));
-        },
-      };
+      const mctx = this.moduleContext(task, scope, host, ctx, args);
       try {
         p.params = def.prepare ? await def.prepare(args, mctx) : args;
         p.probe = def.probe(p.params);
@@ -239,4 +395,14 @@ export abstract class TaskBatch extends TaskOutcome {
     }
     return out;
   }
+}
+
+/** The same scope, as runItems makes it again for the same task in the same list (inherit() of the same parent). */
+function sameScope(a: Scope, b: Scope): boolean {
+  const arr = (x: unknown[], y: unknown[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return (
+    arr(a.when, b.when) && arr(a.tags, b.tags) && arr(a.blockVars, b.blockVars) && arr(a.environment, b.environment) &&
+    a.become === b.become && a.becomeUser === b.becomeUser && a.becomeMethod === b.becomeMethod && a.checkMode === b.checkMode &&
+    a.ignoreErrors === b.ignoreErrors && a.noLog === b.noLog && a.delegateTo === b.delegateTo && a.runOnce === b.runOnce && a.role === b.role
+  );
 }

@@ -129,7 +129,7 @@ export class Executor extends TaskPipeline {
   }
 
   protected async runItems(items: Item[], scope: Scope, hosts: () => string[]): Promise<void> {
-    for (const item of items) {
+    for (const [i, item] of items.entries()) {
       const active = hosts();
       if (active.length === 0) return;
       if (item.kind === 'block') await this.runBlock(item, scope, active);
@@ -139,6 +139,15 @@ export class Executor extends TaskPipeline {
         if (this.startAt !== undefined) {
           if (!startsHere(item, this.startAt)) continue;
           this.startAt = undefined;
+        }
+        // the task that runs next in this list, if it is a task: its probe may ride on this one's steps (batch.ts)
+        for (let j = i + 1; j < items.length; j++) {
+          const n = items[j]!;
+          if (n.kind !== 'task') break;
+          const ns = inherit(scope, n);
+          if (!this.tagSelected(ns.tags)) continue;
+          this.nextAfter.set(s, { task: n, scope: ns });
+          break;
         }
         await this.runTask(item, s, active);
       }

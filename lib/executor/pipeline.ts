@@ -5,7 +5,6 @@
  * Per host and task: render args -> validate -> prepare -> probe (one read-only round trip) -> pure plan ->
  * report -> unless --check, apply. Check and apply share every line up to the last.
  */
-import * as fs from 'node:fs';
 import { RunbookError } from '../errors.js';
 import type { RunOptions as ConnRunOptions } from '../connection/types.js';
 import type { Item, RoleScope, TaskNode } from '../playbook/model.js';
@@ -15,19 +14,17 @@ import { pyStr } from '../vars/filters.js';
 import { coerceArgs, validateArgs } from '../playbook/validate.js';
 import { withoutSelinuxArgs } from './selinux.js';
 import { resolveAction } from '../modules/registry.js';
-import type { ModuleContext, Plan } from '../modules/types.js';
+import type { Plan } from '../modules/types.js';
 import { TemplateError } from '../vars/template.js';
 import { resolveFor } from '../vars/resolve.js';
-import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
 import { markFinal, withFinal } from '../vars/final.js';
 import { type HostResult, type Status } from './events.js';
 import { loadVarsYaml } from '../vars/sops.js';
 
 import type { ActionDef, ActionEngine } from '../actions/types.js';
 import { EndPlay, HIDDEN, dropOmitted, isUnreachable, type ItemOutcome, type Scope } from './host-state.js';
-import { TaskBatch } from './batch.js';
+import { TaskBatch, type Prefetch } from './batch.js';
 export { pathsOverlap } from './batch.js';
-import { decodeBytes } from '../modules/bytes.js';
 
 /**
  * The run-task pipeline, per (host, task): variables -> loop items -> when -> render args -> validate -> probe ->
@@ -111,6 +108,7 @@ export abstract class TaskPipeline extends TaskBatch {
       return r;
     };
     let ctx: Record<string, unknown>;
+    let pre: Prefetch | undefined;
     try {
       await this.loadVarsFiles(host);
       ctx = this.varsFor(host, task, scope);
@@ -119,10 +117,13 @@ export abstract class TaskPipeline extends TaskBatch {
       // the task's own vars of a no_log task are secrets wherever they show up later
       if (noLog && Object.keys(task.vars).length) this.secrets.markValue(this.render(task.vars, ctx));
     } catch (e) {
+      this.prefetched.delete(host);
       st.failed = true;
       return done('failed', this.errText(e, task));
     }
 
+    // the probe the previous task's command fetched for this one, if still exact (batch.ts prefetchFor)
+    pre = this.prefetchFor(host, task, scope);
     // loop or single
     let items: unknown[] | undefined;
     try {
@@ -133,7 +134,7 @@ export abstract class TaskPipeline extends TaskBatch {
     }
 
     if (items === undefined) {
-      const r = await this.runOne(task, scope, host, ctx, noLog);
+      const r = await this.runOne(task, scope, host, ctx, noLog, { pre, next: true });
       return this.finishHost(task, scope, host, ctx, r, [], done, noLog);
     }
     // a loop: when and the module run per item; the task's result aggregates
@@ -234,7 +235,11 @@ export abstract class TaskPipeline extends TaskBatch {
   }
 
   /** One module run (one loop item, or the whole task without a loop). */
-  protected async runOne(task: TaskNode, scope: Scope, host: string, ctx: Record<string, unknown>, noLog: boolean): Promise<ItemOutcome> {
+  /**
+   * `pipe` (a single run, not a loop item): `pre` is this task's probe, already fetched with the previous task's steps;
+   * `next` lets this task's steps carry the next task's probe (batch.ts pipelineNext).
+   */
+  protected async runOne(task: TaskNode, scope: Scope, host: string, ctx: Record<string, unknown>, noLog: boolean, pipe: { pre?: Prefetch; next?: boolean } = {}): Promise<ItemOutcome> {
     const fail = (reason: string, result: Record<string, unknown> = {}): ItemOutcome => ({ status: 'failed', reason, result: { ...result, failed: true, msg: reason } });
     // conditions: inherited block conditions and the task's own, all must hold
     const conds = [...scope.when, ...task.when];
@@ -248,10 +253,11 @@ export abstract class TaskPipeline extends TaskBatch {
     // a problem the loader could only defer (docs/adr: load-time errors only for what is certain) fails the task now
     if (task.deferred) return fail(`${task.deferred.pos.file}:${task.deferred.pos.line}:${task.deferred.pos.col}: ${task.deferred.message}`);
     const resolved = resolveAction(task.action)!;
+    let pre = pipe.pre;
     let args: Record<string, unknown>;
     try {
-      args = this.render(task.args, ctx) as Record<string, unknown>;
-      args = dropOmitted(args);
+      // a prefetched probe's task was rendered when it was fetched, from the same variables: not rendered again
+      args = pre ? pre.args : dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
     } catch (e) {
       return fail(this.errText(e, task));
     }
@@ -266,7 +272,7 @@ export abstract class TaskPipeline extends TaskBatch {
     }
     const def = resolved.def;
     // Ansible's type conversions ("yes" -> true, "86400" -> 86400): the module receives what was validated
-    const errs = validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
+    const errs = pre ? [] : validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
     if (errs.length) return fail(`${task.pos.file}:${task.pos.line}:${task.pos.col}: ${errs.map((e) => e.message).join('; ')}`);
 
     // delegate_to: the connection of another host, the variables of this one
@@ -290,19 +296,12 @@ export abstract class TaskPipeline extends TaskBatch {
       return fail(this.errText(e, task));
     }
 
-    const mctx: ModuleContext = {
-      host,
-      vars: ctx,
-      findFile: (kind, name) => this.findFile(kind, name, scope.role ?? task.role),
-      renderTemplateFile: (p) => {
-        const src = decodeBytes(fs.readFileSync(p));
-        // the template module's own variables (ansible_managed, template_path, ...: template-vars.ts)
-        const tv = templateVars(typeof args['src'] === 'string' ? args['src'] : p, p, typeof args['dest'] === 'string' ? args['dest'] : undefined, ctx['ansible_managed']);
-        return preserveTrailingNewlines(src, this.templar.renderString(src, resolveFor(src, { ...ctx, ...tv }, this.templar), { trimBlocks: true, keepTrailingNewline: false }));
-      },
-    };
+    // the template module's own variables (ansible_managed, template_path, ...: template-vars.ts)
+    const mctx = this.moduleContext(task, scope, host, ctx, args);
     const forceCheck = this.taskCheckMode(scope, task, ctx);
     const check = forceCheck ?? this.opts.check;
+    if (pre && pre.runKey !== JSON.stringify([runOpts.env ?? null, runOpts.become ?? null])) pre = undefined;
+    const next = pipe.next ? this.pipelineNext(task, scope, def, host, check) : undefined;
     const retries = task.until !== undefined ? Math.max(0, Number(this.render(task.retries ?? 3, ctx))) : 0;
     const delay = task.until !== undefined ? Math.max(0, Number(this.render(task.delay ?? 5, ctx))) : 0;
     let attempt = 0;
@@ -311,14 +310,18 @@ export abstract class TaskPipeline extends TaskBatch {
       let notRun = false;
       try {
         const conn = await this.connect(target);
-        args = await withoutSelinuxArgs(def.name, args, conn, this.host(target));
-        const params = def.prepare ? await def.prepare(args, mctx) : args;
-        const probe = def.probe(params);
-        const state = probe !== null ? probe.parse(await conn.run(probe.script, runOpts)) : null;
+        // a fetched probe (pipelined) never has SELinux arguments: batch.ts does not fetch one for such a task
+        if (!pre) args = await withoutSelinuxArgs(def.name, args, conn, this.host(target));
+        const params = pre ? pre.params : def.prepare ? await def.prepare(args, mctx) : args;
+        const probe = pre ? pre.probe : def.probe(params);
+        const state = probe !== null ? probe.parse(pre?.output ?? (await conn.run(probe.script, runOpts))) : null;
+        pre = undefined;
         const plan: Plan = def.plan(params, state);
         // check mode: planned steps are not run, so there is no result for `until` to judge; retrying cannot help
         notRun = check && plan.steps.length > 0 && plan.runInCheckMode !== true;
-        outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx);
+        // the steps carry the next task's probe when it can be rendered now (pipelining, ADR 0006)
+        const ahead = next && !plan.fail && plan.steps.length > 0 ? await this.prepareNext(next, host, runOpts) : undefined;
+        outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx, ahead ? this.applyAndProbe(conn, runOpts, host, ahead) : undefined);
       } catch (e) {
         if (this.aborted && isUnreachable(e)) return fail(`interrupted by ${this.aborted.signal}: ${(e as Error).message}`);
         if (isUnreachable(e)) return { status: 'unreachable', reason: (e as Error).message, result: { unreachable: true } };
