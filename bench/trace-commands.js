@@ -7,6 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import { Executor } from '../dist/lib/executor/executor.js';
 
+// the counters wrap dist/lib's Executor: bin/runbook.js must run that code, not the bundle (ADR 0017)
+process.env.RUNBOOK_NO_BUNDLE = '1';
+
 const out = new Map();
 const busy = new Map();
 let first;

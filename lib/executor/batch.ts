@@ -18,7 +18,7 @@ import { applyBatch, applySteps, applyThenProbe, probeBatch } from './apply.js';
 import type { Connection } from '../connection/types.js';
 import type { Probe, ModuleDef, Step } from '../modules/types.js';
 import { connectionSpecFor } from './connect.js';
-import { dropOmitted, isUnreachable, type ItemOutcome, type Scope } from './host-state.js';
+import { dropOmitted, factsVersionAll, isUnreachable, type ItemOutcome, type Scope } from './host-state.js';
 import { TaskOutcome } from './task-outcome.js';
 import { decodeBytes } from '../modules/bytes.js';
 
@@ -147,7 +147,8 @@ export abstract class TaskBatch extends TaskOutcome {
   /** What the variables of a host's next task are rendered from, beyond the task and its scope (varsFor). */
   private varsState(host: string): unknown[] {
     const st = this.host(host);
-    return [this.play, this.hostvars(), st.factsVersion, st.gathered, st.includeVars, Object.keys(st.includeVars).length, this.playVarsFiles.get(host), this.activeOf(this.playHosts).join('\n')];
+    // any host's facts (hostvars is one live view: its identity says nothing, factsVersionAll does)
+    return [this.play, factsVersionAll(), st.factsVersion, st.gathered, st.includeVars, Object.keys(st.includeVars).length, this.playVarsFiles.get(host), this.activeOf(this.playHosts).join('\n')];
   }
 
   /**

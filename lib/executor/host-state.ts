@@ -37,6 +37,9 @@ export const HIDDEN = "the output has been hidden due to 'no_log: true'";
 /** bumped whenever any host's `unreachable`, `failed` or `ended` changes: lists of active hosts are cached on it */
 let activeEpoch = 0;
 export const activeVersion = (): number => activeEpoch;
+/** bumped whenever any host's facts or gathered facts change: what hostvars can show (pipelined probes check it) */
+let factsEpoch = 0;
+export const factsVersionAll = (): number => factsEpoch;
 
 export class HostState {
   conn?: Promise<Connection>;
@@ -67,10 +70,17 @@ export class HostState {
   /** bumped by every write to `facts` (set_fact, register, ...), wherever it happens: hostvars entries are rebuilt only then */
   factsVersion = 0;
   facts: Record<string, unknown> = new Proxy({} as Record<string, unknown>, {
-    defineProperty: (t, k, d) => (this.factsVersion++, Reflect.defineProperty(t, k, d)),
-    deleteProperty: (t, k) => (this.factsVersion++, Reflect.deleteProperty(t, k)),
+    defineProperty: (t, k, d) => (this.factsVersion++, factsEpoch++, Reflect.defineProperty(t, k, d)),
+    deleteProperty: (t, k) => (this.factsVersion++, factsEpoch++, Reflect.deleteProperty(t, k)),
   });
-  gathered: Record<string, unknown> = {};
+  private _gathered: Record<string, unknown> = {};
+  get gathered(): Record<string, unknown> {
+    return this._gathered;
+  }
+  set gathered(v: Record<string, unknown>) {
+    if (v !== this._gathered) factsEpoch++;
+    this._gathered = v;
+  }
   includeVars: Record<string, unknown> = {};
   notified = new Set<string>();
   /** the last failed task and its result: ansible_failed_task / ansible_failed_result in rescue */
