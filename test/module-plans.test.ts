@@ -481,6 +481,19 @@ describe('check-mode overlay', () => {
     expect(overlayHit(overlay, { code: 'unit_not_found', path: 'firewall.socket', message: 'x' })).toBeUndefined();
   });
 
+  it('a unit not found carries the plans for the unit written (disabled, inactive) and installed by a package (enabled, started)', () => {
+    const notRunning = systemd.plan(prepareSystemd({ name: 'fail2ban', state: 'started', enabled: true }), frame({ running: '0', enabled: '', active: '', load_state: '' }));
+    expect(notRunning.fail?.code).toBe('unit_not_found');
+    // geerlingguy.security on a host without systemd: the package enables its unit; the state is not managed
+    expect(notRunning.fail?.ifInstalled?.steps).toEqual([]);
+    expect(notRunning.fail?.ifInstalled?.reason).toMatch(/already enabled; systemd is not running/);
+    // geerlingguy.firewall: an init script it writes itself is not enabled yet
+    expect(notRunning.fail?.ifCreated?.steps.map((st) => (st.kind === 'run' ? st.script : st.kind))).toEqual(['systemctl enable -- fail2ban.service']);
+    const running = systemd.plan(prepareSystemd({ name: 'app', state: 'restarted' }), frame({ running: '1', enabled: '', active: '', load_state: '' }));
+    expect(running.fail?.ifCreated?.steps.map((st) => (st.kind === 'run' ? st.script : st.kind))).toEqual(['systemctl start -- app.service']);
+    expect(running.fail?.ifInstalled?.steps.map((st) => (st.kind === 'run' ? st.script : st.kind))).toEqual(['systemctl restart -- app.service']);
+  });
+
   it('a unit not found after a planned package install is a hit (geerlingguy.security: service fail2ban); a planned user is not a path', () => {
     const overlay = new Set<string>();
     recordPlanned(overlay, { steps: [{ kind: 'run', script: 'apt-get install fail2ban' }], reason: 'r', installs: ['fail2ban'], accounts: ['caddy'] });

@@ -39,20 +39,25 @@ export function recordPlanned(overlay: Set<string>, plan: Plan): void {
  * implies), or, for a bare file name such as systemd's `NAME.service`, the planned path of that name.
  */
 export function overlayHit(overlay: ReadonlySet<string>, f: Failure): string | undefined {
+  return overlayHitOf(overlay, f)?.hit;
+}
+
+/** overlayHit, and whether the hit is a planned package install (rather than a planned write of the path itself) */
+export function overlayHitOf(overlay: ReadonlySet<string>, f: Failure): { hit: string; byInstall: boolean } | undefined {
   if (f.path === undefined || f.path === '') return undefined;
-  if (overlay.has(f.path)) return f.path;
+  if (overlay.has(f.path)) return { hit: f.path, byInstall: false };
   if (!f.path.includes('/')) {
     const named = [...overlay].find((p) => p.startsWith('/') && path.basename(p) === f.path);
-    if (named) return named;
+    if (named) return { hit: named, byInstall: false };
     // a unit NAME.service is also what systemd (and `service`) make of a SysV script /etc/init.d/NAME
     const stem = f.path.endsWith('.service') ? f.path.slice(0, -'.service'.length) : undefined;
-    if (stem && overlay.has(`/etc/init.d/${stem}`)) return `/etc/init.d/${stem}`;
+    if (stem && overlay.has(`/etc/init.d/${stem}`)) return { hit: `/etc/init.d/${stem}`, byInstall: false };
   }
   // after a planned package install, a path that does not exist yet may well be one of the package's files
   // (geerlingguy.security: a template into /etc/fail2ban after installing fail2ban)
   if (MISSING_PATH_CODES.has(f.code)) {
     const pkgs = [...overlay].filter((p) => p.startsWith(PACKAGE_MARK)).map((p) => p.slice(PACKAGE_MARK.length));
-    if (pkgs.length) return `${f.path} (after installing ${pkgs.join(', ')})`;
+    if (pkgs.length) return { hit: `${f.path} (after installing ${pkgs.join(', ')})`, byInstall: true };
   }
   return undefined;
 }
@@ -92,7 +97,16 @@ export abstract class TaskOutcome extends RunConnections {
       const overlay = this.host(ctx['inventory_hostname'] as string).overlay;
       // a task run as a user an earlier task creates: sudo refuses the probe ("unknown user") until it exists
       const becomeUser = runOpts.become?.user;
-      const hit = overlayHit(overlay, plan.fail) ?? (becomeUser !== undefined && overlay.has(`${ACCOUNT_MARK}${becomeUser}`) ? `user ${becomeUser}` : undefined);
+      const of = overlayHitOf(overlay, plan.fail);
+      // the module's plan for the state the earlier change leaves (systemd: the unit written, or installed): exact
+      const alt = of ? (of.byInstall ? plan.fail.ifInstalled : plan.fail.ifCreated) : undefined;
+      if (of && alt && !alt.fail) {
+        const changes = alt.steps.length > 0;
+        if (changes) recordPlanned(overlay, alt);
+        const reason = `after an earlier change (${of.hit} is planned but not yet there): ${alt.reason}${changes ? ' (check mode: not applied)' : ''}`;
+        return { status: changes ? 'changed' : 'ok', reason, result: { ...(alt.result ?? {}), changed: changes }, afterEarlierChange: true };
+      }
+      const hit = of?.hit ?? (becomeUser !== undefined && overlay.has(`${ACCOUNT_MARK}${becomeUser}`) ? `user ${becomeUser}` : undefined);
       if (hit) {
         return { status: 'changed', reason: `would change, after an earlier change (${hit} is planned but not yet there)`, result: { ...(plan.result ?? {}), changed: true }, afterEarlierChange: true };
       }

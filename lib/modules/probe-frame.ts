@@ -58,6 +58,12 @@ export class Frame {
     if (r === undefined) return undefined;
     return r.b64 ? decodeBytes(Buffer.from(r.v, 'base64')) : r.v;
   }
+  /** this frame with some values replaced (text values): the state a plan assumes (check mode, after an earlier change) */
+  with(values: Record<string, string>): Frame {
+    const raw = new Map(this.raw);
+    for (const [k, v] of Object.entries(values)) raw.set(k, { b64: false, v });
+    return new Frame(raw);
+  }
   buf(key: string): Buffer | undefined {
     const r = this.raw.get(key);
     if (r === undefined) return undefined;

@@ -118,7 +118,14 @@ export function planSystemd(p: SystemdParams, f: FrameState): Plan {
   const notFound = fileState === '' || fileState === 'bad' || fileState === 'not-found';
   const onlyMask = p.masked === true && p.enabled === undefined && p.state === undefined;
   if (notFound && !(running && loadState === 'loaded') && !onlyMask) {
-    return failPlan(failure('unit_not_found', `Could not find the requested service ${p.name}: host`, p.unit), result);
+    const fail = failure('unit_not_found', `Could not find the requested service ${p.name}: host`, p.unit);
+    if (!isProbeFailed(f)) {
+      // check mode, when an earlier task plans the unit: a unit file just written is disabled and inactive; a unit a
+      // Debian package installs is enabled and started by the package's own scripts (deb-systemd-helper, invoke-rc.d)
+      fail.ifCreated = planSystemd(p, f.with({ enabled: 'disabled', active: 'inactive', load_state: 'loaded' }));
+      fail.ifInstalled = planSystemd(p, f.with({ enabled: 'enabled', active: 'active', load_state: 'loaded' }));
+    }
+    return failPlan(fail, result);
   }
 
   // 1. daemon-reload

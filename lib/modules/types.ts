@@ -31,6 +31,12 @@ export interface Failure {
   code: string;
   path?: string;
   message: string;
+  /**
+   * for a missing `path`: the plan once it exists, as an earlier planned write creates it (ifCreated) or as a
+   * planned package install provides it (ifInstalled). Check mode plans against that state instead of guessing.
+   */
+  ifCreated?: Plan;
+  ifInstalled?: Plan;
 }
 
 /** A failure, as data. */
