@@ -149,6 +149,8 @@ const CASES: [string, string][] = [
   ["{% set name, options = (x.items() | list)[0] %}{{ name }}={{ options }}", 'a=1'],
   ["{%- set a, b = [1, 2] -%}{{ a + b }}", '3'],
   // Python string-literal escapes: unknown escapes keep their backslash (MiniJinja alone rejects them)
+  // a bare undefined name passed to the template's own macro, which tests it (willshersystems.sshd's body_option)
+  ['{% macro opt(k, v) %}{% if v is defined %}{{ k }} {{ v }}{% else %}{{ k }} -{% endif %}{% endmacro %}{{ opt("Include", nope) }},{{ opt("Port", 22) }}', 'Include -,Port 22'],
   [String.raw`{{ '1.2.3' | regex_replace('\.', '-') }} {{ 'a1b22' | regex_findall('\d+') }} {{ 'A	|' }}`, "1-2-3 ['1', '22'] A\t|"],
 ];
 
@@ -192,6 +194,8 @@ describe('undefined variables are strict and named', () => {
     ['{{ foo | mandatory }}', 'foo'],
     ['{{ users | map(attribute="name") | join(sep) }}', 'sep'],
     ["{{ lookup('vars', 'nope') }}", 'nope'],
+    // not a macro of this template: an ordinary use
+    ['{{ range(nope) }}', 'nope'],
   ];
   for (const [tpl, name] of cases) {
     it(`${JSON.stringify(tpl)} → ${name}`, () => {

@@ -40,6 +40,10 @@ export function usedNames(tpl: string): { used: Set<string>; guarded: Set<string
   const guarded = new Set<string>();
   const locals = new Set<string>();
   const re = /\{\{([\s\S]*?)\}\}|\{%-?([\s\S]*?)-?%\}/g;
+  // a macro receives an undefined argument as Undefined and may test it (`is defined`), as Jinja does: a bare name
+  // passed to a macro of this template is not a certain error (willshersystems.sshd: body_option("Include", sshd_Include))
+  const macros = [...tpl.matchAll(/\{%-?\s*macro\s+([A-Za-z_]\w*)\s*\(/g)].map((x) => x[1]!);
+  const macroCall = macros.length ? new RegExp(`\\b(?:${macros.join('|')})\\s*\\(([^()]*)\\)`, 'g') : undefined;
   let m: RegExpExecArray | null;
   while ((m = re.exec(tpl))) {
     let body = (m[1] ?? m[2] ?? '').replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, ' "" ');
@@ -60,6 +64,7 @@ export function usedNames(tpl: string): { used: Set<string>; guarded: Set<string
     }
     for (const g of body.matchAll(/([A-Za-z_]\w*)(?:\.[\w.]+|\[[^\]]*\])*\s*(?:is\s+(?:not\s+)?(?:defined|undefined|none)|\|\s*(?:default|d)\b)/g)) guarded.add(g[1]!);
     for (const g of body.matchAll(/\b(?:if|and|or|not)\s+([A-Za-z_]\w*)\s+is\s+(?:not\s+)?defined/g)) guarded.add(g[1]!);
+    if (macroCall) for (const c of body.matchAll(macroCall)) for (const a of c[1]!.split(',')) if (/^\s*[A-Za-z_]\w*\s*$/.test(a)) guarded.add(a.trim());
     // Ansible's default() takes an undefined argument too (x | default(undefined_var) is x when x is defined)
     for (const g of body.matchAll(/\|\s*(?:default|d)\s*\(\s*([A-Za-z_]\w*)/g)) guarded.add(g[1]!);
     body = body

@@ -61,7 +61,8 @@ class Rewriter {
   roots = new Set<string>();
   /** inside default(...)'s arguments: paths are chain-safe, never raising */
   lenient = 0;
-  constructor(private toks: Tok[]) {
+  /** names of the template's own macros: their arguments may be undefined (a macro can test them with `is defined`) */
+  constructor(private toks: Tok[], private lenientCalls: ReadonlySet<string> = NO_NAMES) {
     const stack: number[] = [];
     for (let i = 0; i < toks.length; i++) {
       const v = toks[i].t === 'op' ? toks[i].v : '';
@@ -99,7 +100,8 @@ class Rewriter {
         if (tok.v in OPEN) {
           // Ansible's default(): its arguments may be undefined (`x | default(undefined_var)` is x when x is defined)
           const fp = this.prev(i, start);
-          const lenient = tok.v === '(' && ['default', 'd'].includes(toks[fp]?.v ?? '') && this.v(this.prev(fp, start)) === '|';
+          const lenient = tok.v === '(' && ((['default', 'd'].includes(toks[fp]?.v ?? '') && this.v(this.prev(fp, start)) === '|') ||
+            (toks[fp]?.t === 'id' && this.lenientCalls.has(toks[fp]!.v) && !['.', '|'].includes(this.v(this.prev(fp, start)) ?? '')));
           if (lenient) this.lenient++;
           out += tok.v + this.rw(i + 1, this.match[i]) + toks[this.match[i]].v;
           if (lenient) this.lenient--;
@@ -271,11 +273,18 @@ function unquote(s: string): string {
 }
 
 /** Rewrite one expression; null when it can't be tokenized (leave it to the engine's error). */
-export function rewriteExpr(src: string, roots: Set<string>): string | null {
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/** The names of the macros a template defines (`{% macro NAME(...) %}`). */
+export function macroNames(src: string): Set<string> {
+  return new Set([...src.matchAll(/\{%[-+]?\s*macro\s+([A-Za-z_]\w*)\s*\(/g)].map((m) => m[1]!));
+}
+
+export function rewriteExpr(src: string, roots: Set<string>, lenientCalls: ReadonlySet<string> = NO_NAMES): string | null {
   const toks = tokenize(src);
   if (!toks) return null;
   try {
-    const r = new Rewriter(toks);
+    const r = new Rewriter(toks, lenientCalls);
     const out = r.rw(0, toks.length);
     for (const x of r.roots) roots.add(x);
     return out;

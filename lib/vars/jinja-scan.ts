@@ -1,5 +1,5 @@
 /** Template scanning: rewrite every tag of a template (jinja-rewrite.ts rewrites the expressions), same line numbers. */
-import { OPEN, fixStr, rewriteExpr, tagEnd, tokenize, type Tok } from './jinja-rewrite.js';
+import { OPEN, fixStr, macroNames, rewriteExpr, tagEnd, tokenize, type Tok } from './jinja-rewrite.js';
 
 // ============================================================== template scanning
 
@@ -21,6 +21,8 @@ const INCLUDE_TAGS = new Set(['include', 'import', 'from', 'extends']);
  */
 export function scanTemplate(src: string, track = false): Scanned {
   const roots = new Set<string>();
+  // a bare name passed to one of the template's macros may be undefined, as in Jinja (willshersystems.sshd)
+  const macros = macroNames(src);
   const exprRoots: string[][] = [];
   const locals = new Map<string, string[]>();
   const includes: string[] = [];
@@ -49,7 +51,7 @@ export function scanTemplate(src: string, track = false): Scanned {
     if (body.endsWith('-') || body.endsWith('+')) { trail = body[body.length - 1]; body = body.slice(0, -1); }
     if (kind === '{') {
       const own = new Set<string>();
-      const ex = rewriteExpr(body, own);
+      const ex = rewriteExpr(body, own, macros);
       for (const r of own) roots.add(r);
       if (ex === null) {
         // left to the engine as written: which variables it reads is unknown, so the context is not pruned
@@ -103,7 +105,7 @@ export function scanTemplate(src: string, track = false): Scanned {
         if (split === -1) newBody = body;
         else {
           const own = new Set<string>();
-          const ex = rewriteExpr(rest.slice(split), own);
+          const ex = rewriteExpr(rest.slice(split), own, macros);
           for (const r of own) roots.add(r);
           // the names this tag makes: `for a, b in ...` / `set x = ...`
           const targets = rest.slice(0, kw === 'for' ? split - 2 : split - 1).match(/[A-Za-z_]\w*/g) ?? [];
@@ -114,7 +116,7 @@ export function scanTemplate(src: string, track = false): Scanned {
           newBody = ex === null ? null : head + fixed + ex;
         }
       } else {
-        const ex = rewriteExpr(rest, roots);
+        const ex = rewriteExpr(rest, roots, macros);
         newBody = ex === null ? null : head + ex;
       }
     }
