@@ -52,6 +52,20 @@ describe('ansible_verbosity', () => {
   });
 });
 
+describe('fail with a mapping as msg', () => {
+  it('shows it as JSON (willshersystems.sshd re-raises ansible_failed_result), never [object Object]', () => {
+    tree({
+      'inventory.yml': 'all:\n  hosts:\n    box:\n      ansible_connection: local\n  vars:\n    runbook_lock: false\n',
+      'fail.yml': `- hosts: box\n  gather_facts: false\n  tasks:\n    - fail:\n        msg: {rc: 3, why: nope}\n`,
+    });
+    const r = cli(['apply', path.join(dir, 'fail.yml'), '-i', path.join(dir, 'inventory.yml'), '--format', 'json']);
+    expect(r.code).toBe(2);
+    const ev = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((e) => e.event === 'task:result');
+    expect(ev.status).toBe('failed');
+    expect(JSON.parse(ev.reason)).toEqual({ rc: 3, why: 'nope' });
+  });
+});
+
 describe('apt default_release', () => {
   it('an empty default_release is valid and means no release, as in Ansible', () => {
     expect(validateArgs(apt.schema, { name: 'nginx', default_release: '' }, 'apt', true)).toEqual([]);
