@@ -48,6 +48,11 @@ describe('with_<lookup> items', () => {
     expect(items('list', ['a', ['b', 'c']])).toEqual(['a', ['b', 'c']]);
     expect(items('items', 'solo')).toEqual(['solo']);
   });
+
+  it('community.general.flattened flattens every depth and stops at a None term (devsec.hardening)', () => {
+    expect(items('community.general.flattened', [['/usr/bin', ['/usr/sbin', ['/bin']]], '/sbin'])).toEqual(['/usr/bin', '/usr/sbin', '/bin', '/sbin']);
+    expect(items('flattened', ['a', 'None', 'b'])).toEqual(['a']);
+  });
   it('dict gives key/value pairs in order; a list is refused', () => {
     expect(items('dict', { b: 1, a: { x: 2 } })).toEqual([{ key: 'b', value: 1 }, { key: 'a', value: { x: 2 } }]);
     expect(() => items('dict', [1])).toThrow(/with_dict expects a dict/);

@@ -42,7 +42,21 @@ export const LOOKUPS: Record<string, LookupFn> = {
   list: (terms) => terms,
   password: passwordLookup,
   'community.sops.sops': sopsLookup,
+  // community.general.flattened (`with_flattened` reaches it through Ansible's routing too): lists flattened at
+  // every depth, up to a 'None' or 'null' term, as the plugin does (devsec.hardening's minimize_access)
+  'community.general.flattened': (terms) => flattenDeep(terms),
+  flattened: (terms) => flattenDeep(terms),
 };
+
+function flattenDeep(terms: unknown[], out: unknown[] = [], depth = 0): unknown[] {
+  if (depth > 1000) throw new Error('flattened: lists nested more than 1000 deep');
+  for (const t of terms) {
+    if (t === 'None' || t === 'null') break;
+    if (Array.isArray(t)) flattenDeep(t, out, depth + 1);
+    else out.push(t);
+  }
+  return out;
+}
 Object.assign(LOOKUPS, loopLookups()); // nested, subelements, sequence, first_found, fileglob, ... (loop-lookups.ts)
 // the builtin lookups by their FQCN too
 for (const n of Object.keys(LOOKUPS)) if (!n.includes('.')) LOOKUPS[`ansible.builtin.${n}`] = LOOKUPS[n]!;
