@@ -41,14 +41,27 @@ describe('ansible_verbosity', () => {
   it('is the -v count (willshersystems.sshd reads it)', () => {
     tree({
       'inventory.yml': 'all:\n  hosts:\n    box:\n      ansible_connection: local\n  vars:\n    runbook_lock: false\n',
-      'verb.yml': `- hosts: box\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: ${dir}/out/verbosity.txt\n        content: "{{ ansible_verbosity }}\\n"\n`,
+      'verb.yml': `- hosts: box\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: ${dir}/out/verbosity.txt\n        content: "{{ ansible_verbosity }} {{ ansible_connection }}\\n"\n`,
     });
     fs.mkdirSync(path.join(dir, 'out'), { recursive: true });
-    for (const [flags, want] of [[[], '0\n'], [['-vv'], '2\n']] as const) {
+    for (const [flags, want] of [[[], '0 local\n'], [['-vv'], '2 local\n']] as const) {
       const r = cli(['apply', path.join(dir, 'verb.yml'), '-i', path.join(dir, 'inventory.yml'), '--format', 'plain', ...flags]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(fs.readFileSync(path.join(dir, 'out/verbosity.txt'), 'utf8')).toBe(want);
     }
+  });
+});
+
+describe('ansible_connection', () => {
+  it('is defined without the inventory setting it: the play\'s connection (else ssh, local for localhost)', () => {
+    tree({
+      'inv2.yml': 'all:\n  hosts:\n    box2:\n  vars:\n    runbook_lock: false\n',
+      'conn.yml': `- hosts: box2\n  connection: local\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: ${dir}/out/conn.txt\n        content: "{{ ansible_connection }}\\n"\n`,
+    });
+    fs.mkdirSync(path.join(dir, 'out'), { recursive: true });
+    const r = cli(['apply', path.join(dir, 'conn.yml'), '-i', path.join(dir, 'inv2.yml'), '--format', 'plain']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'out/conn.txt'), 'utf8')).toBe('local\n');
   });
 });
 

@@ -157,6 +157,9 @@ export abstract class RunVariables {
     const finals: string[] = [];
     for (const src of [st.gathered, st.facts]) for (const k of Object.keys(src)) if (vars[k] === src[k]) finals.push(k);
     return setFinalNames({
+      // Ansible always defines the connection plugin's name (willshersystems.sshd tests `ansible_connection`): the
+      // same default connect.ts takes (the play's `connection:`, local for localhost, else ssh); inventory wins
+      ansible_connection: this.play?.connection ?? (host === 'localhost' ? 'local' : 'ssh'),
       ...this.opts.cfgVars,
       ...vars,
       inventory_hostname: host,
