@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { Lab } from '../lib/lab/lab.js';
-import { BIN, ROOT } from './helpers.js';
+import { normRunOutput, tracedApply, type TracedRun } from './helpers.js';
 import { pathsOverlap } from '../lib/executor/pipeline.js';
 import { batchScript, splitBatch } from '../lib/connection/scripts.js';
 
@@ -62,43 +61,15 @@ const playbook = (dir: string) => `- hosts: lab
       debug: {msg: "{{ modes.results | map(attribute='changed') | list }} {{ validated.results | map(attribute='failed') | list }}"}
 `;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  trace: Record<string, number[]>;
-}
+type Run = TracedRun;
 
 function run(dir: string, extra: string[], env: Record<string, string> = {}): Promise<Run> {
   const pb = path.join(local, `site-${path.basename(dir)}.yml`);
   fs.writeFileSync(pb, playbook(dir));
-  const traceFile = path.join(local, `trace-${Math.random().toString(36).slice(2)}.json`);
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', path.join(ROOT, 'bench', 'trace-commands.js'), BIN, 'apply', pb, '-i', inv, '--format', 'plain', ...extra], {
-      env: { ...process.env, RBBENCH_TRACE: traceFile, NO_COLOR: '1', ...env },
-      cwd: local,
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 180_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const trace = fs.existsSync(traceFile) ? JSON.parse(fs.readFileSync(traceFile, 'utf8')) : {};
-      resolve({ code: code ?? -1, stdout, stderr, trace });
-    });
-  });
+  return tracedApply(pb, ['-i', inv, '--format', 'plain', ...extra], local, env);
 }
 
-/** the run's output with the directory name and timings taken out */
-const norm = (s: string, dir: string) =>
-  s
-    .replaceAll(dir, 'DIR')
-    .replace(/\d+(\.\d+)?\s*(ms|s)\b/g, 'T')
-    .split('\n')
-    .filter((l) => !/^(real|user|sys)\b/.test(l));
+const norm = normRunOutput;
 
 async function hostState(dir: string): Promise<string> {
   const r = await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `cd ${dir} && find . -printf '%p %y %m\\n' | sort && for f in $(find . -type f | sort); do echo "== $f"; cat "$f"; done`]);

@@ -12,10 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import YAML from 'yaml';
 import { Lab } from '../lib/lab/lab.js';
-import { BIN, ROOT } from './helpers.js';
+import { normRunOutput, tracedApply, type TracedRun } from './helpers.js';
 
 let lab: Lab;
 let inv: string;
@@ -75,44 +74,16 @@ const aliasPlaybook = (dir: string) => `- hosts: all
       lineinfile: {path: "${dir}/shared", line: "x-{{ inventory_hostname }}"}
 `;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  trace: Record<string, number[]>;
-}
+type Run = TracedRun;
 
 function run(pbText: string, inventory: string, extra: string[], env: Record<string, string> = {}): Promise<Run> {
   const pb = path.join(local, `site-${Math.random().toString(36).slice(2)}.yml`);
   fs.writeFileSync(pb, pbText);
-  const traceFile = path.join(local, `trace-${Math.random().toString(36).slice(2)}.json`);
-  return new Promise((resolve, reject) => {
-    // -f 1: the hosts in a fixed order, so the two runs' outputs compare line by line
-    const p = spawn(process.execPath, ['--import', path.join(ROOT, 'bench', 'trace-commands.js'), BIN, 'apply', pb, '-i', inventory, '-f', '1', '--format', 'plain', ...extra], {
-      env: { ...process.env, RBBENCH_TRACE: traceFile, NO_COLOR: '1', ...env },
-      cwd: local,
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 180_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const trace = fs.existsSync(traceFile) ? JSON.parse(fs.readFileSync(traceFile, 'utf8')) : {};
-      resolve({ code: code ?? -1, stdout, stderr, trace });
-    });
-  });
+  // -f 1: the hosts in a fixed order, so the two runs' outputs compare line by line
+  return tracedApply(pb, ['-i', inventory, '-f', '1', '--format', 'plain', ...extra], local, env);
 }
 
-/** the run's output with the directory name and timings taken out */
-const norm = (s: string, dir: string) =>
-  s
-    .replaceAll(dir, 'DIR')
-    .replace(/\d+(\.\d+)?\s*(ms|s)\b/g, 'T')
-    .split('\n')
-    .filter((l) => !/^(real|user|sys)\b/.test(l));
+const norm = normRunOutput;
 
 async function hostState(host: number, dir: string): Promise<string> {
   const r = await lab.exec(lab.hosts[host]!.name, ['/bin/sh', '-c', `cd ${dir} && find . -printf '%p %y %m %l\\n' | sort && for f in $(find . -type f | sort); do echo "== $f"; cat "$f"; done`]);
