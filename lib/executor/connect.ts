@@ -36,9 +36,14 @@ function sshOptions(...args: unknown[]): Map<string, string> {
   return out;
 }
 
+/** The connection a host gets when its variables name none: the play's `connection:`, local for localhost, else ssh. */
+export function defaultConnection(host: string, playConnection?: string): string {
+  return playConnection ?? (host === 'localhost' ? 'local' : 'ssh');
+}
+
 export function connectionSpecFor(host: string, v: Record<string, unknown>, hostKeyChecking?: boolean, playConnection?: string): ConnectionSpec & SpecExtras {
   const o = sshOptions(v['ansible_ssh_common_args'], v['ansible_ssh_extra_args']);
-  let type = String(v['ansible_connection'] ?? playConnection ?? (host === 'localhost' ? 'local' : 'ssh'));
+  let type = String(v['ansible_connection'] ?? defaultConnection(host, playConnection));
   if (type === 'community.proxmox.proxmox_pct_remote' || type === 'community.general.proxmox_pct_remote' || type === 'proxmox_pct_remote') type = 'pct';
   if (type === 'paramiko' || type === 'smart' || type === 'ansible.builtin.ssh') type = 'ssh';
   if (type === 'ansible.builtin.local') type = 'local';

@@ -5,6 +5,7 @@
  * Per host and task: render args -> validate -> prepare -> probe (one read-only round trip) -> pure plan ->
  * report -> unless --check, apply. Check and apply share every line up to the last.
  */
+import { defaultConnection } from './connect.js';
 import { applyShard } from '../inventory/shard.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -158,8 +159,8 @@ export abstract class RunVariables {
     for (const src of [st.gathered, st.facts]) for (const k of Object.keys(src)) if (vars[k] === src[k]) finals.push(k);
     return setFinalNames({
       // Ansible always defines the connection plugin's name (willshersystems.sshd tests `ansible_connection`): the
-      // same default connect.ts takes (the play's `connection:`, local for localhost, else ssh); inventory wins
-      ansible_connection: this.play?.connection ?? (host === 'localhost' ? 'local' : 'ssh'),
+      // default the connection itself takes; the inventory's wins
+      ansible_connection: defaultConnection(host, this.play?.connection),
       ...this.opts.cfgVars,
       ...vars,
       inventory_hostname: host,
