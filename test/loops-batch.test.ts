@@ -3,7 +3,8 @@
  * steps (pipeline.ts runBatch), counted per task with the bench's own counter (bench/trace-commands.js reads each
  * connection's commandCount), on a real lab host. The output ((item=...) lines, per-item results, register) and the
  * host's end state are the same as item by item (RUNBOOK_BATCH=0), in apply and in check mode; items that touch the
- * same path, or whose plan fails after an earlier item's steps, run item by item.
+ * same path, or whose plan fails after an earlier item's steps, and a command's later items, are probed again after
+ * the earlier items' steps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
@@ -57,6 +58,15 @@ const playbook = (dir: string) => `- hosts: lab
     - name: link to an earlier item through an alias
       file: {path: "{{ dir }}/{{ item.p }}", state: "{{ item.s }}", src: "{{ item.src | default(omit) }}"}
       loop: [{p: t1, s: touch}, {p: l1, s: link, src: "{{ dir }}/alias/t1"}]
+    - name: nested dirs
+      file: {path: "{{ dir }}/{{ item }}", state: directory, mode: "0750"}
+      loop: [n, n/a, n/b, m]
+    - name: commands
+      command: {cmd: "touch {{ dir }}/{{ item.t }}", creates: "{{ dir }}/{{ item.c }}"}
+      loop: [{t: c1, c: c1}, {t: c2, c: c1}, {t: c3, c: c3}]
+    - name: shells
+      shell: "echo {{ item }} >> {{ dir }}/shells.log"
+      loop: [s1, s2, s3]
     - name: report
       debug: {msg: "{{ modes.results | map(attribute='changed') | list }} {{ validated.results | map(attribute='failed') | list }}"}
 `;
@@ -90,7 +100,7 @@ afterAll(async () => {
 });
 
 describe('loop items in one remote command per phase', () => {
-  it('apply: 2 commands per batched task (1 unchanged), same output and end state as item by item; overlaps fall back', async () => {
+  it('apply: 2 commands per batched task (1 unchanged), same output and end state as item by item; overlaps probed again', async () => {
     const dirA = `${remoteBase}-batched`;
     const dirB = `${remoteBase}-single`;
     const a = await run(dirA, []);
@@ -114,19 +124,32 @@ describe('loop items in one remote command per phase', () => {
     for (const t of ['copies', 'lines', 'modes', 'validated']) expect(one(a, t), t).toBe(2);
     // changed_when false for c: the line is still written (steps ran) in the same one apply command
     expect(one(a, 'changed per item')).toBe(2);
-    // the same file three times: item by item (3 probes, 3 applies)
-    expect(one(a, 'same file')).toBe(6);
+    // the same file three times: one probe of all, then each item's steps with the later items probed again after
+    // them (1 + 1 + 1 + 1; item by item: 3 probes, 3 applies)
+    expect(one(b, 'same file')).toBe(6);
+    expect(one(a, 'same file')).toBe(4);
+    // n/a and n/b are inside n: probed again after n is made (1 + 1), then their steps with m's (1)
+    expect(one(a, 'nested dirs')).toBe(3);
+    // a command may change anything: after c1 runs, the later items are probed again, and c2 (creates c1) is skipped
+    expect(one(a, 'commands')).toBe(3);
+    expect(await hostState(dirA)).not.toContain('./c2 ');
+    expect(await hostState(dirA)).toContain('./c3 f');
+    // no probe: every item's command in one, in order
+    expect(one(a, 'shells')).toBe(1);
+    expect(one(b, 'shells')).toBe(3);
+    expect(await hostState(dirA)).toContain('== ./shells.log\ns1\ns2\ns3\n');
     // p/r's parent does not exist at the probe, but touch's plan does not depend on it: one batch each
     expect(one(a, 'touch through a new parent')).toBe(2);
-    // l1's src (t1 through the alias) does not exist at the probe: its plan fails after t1's planned steps, so the
-    // batched probe (read-only) is followed by item by item (1 + 2 + 2), and the link is made as item by item
-    expect(one(a, 'link to an earlier item through an alias')).toBe(5);
+    // l1's src (t1 through the alias) does not exist at the probe: its plan fails after t1's planned steps, so it is
+    // probed again after them (1 + 1 + 1), and the link is made as item by item
+    expect(one(a, 'link to an earlier item through an alias')).toBe(3);
 
     // unchanged: one command per batched task
     const a2 = await run(dirA, []);
     expect(a2.code, a2.stdout + a2.stderr).toBe(0);
-    for (const t of ['copies', 'lines', 'modes']) expect(one(a2, t), t).toBe(1);
-    expect(one(a2, 'same file')).toBe(3);
+    for (const t of ['copies', 'lines', 'modes', 'same file', 'nested dirs', 'commands']) expect(one(a2, t), t).toBe(1);
+    // touch changes every run: its step after the one probe command
+    expect(one(a2, 'link to an earlier item through an alias')).toBe(2);
     expect(a2.stdout).not.toMatch(/changed: \[[^\]]+\] => \(item=(a|b|d)\)/); // c: changed_when says so
   }, 400_000);
 

@@ -95,7 +95,7 @@ function chunks(sizes: number[]): number[][] {
 }
 
 export async function applyBatch(conn: Connection, plans: Step[][], base: RunOptions): Promise<Array<ExecResult[] | Error>> {
-  const sizes = plans.map((steps) => steps.reduce((n, st) => n + stepCommand(st).script.length + 200, 0));
+  const sizes = plans.map(planSize);
   const out: Array<ExecResult[] | Error> = new Array(plans.length);
   for (const group of chunks(sizes)) {
     const res = await applyBatchOne(conn, group.map((i) => plans[i]!), base);
@@ -109,6 +109,36 @@ async function applyBatchOne(conn: Connection, plans: Step[][], base: RunOptions
 }
 
 /**
+ * One plan's steps in ONE remote command (applySteps sends one per step): the same outputs, and the same StepFailed
+ * at the first failing step. Item by item (RUNBOOK_BATCH=0), or when the scripts would not fit one command line, one
+ * command per step as before.
+ */
+export async function applyPlan(conn: Connection, steps: Step[], base: RunOptions): Promise<ExecResult[]> {
+  if (steps.length < 2 || process.env['RUNBOOK_BATCH'] === '0' || planSize(steps) > BATCH_SCRIPT_BUDGET) return applySteps(conn, steps, base);
+  const r = (await applyAndProbeOne(conn, [steps], [], base)).plans[0]!;
+  if (r instanceof Error) throw r;
+  return r;
+}
+
+function planSize(steps: Step[]): number {
+  return steps.reduce((n, st) => n + stepCommand(st).script.length + 200, 0);
+}
+
+/**
+ * The steps of several plans (in order; each stops at its first failing step, the others still run) and then some
+ * probe scripts (each runs whatever the steps did), in ONE remote command when they fit (BATCH_SCRIPT_BUDGET), else
+ * the steps in as few commands as fit and then the probes: the same order on the host either way. A probe's result
+ * is undefined when the command ended before it ran.
+ */
+export async function applyAndProbe(conn: Connection, plans: Step[][], probes: string[], base: RunOptions): Promise<{ plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> }> {
+  const size = plans.reduce((n, steps) => n + planSize(steps), 0) + probes.reduce((n, p) => n + p.length + 200, 0);
+  if (size <= BATCH_SCRIPT_BUDGET) return applyAndProbeOne(conn, plans, probes, base);
+  const res = plans.length ? await applyBatch(conn, plans, base) : [];
+  const outs = probes.length ? await probeBatch(conn, probes, base) : [];
+  return { plans: res, probes: outs };
+}
+
+/**
  * A plan's steps and then another task's probe script in ONE remote command (pipelined probe, ADR 0006): the steps
  * run as applySteps runs them (in order, stopping at the first failing one), then the probe runs whatever they did,
  * so it reads the host as it is after every step that ran. `probe` is the probe's result as if it had run alone, or
@@ -116,8 +146,7 @@ async function applyBatchOne(conn: Connection, plans: Step[][], base: RunOptions
  * command line (BATCH_SCRIPT_BUDGET): the caller applies the steps alone.
  */
 export async function applyThenProbe(conn: Connection, steps: Step[], probe: string, base: RunOptions): Promise<{ steps: ExecResult[] | Error; probe?: ExecResult } | null> {
-  const size = steps.reduce((n, st) => n + stepCommand(st).script.length + 200, 0) + probe.length + 200;
-  if (size > BATCH_SCRIPT_BUDGET) return null;
+  if (planSize(steps) + probe.length + 200 > BATCH_SCRIPT_BUDGET) return null;
   const r = await applyAndProbeOne(conn, [steps], [probe], base);
   return { steps: r.plans[0]!, probe: r.probes[0] };
 }

@@ -1,6 +1,6 @@
 /**
- * Loop items in one round trip: the items of a file-like task (batched modules below) are probed in one remote command
- * and their steps applied in another, when no two items' paths overlap (ADR 0006). A layer of the pipeline's class
+ * Loop items in few round trips: the items of a looped task (batched modules below) are probed in one remote command
+ * and their steps applied in another, probing again after earlier items' steps where they may overlap (ADR 0006). A layer of the pipeline's class
  * chain, like task-outcome.ts; pipeline.ts decides when to call it.
  */
 import * as fs from 'node:fs';
@@ -14,7 +14,7 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { resolveFor } from '../vars/resolve.js';
 import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
-import { applyBatch, applySteps, applyThenProbe, probeBatch } from './apply.js';
+import { applyAndProbe, applyPlan, applyThenProbe, probeBatch } from './apply.js';
 import type { Connection } from '../connection/types.js';
 import type { Probe, ModuleDef, Step } from '../modules/types.js';
 import { connectionSpecFor } from './connect.js';
@@ -27,6 +27,12 @@ import { decodeBytes } from '../modules/bytes.js';
  * inside them): their loop items are probed and applied in one command each when no two items' paths overlap.
  */
 const BATCHED = new Set(['file', 'copy', 'template', 'lineinfile', 'blockinfile', 'replace', 'ini_file', 'stat', 'slurp']);
+/**
+ * Modules whose steps may change anything (a command) or more than the item names (sysctl's reload sets every key of
+ * its file), and whose prepare reads nothing on the host: their loop items are batched too, but after any item's
+ * steps every later item is probed again (runBatch).
+ */
+const SEQUENTIAL = new Set(['command', 'shell', 'sysctl']);
 /** The remote paths an item names: copy/template's `src` is on the controller (unless remote_src); file's link `src` is relative to the link's directory. */
 function pathKeys(module: string, args: Record<string, unknown>): string[] {
   const str = (k: string) => (typeof args[k] === 'string' && args[k] !== '' ? [args[k] as string] : []);
@@ -189,7 +195,7 @@ export abstract class TaskBatch extends TaskOutcome {
   protected applyAndProbe(conn: Connection, runOpts: ConnRunOptions, host: string, pre: Prefetch): (steps: Step[]) => Promise<ExecResult[]> {
     return async (steps) => {
       const r = await applyThenProbe(conn, steps, pre.probe.script, runOpts);
-      if (r === null) return applySteps(conn, steps, runOpts);
+      if (r === null) return applyPlan(conn, steps, runOpts);
       if (r.probe) this.prefetched.set(host, { ...pre, output: r.probe });
       if (r.steps instanceof Error) throw r.steps;
       return r.steps;
@@ -224,23 +230,24 @@ export abstract class TaskBatch extends TaskOutcome {
   }
 
   /**
-   * All items of a looped module task in two remote commands instead of two per item: every item is rendered,
-   * validated and prepared, their probes go in ONE command (framed outputs split per item, lib/connection/scripts.ts
-   * batchScript), each item is planned, and the steps of all items that apply go in ONE command (applyBatch: an
-   * item's steps stop at its first failure, the other items' steps still run, as item by item). Then every item's
-   * outcome (changed_when, failed_when, check mode's overlay, register) goes through executePlan in item order, the
-   * same code as item by item.
+   * All items of a looped module task in as few remote commands as stay exact: every item is rendered, validated and
+   * prepared, their probes go in ONE command (framed outputs split per item, lib/connection/scripts.ts batchScript),
+   * each item is planned, and the steps of the items that apply go in one command (an item's steps stop at its first
+   * failure, the other items' steps still run, as item by item). When an item's probe may have read something an
+   * earlier item's steps change (overlapping paths: a directory and a file in it, the same sysctl file; any earlier
+   * change, for command, shell and sysctl), the steps collected so far go first and that item (and every later one
+   * they may affect) is probed again after them in the same command. Then every item's outcome (changed_when,
+   * failed_when, check mode's overlay, register) goes through executePlan in item order, the same code as item by item.
+   * Unchanged items: one command for the whole loop. Check mode applies nothing, so its plans are exact.
    *
-   * Exact only when no item's probe could see what an earlier item's steps change. Returns null (item by item) when
-   * the module is not one whose effects are the paths it names (BATCHED), when two items name the same path or one
-   * names a path inside another's (a directory and a file in it, a link and its target), for `until`/`delegate_to`,
-   * when items run with different environment/become, or when a plan failed after an earlier item planned steps
-   * that would have run before its probe (a missing parent an earlier item creates): then that probe round trip
-   * was read-only and everything runs again item by item. Check mode applies nothing, so its plans are exact.
+   * Returns null (item by item) for modules outside BATCHED and SEQUENTIAL, for `until`/`delegate_to`, and when
+   * items run with different environment/become.
    */
   protected async runBatch(task: TaskNode, scope: Scope, host: string, ictxs: Record<string, unknown>[]): Promise<ItemOutcome[] | null> {
     const resolved = resolveAction(task.action);
-    if (!resolved || resolved.kind === 'action' || !BATCHED.has(resolved.def.name)) return null;
+    if (!resolved || resolved.kind === 'action') return null;
+    const mode = BATCHED.has(resolved.def.name) ? 'paths' : SEQUENTIAL.has(resolved.def.name) ? 'all' : null;
+    if (mode === null) return null;
     if (task.until !== undefined || task.delegateTo !== undefined || scope.delegateTo !== undefined) return null;
     const def = resolved.def;
     const fail = (reason: string): ItemOutcome => ({ status: 'failed', reason, result: { failed: true, msg: reason } });
@@ -318,7 +325,6 @@ export abstract class TaskBatch extends TaskOutcome {
     }
     const live = preps.filter((p) => p.out === undefined);
     if (live.length < 2) return null;
-    if (pathsOverlap(live.map((p) => p.keys ?? []))) return null;
     const runOpts = live[0]!.runOpts!;
     const unreachable = (e: unknown): ItemOutcome => ({ status: 'unreachable', reason: (e as Error).message, result: { unreachable: true } });
     // what the items got up to the first unreachable one (item by item stops there too)
@@ -341,43 +347,80 @@ export abstract class TaskBatch extends TaskOutcome {
         throw e;
       }
     }
-    const plans = new Map<Prep, Plan>();
-    for (const p of live) {
+    // per item: its plan, or the error its probe's output gave
+    const plans = new Map<Prep, Plan | Error>();
+    const planFrom = (p: Prep, output: ExecResult | undefined) => {
       try {
-        const j = probed.indexOf(p);
-        const state = p.probe ? p.probe.parse(outputs[j]!) : null;
+        const state = p.probe ? p.probe.parse(output!) : null;
         plans.set(p, def.plan(p.params as never, state as never));
       } catch (e) {
-        p.out = fail(this.errText(e, task));
+        plans.set(p, e instanceof Error ? e : new Error(String(e)));
       }
-    }
+    };
+    live.forEach((p) => planFrom(p, p.probe ? outputs[probed.indexOf(p)] : undefined));
     const applies = (p: Prep): boolean => {
       const plan = plans.get(p);
-      return plan !== undefined && !plan.fail && plan.steps.length > 0 && (!p.check || plan.runInCheckMode === true);
+      return plan !== undefined && !(plan instanceof Error) && !plan.fail && plan.steps.length > 0 && (!p.check || plan.runInCheckMode === true);
     };
-    // a plan that failed after an earlier item's steps would have run before its probe may be stale: item by item
-    let earlierApplies = false;
+    // Segments: walk the items in order, collecting the ones that apply; an item whose probe may have read what a
+    // collected item's steps change (its paths overlap theirs; any item of a module whose steps may change anything;
+    // a plan that failed or a probe that could not be read, which an earlier step may explain) is probed again in the
+    // same command as the collected steps, after them. So every plan is made from a probe that ran after the steps of
+    // every earlier item that could affect it, as item by item; unchanged items cost no command beyond the first.
+    const stale = (p: Prep, flushed: Prep[]): boolean => {
+      if (!p.probe || !flushed.length) return false;
+      const plan = plans.get(p);
+      if (mode === 'all' || plan instanceof Error || plan?.fail) return true;
+      return pathsOverlap([flushed.flatMap((q) => q.keys ?? []), p.keys ?? []]);
+    };
+    const applied = new Map<Prep, ExecResult[] | Error>();
+    let pending: Prep[] = [];
+    let ended: { at: number; error: Error } | undefined;
+    const flush = async (at: number): Promise<void> => {
+      const again = live.slice(at).filter((q) => stale(q, pending));
+      let res: { plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> };
+      try {
+        res = await applyAndProbe(conn, pending.map((p) => (plans.get(p) as Plan).steps), again.map((q) => q.probe!.script), runOpts);
+        // a probe the command did not get to (it ended early): on its own
+        const missing = again.filter((_, k) => res.probes[k] === undefined);
+        if (missing.length) {
+          const alone = await probeBatch(conn, missing.map((q) => q.probe!.script), runOpts);
+          missing.forEach((q, k) => (res.probes[again.indexOf(q)] = alone[k]));
+        }
+      } catch (e) {
+        const error = e instanceof Error ? e : new Error(String(e));
+        pending.forEach((p) => applied.set(p, error));
+        pending = [];
+        ended = { at, error };
+        return;
+      }
+      pending.forEach((p, k) => applied.set(p, res.plans[k]!));
+      again.forEach((q, k) => planFrom(q, res.probes[k]));
+      pending = [];
+    };
+    for (let i = 0; i < live.length; i++) {
+      const p = live[i]!;
+      if (pending.length && stale(p, pending)) {
+        await flush(i);
+        if (ended) break;
+      }
+      if (applies(p)) pending.push(p);
+    }
+    if (pending.length && !ended) await flush(live.length);
+    // the command that ended the walk: the items after it did not run (an unreachable host stops the loop there)
+    if (ended) {
+      for (const p of live.slice(ended.at)) {
+        if (!applied.has(p)) p.out = isUnreachable(ended.error) ? unreachable(ended.error) : fail(this.errText(ended.error, task));
+      }
+    }
     for (const p of live) {
       const plan = plans.get(p);
-      if (plan?.fail && earlierApplies) return null;
-      if (applies(p)) earlierApplies = true;
-    }
-    // steps: one command for all items that apply
-    const appliers = live.filter(applies);
-    const applied = new Map<Prep, ExecResult[] | Error>();
-    if (appliers.length > 1) {
-      let res: Array<ExecResult[] | Error>;
-      try {
-        res = await applyBatch(conn, appliers.map((p) => plans.get(p)!.steps), runOpts);
-      } catch (e) {
-        res = appliers.map(() => (e instanceof Error ? e : new Error(String(e))));
-      }
-      appliers.forEach((p, i) => applied.set(p, res[i]!));
+      if (p.out === undefined && plan instanceof Error) p.out = fail(this.errText(plan, task));
     }
     const out: ItemOutcome[] = [];
     for (const p of preps) {
       if (p.out === undefined) {
-        const plan = plans.get(p)!;
+        const plan = plans.get(p) as Plan;
         const pre = applied.get(p);
         const apply = pre === undefined ? undefined : async () => {
           if (pre instanceof Error) throw pre;

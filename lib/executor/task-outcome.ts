@@ -13,7 +13,7 @@ import { isMap } from '../playbook/loader.js';
 import type { Failure, ModuleDef, Plan } from '../modules/types.js';
 import { OMIT } from '../vars/template.js';
 import { markFinal, withFinal } from '../vars/final.js';
-import { applySteps, StepFailed } from './apply.js';
+import { applyPlan, StepFailed } from './apply.js';
 import { cliBecomePassword } from './become-password.js';
 import { markSecret } from './secrets.js';
 
@@ -87,10 +87,10 @@ export function mergeModuleFacts(gathered: Record<string, unknown>, facts: Recor
  */
 export abstract class TaskOutcome extends RunConnections {
   /**
-   * `apply` runs the plan's steps (default: applySteps on conn, one command per step); a loop's batch passes the
+   * `apply` runs the plan's steps (default: applyPlan on conn, one command for all of them); a loop's batch passes the
    * outcome its one batched command already had for this item (pipeline.ts), so everything after is the same code.
    */
-  protected async executePlan(def: ModuleDef<any>, params: unknown, plan: Plan, conn: Connection, runOpts: ConnRunOptions, check: boolean, task: TaskNode, ctx: Record<string, unknown>, apply: (steps: Plan['steps']) => Promise<ExecResult[]> = (steps) => applySteps(conn, steps, runOpts)): Promise<ItemOutcome> {
+  protected async executePlan(def: ModuleDef<any>, params: unknown, plan: Plan, conn: Connection, runOpts: ConnRunOptions, check: boolean, task: TaskNode, ctx: Record<string, unknown>, apply: (steps: Plan['steps']) => Promise<ExecResult[]> = (steps) => applyPlan(conn, steps, runOpts)): Promise<ItemOutcome> {
     if (plan.fail && check) {
       // check mode cannot see what earlier tasks would have changed: when the failure is about a path an earlier
       // planned step creates, the honest answer is "would change, after an earlier change", not a failure
