@@ -103,8 +103,16 @@ describe('loop items in one remote command per phase', () => {
   it('apply: 2 commands per batched task (1 unchanged), same output and end state as item by item; overlaps probed again', async () => {
     const dirA = `${remoteBase}-batched`;
     const dirB = `${remoteBase}-single`;
-    const a = await run(dirA, []);
-    const b = await run(dirB, [], { RUNBOOK_BATCH: '0' });
+    const dirE = `${remoteBase}-ahead`;
+    // the commands per task with loops batched, and item by item; probes fetched ahead (pipeline-probe.test.ts) off
+    const a = await run(dirA, [], { RUNBOOK_PIPELINE: '0' });
+    const b = await run(dirB, [], { RUNBOOK_BATCH: '0', RUNBOOK_PIPELINE: '0' });
+    // and everything on: the same again, in fewer commands
+    const e = await run(dirE, []);
+    expect(norm(e.stdout, dirE)).toEqual(norm(b.stdout, dirB));
+    expect(await hostState(dirE)).toBe(await hostState(dirB));
+    const total = (r: Run) => Object.values(r.trace).flat().reduce((x, y) => x + y, 0);
+    expect(total(e)).toBeLessThan(total(a));
     expect(a.code, a.stdout + a.stderr).toBe(0);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(a.stdout).toContain('ignoring');
@@ -145,8 +153,11 @@ describe('loop items in one remote command per phase', () => {
     expect(one(a, 'link to an earlier item through an alias')).toBe(3);
 
     // unchanged: one command per batched task
-    const a2 = await run(dirA, []);
+    const a2 = await run(dirA, [], { RUNBOOK_PIPELINE: '0' });
     expect(a2.code, a2.stdout + a2.stderr).toBe(0);
+    const e2 = await run(dirE, []);
+    expect(norm(e2.stdout, dirE)).toEqual(norm(a2.stdout, dirA));
+    expect(total(e2)).toBeLessThan(total(a2));
     for (const t of ['copies', 'lines', 'modes', 'same file', 'nested dirs', 'commands']) expect(one(a2, t), t).toBe(1);
     // touch changes every run: its step after the one probe command
     expect(one(a2, 'link to an earlier item through an alias')).toBe(2);
@@ -158,11 +169,16 @@ describe('loop items in one remote command per phase', () => {
     const dirD = `${remoteBase}-checkb`;
     // the base directory exists, nothing else: every item would change
     await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `mkdir -p ${dirC} ${dirD}`]);
-    const c = await run(dirC, ['--check']);
-    const d = await run(dirD, ['--check'], { RUNBOOK_BATCH: '0' });
+    const c = await run(dirC, ['--check'], { RUNBOOK_PIPELINE: '0' });
+    const d = await run(dirD, ['--check'], { RUNBOOK_BATCH: '0', RUNBOOK_PIPELINE: '0' });
     expect(norm(c.stdout, dirC)).toEqual(norm(d.stdout, dirD));
     expect(c.code).toBe(d.code);
     expect(c.stdout).toContain('(item=a)');
+    const dirF = `${remoteBase}-checkc`;
+    await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `mkdir -p ${dirF}`]);
+    const f = await run(dirF, ['--check']);
+    expect(norm(f.stdout, dirF)).toEqual(norm(d.stdout, dirD));
+    expect(await hostState(dirF)).toBe('. d 755\n');
     expect(Math.max(...c.trace['copies']!)).toBe(1);
     expect(Math.max(...d.trace['copies']!)).toBe(4);
     expect(await hostState(dirC)).toBe('. d 755\n');

@@ -14,7 +14,9 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { resolveFor } from '../vars/resolve.js';
 import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
-import { applyAndProbe, applyPlan, applyThenProbe, probeBatch } from './apply.js';
+import { applyAndProbe, BATCH_SCRIPT_BUDGET, probeBatch } from './apply.js';
+import { taskLoopItems } from './loops.js';
+import { withFinal } from '../vars/final.js';
 import type { Connection } from '../connection/types.js';
 import type { Probe, ModuleDef, Step } from '../modules/types.js';
 import { connectionSpecFor } from './connect.js';
@@ -63,62 +65,182 @@ export function pathsOverlap(items: string[][]): boolean {
   return false;
 }
 
-/** The task the strategy runs after this one in the same list (executor.ts runItems), with its scope. */
+/** A task the strategy runs after this one in the same list (executor.ts runItems), with its scope. */
 export interface NextTask {
   task: TaskNode;
   scope: Scope;
 }
 
-/**
- * A probe of the next task, sent in the same command as this task's steps (pipelined): what the next task was
- * rendered to, and the variables' state it was rendered from (`seen`: used only when that is still the state).
- */
-export interface Prefetch {
-  task: TaskNode;
-  scope: Scope;
-  seen: unknown[];
-  args: Record<string, unknown>;
-  params: unknown;
-  probe: Probe<unknown>;
-  runKey: string;
-  output?: ExecResult;
-}
-
 /** Arguments that call a lookup (which may act on the controller: password, pipe) are not rendered ahead of time. */
 const LOOKUP = /\b(lookup|query|q)\s*\(/;
+/**
+ * Modules whose probe may be sent ahead of their turn (read-only, reads only the host's own state, prepare reads
+ * nothing but the controller's files) and whose run changes the host only through its plan's steps: every other
+ * module's run counts as a change of the host (a wait_for waits for something to change by itself).
+ */
+const AHEAD = new Set([
+  ...BATCHED, ...SEQUENTIAL,
+  'apt', 'package', 'service', 'systemd', 'user', 'group', 'mount', 'timezone', 'cron', 'authorized_key', 'pam_limits', 'modprobe',
+  'locale_gen', 'debconf', 'apt_repository', 'ufw', 'podman_network', 'podman_volume', 'podman_container',
+]);
+/** Actions that neither touch a host nor wait: running them leaves the probes fetched ahead exact. */
+const PURE_ACTIONS = new Set(['debug', 'set_fact', 'assert', 'fail', 'set_stats', 'group_by', 'add_host']);
+/** Tasks looked at ahead, after a probe that found nothing to change; after steps, only the next one. */
+const AHEAD_TASKS = 8;
+/** Loops whose items may be rendered ahead: plain lists (other lookups may act on the controller). */
+const PURE_LOOKUPS = new Set(['items', 'list', 'dict', 'indexed_items', 'together', 'nested', 'cartesian', 'subelements', 'sequence']);
+
+/** A probe's output fetched ahead, valid while the host has not been changed since (HostState.mutations). */
+interface Fetched {
+  output: ExecResult;
+  mutations: number;
+  delegated: number;
+}
 
 export abstract class TaskBatch extends TaskOutcome {
   protected abstract errText(e: unknown, task: TaskNode): string;
 
-  /** per task invocation (its Scope object, made fresh by runItems for each run of a task): the task after it */
-  readonly nextAfter = new WeakMap<Scope, NextTask>();
-  /** per host: the next task's probe output, fetched with this task's steps */
-  protected prefetched = new Map<string, Prefetch>();
+  /** per task invocation (its Scope object, made fresh by runItems for each run of a task): the tasks after it */
+  readonly nextAfter = new WeakMap<Scope, NextTask[]>();
+  /** per host: probe outputs fetched ahead, by run options and script (probeKey) */
+  private fetched = new Map<string, Map<string, Fetched>>();
+  /** per host: the probe scripts an upcoming task renders to, and the variables' state they were rendered from */
+  private aheadRendered = new Map<string, WeakMap<TaskNode, { scope: Scope; seen: unknown[]; keys: string[] }>>();
+  /** steps run on a host other than the inventory host (delegate_to): any host may have changed */
+  private delegatedMutations = 0;
   /** per play: the hosts that share a connection target with another host of the play */
   private sharedTargets?: { play: unknown; hosts: Set<string> };
 
   /**
-   * The next task, if its probe may go in the same command as this task's steps (pipelining, ADR 0006). A simple rule
-   * that can be checked: both tasks are single (no loop) runs of a module whose effects are the paths it names
-   * (BATCHED), this one registers nothing (so no variable the next one renders from can change), neither has
-   * until, delegate_to or run_once, the next one calls no lookup, this run is not check mode (nothing is applied),
-   * the host is not the controller, and no other host of the play reaches the same machine (its steps, run between,
-   * could change what the probe read). The next task is rendered now and its probe used only if, when it starts, every variable it was rendered
-   * from is unchanged (prefetchFor).
+   * Something may have changed on the host (steps about to run, an action that connects, a module outside AHEAD):
+   * what was fetched ahead for it is stale. `delegated`: on another host than the inventory host's own.
    */
-  protected pipelineNext(task: TaskNode, scope: Scope, def: ModuleDef<any>, host: string, check: boolean): NextTask | undefined {
-    if (process.env['RUNBOOK_PIPELINE'] === '0' || check) return undefined;
-    const next = this.nextAfter.get(scope);
-    if (!next || !BATCHED.has(def.name) || !this.singleRun(task, scope) || task.register) return undefined;
-    const nd = resolveAction(next.task.action);
-    if (!nd || nd.kind === 'action' || !BATCHED.has(nd.def.name) || !this.singleRun(next.task, next.scope)) return undefined;
-    if (LOOKUP.test(JSON.stringify(next.task.args))) return undefined;
-    if (this.sharesTarget(host)) return undefined;
-    return next;
+  protected mutated(host: string, delegated = false): void {
+    this.host(host).mutations++;
+    this.fetched.delete(host);
+    if (delegated) this.delegatedMutations++;
   }
 
-  private singleRun(task: TaskNode, scope: Scope): boolean {
-    return task.loop === undefined && task.until === undefined && task.delegateTo === undefined && scope.delegateTo === undefined && task.runOnce === undefined && scope.runOnce === undefined && task.deferred === undefined;
+  protected isPureAction(name: string): boolean {
+    return PURE_ACTIONS.has(name);
+  }
+
+  protected aheadModule(name: string): boolean {
+    return AHEAD.has(name);
+  }
+
+  /**
+   * Probes ahead of their turn (ADR 0006, 2026-12-03). A command for task N (its probe, or its steps) also carries
+   * the probes of the tasks after it, rendered now for this host; their outputs are kept by script. When a later task
+   * renders to the same probe script with the same run options, and nothing has changed on the host since (no steps,
+   * no action that connects, no module outside AHEAD, nothing delegated anywhere), the kept output is what its own
+   * probe would read now: it is used instead of a round trip. Exact whatever changed on the controller in between:
+   * a task whose variables changed renders to another script, which is not found. Not for hosts that share their
+   * machine with another inventory host, nor the controller itself (sharesTarget), nor RUNBOOK_PIPELINE=0.
+   */
+  protected fetchedProbe(host: string, script: string, runOpts: ConnRunOptions): ExecResult | undefined {
+    const m = this.fetched.get(host);
+    const f = m?.get(probeKey(script, runOpts));
+    if (!f) return undefined;
+    if (f.mutations !== this.host(host).mutations || f.delegated !== this.delegatedMutations) {
+      this.fetched.delete(host);
+      return undefined;
+    }
+    return f.output;
+  }
+
+  private keep(host: string, keys: string[], outputs: Array<ExecResult | undefined>): void {
+    let m = this.fetched.get(host);
+    if (!m) this.fetched.set(host, (m = new Map()));
+    const mutations = this.host(host).mutations;
+    keys.forEach((k, i) => {
+      const o = outputs[i];
+      if (o !== undefined) m!.set(k, { output: o, mutations, delegated: this.delegatedMutations });
+    });
+  }
+
+  /**
+   * The probe scripts of the tasks after this one (`scope`: this task's invocation) for this host, with this
+   * command's run options, not already fetched: at most `tasks` tasks and `budget` bytes of script.
+   */
+  protected async aheadProbes(scope: Scope, host: string, runOpts: ConnRunOptions, tasks: number, budget: number): Promise<Array<{ key: string; script: string }>> {
+    if (process.env['RUNBOOK_PIPELINE'] === '0' || this.sharesTarget(host)) return [];
+    const nexts = (this.nextAfter.get(scope) ?? []).slice(0, tasks);
+    const runKey = JSON.stringify([runOpts.env ?? null, runOpts.become ?? null]);
+    const out: Array<{ key: string; script: string }> = [];
+    let size = 0;
+    for (const next of nexts) {
+      const scripts = await this.renderAhead(next, host, runKey);
+      for (const { key, script } of scripts) {
+        if (this.fetchedProbe(host, script, runOpts) !== undefined || out.some((o) => o.key === key)) continue;
+        if (size + script.length + 200 > budget) return out;
+        size += script.length + 200;
+        out.push({ key, script });
+      }
+    }
+    return out;
+  }
+
+  /** This host's probe scripts of one upcoming task (per item of a loop), rendered as runOne/runBatch will render them. */
+  private async renderAhead(next: NextTask, host: string, runKey: string): Promise<Array<{ key: string; script: string }>> {
+    const { task, scope } = next;
+    const resolved = resolveAction(task.action);
+    if (!resolved || resolved.kind === 'action' || !AHEAD.has(resolved.def.name)) return [];
+    if (task.until !== undefined || task.delegateTo !== undefined || scope.delegateTo !== undefined || task.runOnce !== undefined || scope.runOnce !== undefined || task.deferred !== undefined) return [];
+    if (LOOKUP.test(JSON.stringify(task.args))) return [];
+    if (task.loop !== undefined && (task.loop.kind !== 'loop' ? !PURE_LOOKUPS.has(task.loop.lookup.replace(/^ansible\.builtin\./, '')) : LOOKUP.test(JSON.stringify(task.loop.terms)))) return [];
+    let cache = this.aheadRendered.get(host);
+    if (!cache) this.aheadRendered.set(host, (cache = new WeakMap()));
+    const seen = [...this.varsState(host), runKey];
+    const hit = cache.get(task);
+    if (hit && sameScope(hit.scope, scope) && hit.seen.length === seen.length && hit.seen.every((v, i) => v === seen[i])) return hit.keys.map((k) => ({ key: k, script: k.slice(k.indexOf('\n') + 1) }));
+    const def = resolved.def;
+    const keys: string[] = [];
+    try {
+      const ctx = this.varsFor(host, task, scope);
+      const ctxs = task.loop === undefined ? [ctx] : itemContexts(task, ctx, taskLoopItems(task, scope.role ?? task.role, ctx, (v, c) => this.render(v, c)));
+      for (const ictx of ctxs) {
+        if (![...scope.when, ...task.when].every((c) => this.evalBool(c, ictx))) continue;
+        let args = dropOmitted(this.render(task.args, ictx) as Record<string, unknown>);
+        if (hasSelinuxArgs(args)) continue;
+        if (validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true).length) continue;
+        const opts: ConnRunOptions = {};
+        const env = this.envFor(scope, task, ictx);
+        if (env) opts.env = env;
+        const become = this.becomeFor(scope, task, ictx, host);
+        if (become) opts.become = become;
+        if (JSON.stringify([opts.env ?? null, opts.become ?? null]) !== runKey) continue;
+        const params = def.prepare ? await def.prepare(args, this.moduleContext(task, scope, host, ictx, args)) : args;
+        const probe = def.probe(params);
+        if (probe) keys.push(probeKey(probe.script, opts));
+      }
+    } catch {
+      // whatever fails to render now is rendered in its turn, and reported there
+    }
+    cache.set(task, { scope, seen, keys });
+    return keys.map((k) => ({ key: k, script: k.slice(k.indexOf('\n') + 1) }));
+  }
+
+  /** A probe in one command with the probes of the tasks after this one (aheadProbes); its output. */
+  protected async probeAhead(conn: Connection, scope: Scope, host: string, scripts: string[], runOpts: ConnRunOptions): Promise<ExecResult[]> {
+    const own = scripts.reduce((n, sc) => n + sc.length + 200, 0);
+    const ahead = own < BATCH_SCRIPT_BUDGET ? await this.aheadProbes(scope, host, runOpts, AHEAD_TASKS, BATCH_SCRIPT_BUDGET - own) : [];
+    if (!ahead.length) return scripts.length === 1 ? [await conn.run(scripts[0]!, runOpts)] : probeBatch(conn, scripts, runOpts);
+    const outs = await probeBatch(conn, [...scripts, ...ahead.map((a) => a.script)], runOpts);
+    this.keep(host, ahead.map((a) => a.key), outs.slice(scripts.length));
+    return outs.slice(0, scripts.length);
+  }
+
+  /**
+   * Steps (of one or several plans) in one command with the next task's probes after them (aheadProbes); the steps'
+   * results. The caller has called mutated(host) before: what is fetched here is after the steps.
+   */
+  protected async applyAhead(conn: Connection, scope: Scope, host: string, plans: Step[][], reprobe: string[], runOpts: ConnRunOptions): Promise<{ plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> }> {
+    const own = plans.reduce((n, steps) => n + steps.reduce((m, st) => m + (st.kind === 'run' ? st.script.length : 600) + 200, 0), 0) + reprobe.reduce((n, sc) => n + sc.length + 200, 0);
+    const ahead = own < BATCH_SCRIPT_BUDGET ? await this.aheadProbes(scope, host, runOpts, 1, BATCH_SCRIPT_BUDGET - own) : [];
+    const r = await applyAndProbe(conn, plans, [...reprobe, ...ahead.map((a) => a.script)], runOpts);
+    this.keep(host, ahead.map((a) => a.key), r.probes.slice(reprobe.length));
+    return { plans: r.plans, probes: r.probes.slice(0, reprobe.length) };
   }
 
   /**
@@ -142,77 +264,19 @@ export abstract class TaskBatch extends TaskOutcome {
         }
         byKey.set(key, [...(byKey.get(key) ?? []), h]);
       }
-      // the controller itself is never pipelined: a module's prepare (copy/template src) reads the controller's files,
-      // which this task's steps could be writing
+      // the controller itself is never fetched ahead: a module's prepare (copy/template src) reads the controller's
+      // files, which the steps run before could be writing
       for (const [key, hs] of byKey) if (hs.length > 1 || key === 'unknown' || key === 'loopback') for (const h of hs) shared.add(h);
       this.sharedTargets = { play: this.play, hosts: shared };
     }
     return this.sharedTargets.hosts.has(host) || !this.playHosts.includes(host);
   }
 
-  /** What the variables of a host's next task are rendered from, beyond the task and its scope (varsFor). */
+  /** What the variables of a host's task are rendered from, beyond the task and its scope (varsFor). */
   private varsState(host: string): unknown[] {
     const st = this.host(host);
     // any host's facts (hostvars is one live view: its identity says nothing, factsVersionAll does)
     return [this.play, factsVersionAll(), st.factsVersion, st.gathered, st.includeVars, Object.keys(st.includeVars).length, this.playVarsFiles.get(host), this.activeOf(this.playHosts).join('\n')];
-  }
-
-  /**
-   * Renders the next task for this host now, as runOne would when it starts (when, args, validation, environment and
-   * become, prepare, probe). Undefined when anything differs from a plain probe with this task's options (a false
-   * condition, an error, another become or environment): the next task then runs as it always does.
-   */
-  protected async prepareNext(next: NextTask, host: string, runOpts: ConnRunOptions): Promise<Prefetch | undefined> {
-    const { task, scope } = next;
-    const resolved = resolveAction(task.action);
-    if (!resolved || resolved.kind === 'action') return undefined;
-    const def = resolved.def;
-    try {
-      const seen = this.varsState(host);
-      const ctx = this.varsFor(host, task, scope);
-      for (const c of [...scope.when, ...task.when]) if (!this.evalBool(c, ctx)) return undefined;
-      let args = dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
-      // SELinux contexts depend on the host (selinux.ts): probed in the task's own turn
-      if (hasSelinuxArgs(args)) return undefined;
-      if (validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true).length) return undefined;
-      const opts: ConnRunOptions = {};
-      const env = this.envFor(scope, task, ctx);
-      if (env) opts.env = env;
-      const become = this.becomeFor(scope, task, ctx, host);
-      if (become) opts.become = become;
-      const runKey = JSON.stringify([opts.env ?? null, opts.become ?? null]);
-      if (runKey !== JSON.stringify([runOpts.env ?? null, runOpts.become ?? null])) return undefined;
-      const params = def.prepare ? await def.prepare(args, this.moduleContext(task, scope, host, ctx, args)) : args;
-      const probe = def.probe(params);
-      if (!probe) return undefined;
-      return { task, scope, seen, args, params, probe, runKey };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The steps of this task with the next task's probe after them, in one command; the probe's output is kept for it. */
-  protected applyAndProbe(conn: Connection, runOpts: ConnRunOptions, host: string, pre: Prefetch): (steps: Step[]) => Promise<ExecResult[]> {
-    return async (steps) => {
-      const r = await applyThenProbe(conn, steps, pre.probe.script, runOpts);
-      if (r === null) return applyPlan(conn, steps, runOpts);
-      if (r.probe) this.prefetched.set(host, { ...pre, output: r.probe });
-      if (r.steps instanceof Error) throw r.steps;
-      return r.steps;
-    };
-  }
-
-  /**
-   * The prefetched probe for this run of a task on a host, if it is still exact: fetched for this task in this scope,
-   * and nothing it was rendered from changed since (every host's facts, this host's gathered facts and include_vars,
-   * the play's active hosts). Whatever was fetched is dropped either way: it is for the next task only.
-   */
-  protected prefetchFor(host: string, task: TaskNode, scope: Scope): Prefetch | undefined {
-    const pre = this.prefetched.get(host);
-    this.prefetched.delete(host);
-    if (!pre || pre.task !== task || !sameScope(pre.scope, scope)) return undefined;
-    const now = this.varsState(host);
-    return now.length === pre.seen.length && now.every((v, i) => v === pre.seen[i]) ? pre : undefined;
   }
 
   /** The controller-side context a module's prepare gets (files of the role or playbook, template rendering). */
@@ -336,14 +400,16 @@ export abstract class TaskBatch extends TaskOutcome {
       if (isUnreachable(e)) return upTo(preps.indexOf(live[0]!), e);
       throw e;
     }
-    // probes: one command for all items that have one
+    // probes: those fetched ahead, and one command for all the others (with the probes of the tasks after this one)
     const probed = live.filter((p) => p.probe);
-    let outputs: ExecResult[] = [];
-    if (probed.length) {
+    const outputs: ExecResult[] = probed.map((p) => this.fetchedProbe(host, p.probe!.script, runOpts)!);
+    const toProbe = probed.filter((_, k) => outputs[k] === undefined);
+    if (toProbe.length) {
       try {
-        outputs = await probeBatch(conn, probed.map((p) => p.probe!.script), runOpts);
+        const outs = await this.probeAhead(conn, scope, host, toProbe.map((p) => p.probe!.script), runOpts);
+        toProbe.forEach((p, k) => (outputs[probed.indexOf(p)] = outs[k]!));
       } catch (e) {
-        if (isUnreachable(e)) return upTo(preps.indexOf(probed[0]!), e);
+        if (isUnreachable(e)) return upTo(preps.indexOf(toProbe[0]!), e);
         throw e;
       }
     }
@@ -379,8 +445,12 @@ export abstract class TaskBatch extends TaskOutcome {
     const flush = async (at: number): Promise<void> => {
       const again = live.slice(at).filter((q) => stale(q, pending));
       let res: { plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> };
+      this.mutated(host);
       try {
-        res = await applyAndProbe(conn, pending.map((p) => (plans.get(p) as Plan).steps), again.map((q) => q.probe!.script), runOpts);
+        const steps = pending.map((p) => (plans.get(p) as Plan).steps);
+        const probes = again.map((q) => q.probe!.script);
+        // the last command of the loop carries the next task's probes
+        res = at === live.length ? await this.applyAhead(conn, scope, host, steps, probes, runOpts) : await applyAndProbe(conn, steps, probes, runOpts);
         // a probe the command did not get to (it ended early): on its own
         const missing = again.filter((_, k) => res.probes[k] === undefined);
         if (missing.length) {
@@ -439,6 +509,24 @@ export abstract class TaskBatch extends TaskOutcome {
     }
     return out;
   }
+}
+
+/** The key of a probe output kept ahead: the run options it ran with and its script. */
+function probeKey(script: string, runOpts: ConnRunOptions): string {
+  return JSON.stringify([runOpts.env ?? null, runOpts.become ?? null]).replace(/\n/g, '\\n') + '\n' + script;
+}
+
+/** A loop's per-item variables (the loop variable, index_var, ansible_loop), as pipeline.ts runs the items. */
+export function itemContexts(task: TaskNode, ctx: Record<string, unknown>, all: unknown[]): Record<string, unknown>[] {
+  // loop items are rendered values: final, never rendered again (a host's output looped over stays text)
+  return all.map((item, i) =>
+    withFinal(ctx, {
+      [task.loopVar]: item,
+      ansible_loop_var: task.loopVar,
+      ...(task.indexVar ? { [task.indexVar]: i } : {}),
+      ansible_loop: { index: i + 1, index0: i, first: i === 0, last: i === all.length - 1, length: all.length },
+    }),
+  );
 }
 
 /** The same scope, as runItems makes it again for the same task in the same list (inherit() of the same parent). */

@@ -13,6 +13,7 @@ import { type Recap } from './events.js';
 
 import { EndPlay, inherit, type Scope } from './host-state.js';
 import { TaskPipeline } from './pipeline.js';
+import type { NextTask } from './batch.js';
 import { unmatchedTerms } from '../inventory/patterns.js';
 import { startsHere } from '../playbook/task-names.js';
 
@@ -140,15 +141,15 @@ export class Executor extends TaskPipeline {
           if (!startsHere(item, this.startAt)) continue;
           this.startAt = undefined;
         }
-        // the task that runs next in this list, if it is a task: its probe may ride on this one's steps (batch.ts)
-        for (let j = i + 1; j < items.length; j++) {
+        // the tasks that run next in this list, up to the next block: their probes may ride on this one's commands (batch.ts)
+        const nexts: NextTask[] = [];
+        for (let j = i + 1; j < items.length && nexts.length < 8; j++) {
           const n = items[j]!;
           if (n.kind !== 'task') break;
           const ns = inherit(scope, n);
-          if (!this.tagSelected(ns.tags)) continue;
-          this.nextAfter.set(s, { task: n, scope: ns });
-          break;
+          if (this.tagSelected(ns.tags)) nexts.push({ task: n, scope: ns });
         }
+        this.nextAfter.set(s, nexts);
         await this.runTask(item, s, active);
       }
     }

@@ -23,7 +23,10 @@ import { loadVarsYaml } from '../vars/sops.js';
 
 import type { ActionDef, ActionEngine } from '../actions/types.js';
 import { EndPlay, HIDDEN, dropOmitted, isUnreachable, type ItemOutcome, type Scope } from './host-state.js';
-import { TaskBatch, type Prefetch } from './batch.js';
+import { TaskBatch, itemContexts } from './batch.js';
+import { applyPlan } from './apply.js';
+import type { ExecResult } from '../connection/types.js';
+import type { Step } from '../modules/types.js';
 export { pathsOverlap } from './batch.js';
 
 /**
@@ -108,7 +111,6 @@ export abstract class TaskPipeline extends TaskBatch {
       return r;
     };
     let ctx: Record<string, unknown>;
-    let pre: Prefetch | undefined;
     try {
       await this.loadVarsFiles(host);
       ctx = this.varsFor(host, task, scope);
@@ -117,13 +119,10 @@ export abstract class TaskPipeline extends TaskBatch {
       // the task's own vars of a no_log task are secrets wherever they show up later
       if (noLog && Object.keys(task.vars).length) this.secrets.markValue(this.render(task.vars, ctx));
     } catch (e) {
-      this.prefetched.delete(host);
       st.failed = true;
       return done('failed', this.errText(e, task));
     }
 
-    // the probe the previous task's command fetched for this one, if still exact (batch.ts prefetchFor)
-    pre = this.prefetchFor(host, task, scope);
     // loop or single
     let items: unknown[] | undefined;
     try {
@@ -134,21 +133,13 @@ export abstract class TaskPipeline extends TaskBatch {
     }
 
     if (items === undefined) {
-      const r = await this.runOne(task, scope, host, ctx, noLog, { pre, next: true });
+      const r = await this.runOne(task, scope, host, ctx, noLog);
       return this.finishHost(task, scope, host, ctx, r, [], done, noLog);
     }
     // a loop: when and the module run per item; the task's result aggregates
     const results: ItemOutcome[] = [];
     const all = items;
-    // loop items are rendered values: final, never rendered again (a host's output looped over stays text)
-    const ictxs = all.map((item, i) =>
-      withFinal(ctx, {
-        [task.loopVar]: item,
-        ansible_loop_var: task.loopVar,
-        ...(task.indexVar ? { [task.indexVar]: i } : {}),
-        ansible_loop: { index: i + 1, index0: i, first: i === 0, last: i === all.length - 1, length: all.length },
-      }),
-    );
+    const ictxs = itemContexts(task, ctx, all);
     // one remote command for all items' probes and one for all their steps, where that is exact (runBatch)
     // RUNBOOK_BATCH=0: item by item (the bench's before/after and the tests' reference output)
     const batched = all.length > 1 && process.env['RUNBOOK_BATCH'] !== '0' ? await this.runBatch(task, scope, host, ictxs) : null;
@@ -234,12 +225,11 @@ export abstract class TaskPipeline extends TaskBatch {
     return String(e);
   }
 
-  /** One module run (one loop item, or the whole task without a loop). */
   /**
-   * `pipe` (a single run, not a loop item): `pre` is this task's probe, already fetched with the previous task's steps;
-   * `next` lets this task's steps carry the next task's probe (batch.ts pipelineNext).
+   * One module run (one loop item, or the whole task without a loop). Its probe may have been fetched ahead, and its
+   * commands carry the probes of the tasks after it (batch.ts fetchedProbe, probeAhead, applyAhead).
    */
-  protected async runOne(task: TaskNode, scope: Scope, host: string, ctx: Record<string, unknown>, noLog: boolean, pipe: { pre?: Prefetch; next?: boolean } = {}): Promise<ItemOutcome> {
+  protected async runOne(task: TaskNode, scope: Scope, host: string, ctx: Record<string, unknown>, noLog: boolean): Promise<ItemOutcome> {
     const fail = (reason: string, result: Record<string, unknown> = {}): ItemOutcome => ({ status: 'failed', reason, result: { ...result, failed: true, msg: reason } });
     // conditions: inherited block conditions and the task's own, all must hold
     const conds = [...scope.when, ...task.when];
@@ -253,15 +243,15 @@ export abstract class TaskPipeline extends TaskBatch {
     // a problem the loader could only defer (docs/adr: load-time errors only for what is certain) fails the task now
     if (task.deferred) return fail(`${task.deferred.pos.file}:${task.deferred.pos.line}:${task.deferred.pos.col}: ${task.deferred.message}`);
     const resolved = resolveAction(task.action)!;
-    let pre = pipe.pre;
     let args: Record<string, unknown>;
     try {
-      // a prefetched probe's task was rendered when it was fetched, from the same variables: not rendered again
-      args = pre ? pre.args : dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
+      args = dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
     } catch (e) {
       return fail(this.errText(e, task));
     }
     if (resolved.kind === 'action') {
+      // an action that may touch the host or wait: probes fetched ahead are not trusted after it
+      if (!this.isPureAction(resolved.def.name)) this.mutated(host, scope.delegateTo !== undefined || task.delegateTo !== undefined);
       try {
         return await this.runAction(resolved.def, task, scope, host, ctx, args);
       } catch (e) {
@@ -272,7 +262,7 @@ export abstract class TaskPipeline extends TaskBatch {
     }
     const def = resolved.def;
     // Ansible's type conversions ("yes" -> true, "86400" -> 86400): the module receives what was validated
-    const errs = pre ? [] : validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
+    const errs = validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
     if (errs.length) return fail(`${task.pos.file}:${task.pos.line}:${task.pos.col}: ${errs.map((e) => e.message).join('; ')}`);
 
     // delegate_to: the connection of another host, the variables of this one
@@ -300,8 +290,10 @@ export abstract class TaskPipeline extends TaskBatch {
     const mctx = this.moduleContext(task, scope, host, ctx, args);
     const forceCheck = this.taskCheckMode(scope, task, ctx);
     const check = forceCheck ?? this.opts.check;
-    if (pre && pre.runKey !== JSON.stringify([runOpts.env ?? null, runOpts.become ?? null])) pre = undefined;
-    const next = pipe.next ? this.pipelineNext(task, scope, def, host, check) : undefined;
+    // probes ahead: only on the host's own connection, never for a task that runs more than once
+    const ahead = target === host && task.until === undefined;
+    // a module that may change the host beyond its steps (or wait for it to change by itself)
+    if (!this.aheadModule(def.name)) this.mutated(host, target !== host);
     const retries = task.until !== undefined ? Math.max(0, Number(this.render(task.retries ?? 3, ctx))) : 0;
     const delay = task.until !== undefined ? Math.max(0, Number(this.render(task.delay ?? 5, ctx))) : 0;
     let attempt = 0;
@@ -310,18 +302,27 @@ export abstract class TaskPipeline extends TaskBatch {
       let notRun = false;
       try {
         const conn = await this.connect(target);
-        // a fetched probe (pipelined) never has SELinux arguments: batch.ts does not fetch one for such a task
-        if (!pre) args = await withoutSelinuxArgs(def.name, args, conn, this.host(target));
-        const params = pre ? pre.params : def.prepare ? await def.prepare(args, mctx) : args;
-        const probe = pre ? pre.probe : def.probe(params);
-        const state = probe !== null ? probe.parse(pre?.output ?? (await conn.run(probe.script, runOpts))) : null;
-        pre = undefined;
+        args = await withoutSelinuxArgs(def.name, args, conn, this.host(target));
+        const params = def.prepare ? await def.prepare(args, mctx) : args;
+        const probe = def.probe(params);
+        let output: ExecResult | undefined;
+        if (probe !== null) {
+          output = ahead ? this.fetchedProbe(host, probe.script, runOpts) : undefined;
+          output ??= ahead && task.loop === undefined ? (await this.probeAhead(conn, scope, host, [probe.script], runOpts))[0]! : await conn.run(probe.script, runOpts);
+        }
+        const state = probe !== null ? probe.parse(output!) : null;
         const plan: Plan = def.plan(params, state);
         // check mode: planned steps are not run, so there is no result for `until` to judge; retrying cannot help
         notRun = check && plan.steps.length > 0 && plan.runInCheckMode !== true;
-        // the steps carry the next task's probe when it can be rendered now (pipelining, ADR 0006)
-        const ahead = next && !plan.fail && plan.steps.length > 0 ? await this.prepareNext(next, host, runOpts) : undefined;
-        outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx, ahead ? this.applyAndProbe(conn, runOpts, host, ahead) : undefined);
+        // the steps carry the next task's probe (ADR 0006)
+        const apply = async (steps: Step[]): Promise<ExecResult[]> => {
+          this.mutated(host, target !== host);
+          if (!ahead) return applyPlan(conn, steps, runOpts);
+          const r = (await this.applyAhead(conn, scope, host, [steps], [], runOpts)).plans[0]!;
+          if (r instanceof Error) throw r;
+          return r;
+        };
+        outcome = await this.executePlan(def, params, plan, conn, runOpts, check, task, ctx, apply);
       } catch (e) {
         if (this.aborted && isUnreachable(e)) return fail(`interrupted by ${this.aborted.signal}: ${(e as Error).message}`);
         if (isUnreachable(e)) return { status: 'unreachable', reason: (e as Error).message, result: { unreachable: true } };
