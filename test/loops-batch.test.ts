@@ -185,6 +185,26 @@ describe('loop items in one remote command per phase', () => {
   }, 400_000);
 });
 
+describe('batch framing on a host', () => {
+  it('one unit with input reads the stream itself; skipped after a failure in its group, it still drains it', async () => {
+    const input = Buffer.alloc(200_000, 'z');
+    const f = `${remoteBase}-direct`;
+    for (const first of ['exit 3', 'true']) {
+      const b = batchScript([{ script: first, group: 0 }, { script: `cat > ${f}`, input, group: 0 }, { script: 'echo after', group: 1 }], 'n1');
+      expect(b.input?.length).toBe(input.length);
+      expect(b.script).not.toContain('mktemp');
+      const r = await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', b.script], { input: b.input });
+      expect(r.code, r.stderr).toBe(0);
+      const u = splitBatch(r, 3, 'n1').units;
+      expect(u[0]!.code).toBe(first === 'true' ? 0 : 3);
+      expect(u[1]?.code).toBe(first === 'true' ? 0 : undefined);
+      expect(u[2]!.stdout).toBe('after\n');
+      const size = await lab.exec(lab.hosts[0]!.name, ['/bin/sh', '-c', `stat -c %s ${f} 2>/dev/null || echo none; rm -f ${f}`]);
+      expect(size.stdout.trim()).toBe(first === 'true' ? String(input.length) : 'none');
+    }
+  });
+});
+
 describe('batch framing (pure)', () => {
   it('pathsOverlap: same path, a path inside another, not siblings', () => {
     expect(pathsOverlap([['/a/b'], ['/a/c']])).toBe(false);

@@ -202,11 +202,16 @@ export interface BatchUnit {
  * stderr (`NUL RB<nonce>:<i> NUL`) that splitBatch cuts the outputs at. The nonce is fresh per batch, so no output
  * of a unit can fake a marker. The inputs travel concatenated on stdin and are split into files of their exact
  * sizes (`head -c`) in a private temp directory first, so a unit that stops reading early cannot shift the next
- * unit's bytes; the directory is removed when the script ends.
+ * unit's bytes; the directory is removed when the script ends. When only one unit has input, it reads the stream
+ * itself (a unit skipped after a failure in its group drains it).
  */
 export function batchScript(units: BatchUnit[], nonce: string): { script: string; input?: Buffer } {
   if (!/^[A-Za-z0-9]+$/.test(nonce)) throw new RunbookError('internal', `batchScript: bad nonce ${describe(nonce)}`);
-  const withInput = units.some((u) => u.input !== undefined && u.input.length > 0);
+  const hasInput = (u: BatchUnit) => u.input !== undefined && u.input.length > 0;
+  // one unit with input (a file's steps, maybe with probes after them): it reads the command's own stdin as it streams
+  // (no copy in a temp file first: a large file goes once, into its own temp file next to the target)
+  const direct = units.filter(hasInput).length === 1 ? units.findIndex(hasInput) : -1;
+  const withInput = direct < 0 && units.some(hasInput);
   const lines: string[] = [
     `_rbd=`,
     `trap '[ -z "$_rbd" ] || rm -rf -- "$_rbd"' EXIT`,
@@ -230,20 +235,22 @@ export function batchScript(units: BatchUnit[], nonce: string): { script: string
     lines.push(`_rbg${g}=0`);
   }
   units.forEach((u, i) => {
-    const stdin = u.input !== undefined && u.input.length > 0 ? `"$_rbd/${i}"` : '/dev/null';
+    const stdin = i === direct ? '' : hasInput(u) ? ` < "$_rbd/${i}"` : ' < /dev/null';
     lines.push(
       `if [ "$_rbg${u.group}" = 0 ]; then`,
       `_rbs=${q(u.script)}`,
-      `( eval "$_rbs" ) < ${stdin}`,
+      `( eval "$_rbs" )${stdin}`,
       `_rbc=$?`,
       `printf '\\0RB${nonce}:${i}:%s\\0' "$_rbc"`,
       `printf '\\0RB${nonce}:${i}\\0' >&2`,
       u.allowFailure ? '' : `[ "$_rbc" = 0 ] || _rbg${u.group}=1`,
+      // a unit that does not run still takes its input off the stream (the controller is sending it)
+      i === direct ? `else cat > /dev/null` : '',
       `fi`,
     );
   });
   lines.push(`exit 0`);
-  return { script: lines.filter((l) => l !== '').join('\n') + '\n', input: inputs.length ? Buffer.concat(inputs) : undefined };
+  return { script: lines.filter((l) => l !== '').join('\n') + '\n', input: direct >= 0 ? units[direct]!.input : inputs.length ? Buffer.concat(inputs) : undefined };
 }
 
 /**
