@@ -113,7 +113,7 @@ export function contentProbeScript(p: ContentParams): string {
     `  if [ -r "$p" ] && [ "\${d_sz:-0}" -le ${CONTENT_LIMIT} ]; then kvfile content "$p"; elif _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
     `fi`,
     `rb_uid; kv uid "$_uid"`,
-    `kv umask "$(umask)"`,
+    `rb_umask; kv umask "$_um"`,
     EPILOGUE,
   ].join('\n');
 }

@@ -44,7 +44,7 @@ export function editProbeScript(path: string): string {
     `  if [ "\${d_sz:-0}" -le ${EDIT_LIMIT} ]; then kvfile content "$p"; else kv too_big 1; fi`,
     `fi`,
     `rb_uid; kv uid "$_uid"`,
-    `kv umask "$(umask)"`,
+    `rb_umask; kv umask "$_um"`,
     EPILOGUE,
   ].join('\n');
 }

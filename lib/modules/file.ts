@@ -155,7 +155,7 @@ export function probeFileScript(p: FileParams): string {
   ];
   const abs = srcAbs(p);
   if (abs !== undefined) lines.push(`if [ -e ${quote(abs)} ]; then kv src_exists 1; else kv src_exists 0; fi`);
-  lines.push(`kv umask "$(umask)"`);
+  lines.push(`rb_umask; kv umask "$_um"`);
   if (p.atime !== undefined || p.mtime !== undefined) {
     const L = p.follow ? '-L ' : '';
     lines.push(`if [ -e "$p" ] || [ -L "$p" ]; then kv times "$(stat ${L}-c '%.9Y %.9X' -- "$p" 2>/dev/null)"; fi`);
