@@ -24,8 +24,9 @@ const SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.cor
 
 // ---- arguments ----
 const argv = process.argv.slice(2);
+// the last one wins: `npm run bench -- --hosts 5` comes after the script's own --hosts 10
 function opt(name, dflt) {
-  const i = argv.indexOf(name);
+  const i = argv.lastIndexOf(name);
   return i >= 0 ? argv[i + 1] : dflt;
 }
 const N = Number(opt('--hosts', '10'));
