@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // runbook vs ansible-playbook on the same lab hosts, same playbook (bench/workload/site.yml). See bench/README.md.
 //
-//   npm run bench -- [--hosts N] [--scaling 1,10,50] [--ansible-scaling 1,10] [--no-ansible] [--keep-lab]
+//   npm run bench -- [--hosts N] [--no-ansible] [--scale-table 10,50,200 | --no-scale] [--scale-forks 50] [--keep-lab]
+//   npm run bench -- --scale 10,50,200      # only the scaling table
+//
+// One default run prints the comparison with Ansible at --hosts N, then the scaling table (runbook alone at each
+// --scale-table count: CPU per host-task, peak RSS, host idle), both in stdout and in result.md.
 //
 // Needs root (the lab), a built dist/ (npx tsc -p tsconfig.json), podman; installs Debian's ansible if missing.
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,22 +24,29 @@ const SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.cor
 
 // ---- arguments ----
 const argv = process.argv.slice(2);
+// the last one wins: `npm run bench -- --hosts 5` comes after the script's own --hosts 10
 function opt(name, dflt) {
-  const i = argv.indexOf(name);
+  const i = argv.lastIndexOf(name);
   return i >= 0 ? argv[i + 1] : dflt;
 }
 const N = Number(opt('--hosts', '10'));
-const SCALING = opt('--scaling', '1,10,50').split(',').filter(Boolean).map(Number);
-const ANSIBLE_SCALING = opt('--ansible-scaling', '1,10').split(',').filter(Boolean).map(Number);
 const WITH_ANSIBLE = !argv.includes('--no-ansible');
 const KEEP = argv.includes('--keep-lab');
 // --scale 10,50,200: only the scaling table (runbook alone; several labs of at most 60 hosts, no podman, so the
 // workload without its podman task), forks --scale-forks (default 50)
-const SCALE = opt('--scale', '').split(',').filter(Boolean).map(Number);
+const SCALE = (opt('--scale', '') ?? '').split(',').filter(Boolean).map(Number);
+// --scale-table 10,50,200: the same table, printed after the Ansible comparison of a default run ('' or --no-scale:
+// none)
+const SCALE_TABLE = argv.includes('--no-scale') ? [] : (opt('--scale-table', '10,50,200') ?? '').split(',').filter(Boolean).map(Number);
 const SCALE_FORKS = Number(opt('--scale-forks', '50'));
 const FORKS = 10;
 if (!Number.isInteger(N) || N < 1 || N > 60) throw new Error('--hosts must be 1..60');
 if (SCALE.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--scale takes host counts, e.g. 10,50,200');
+if (SCALE_TABLE.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--scale-table takes host counts, e.g. 10,50,200');
+// the old in-run scaling loop (one podman lab, forks 10) is replaced by the --scale-table part
+for (const gone of ['--scaling', '--ansible-scaling']) {
+  if (argv.includes(gone)) throw new Error(`${gone} was removed: a default run prints the scaling table (--scale-table 10,50,200); Ansible runs at --hosts N`);
+}
 
 if (process.getuid?.() !== 0) {
   console.error('bench: needs root (network namespaces, sshd)');
@@ -291,14 +302,13 @@ function table(rows, head) {
 // ---- main ----
 const WORK = mkdtempSync(path.join(os.tmpdir(), 'rbbench-'));
 if (WITH_ANSIBLE) ensureAnsible();
-const maxHosts = Math.max(N, ...SCALING);
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 if (SCALE.length) {
   await scaleMode(SCALE);
   process.exit(0);
 }
-log(`building a lab of ${maxHosts} hosts (podman, root shell /bin/sh) ...`);
-const lab = await Lab.create({ name: 'rbbench', hosts: maxHosts, podman: true, shell: '/bin/sh' });
+log(`building a lab of ${N} hosts (podman, root shell /bin/sh) ...`);
+const lab = await Lab.create({ name: 'rbbench', hosts: N, podman: true, shell: '/bin/sh' });
 const out = [];
 const print = (s = '') => {
   out.push(s);
@@ -318,9 +328,8 @@ try {
   log(`runbook on ${N} hosts ...`);
   const rb = await phases(lab, hosts, (check, label) => runRunbook(inv, check, label));
   let an;
-  let adir;
   if (WITH_ANSIBLE) {
-    adir = ansibleSetup();
+    const adir = ansibleSetup();
     const cfg = ansibleCfg(adir, lab);
     log(`ansible-playbook on ${N} hosts ...`);
     an = await phases(lab, hosts, (check, label) => runAnsible(cfg, inv, check, label));
@@ -430,34 +439,6 @@ try {
   print(`commands per host: cold ${tot(tColdItems)} -> ${tot(tCold)}, unchanged ${tot(tWarmItems)} -> ${tot(tWarm)} (tasks only; the run lock adds 3)`);
   print();
 
-  // scaling
-  const srows = [];
-  let rss50;
-  for (const n of SCALING) {
-    const hs = lab.hosts.slice(0, n);
-    const sinv = inventory(lab, hs);
-    await reset(lab, hs);
-    const c = await runRunbook(sinv, false, 'cold');
-    const w = await runRunbook(sinv, false, 'warm');
-    if (n === 50) rss50 = Math.max(c.rssMb, w.rssMb);
-    let ac;
-    let aw;
-    if (WITH_ANSIBLE && ANSIBLE_SCALING.includes(n)) {
-      log(`scaling: ansible on ${n} hosts ...`);
-      const cfg = ansibleCfg(adir, lab);
-      await reset(lab, hs);
-      ac = await runAnsible(cfg, sinv, false, 'cold');
-      aw = await runAnsible(cfg, sinv, false, 'warm');
-    }
-    srows.push([n, `${f2(c.wall)} s`, `${f2(w.wall)} s`, `${f2(c.cpu)} s`, `${f2(w.cpu)} s`, `${f2(c.rssMb)} MB`, ac ? `${f2(ac.wall)} s` : 'not run', aw ? `${f2(aw.wall)} s` : 'not run', c.failed + w.failed + (ac?.failed ?? 0) + (aw?.failed ?? 0)]);
-  }
-  if (srows.length) {
-    print(`Scaling (forks ${FORKS}; Ansible only at ${ANSIBLE_SCALING.join(', ')} hosts${WITH_ANSIBLE ? '' : ' — not run'}):`);
-    print();
-    print(table(srows, ['hosts', 'rb cold wall', 'rb warm wall', 'rb cold CPU', 'rb warm CPU', 'rb peak RSS', 'ansible cold wall', 'ansible warm wall', 'failed']));
-    print();
-    if (rss50 !== undefined) print(`runbook peak RSS at 50 hosts: ${rss50.toFixed(0)} MB`);
-  }
   writeFileSync(path.join(WORK, 'result.md'), out.join('\n') + '\n');
   log(`result also in ${path.join(WORK, 'result.md')}`);
 } finally {
@@ -465,8 +446,17 @@ try {
   else log(`lab kept: ${lab.inventoryFile}`);
 }
 
-// ---- --scale: runbook alone at growing host counts ----
-async function scaleMode(counts) {
+// the scaling table, on its own labs (built after the comparison's lab is gone), appended to the same output
+if (SCALE_TABLE.length) {
+  print();
+  await scaleMode(SCALE_TABLE, print);
+  writeFileSync(path.join(WORK, 'result.md'), out.join('\n') + '\n');
+  log(`result (comparison and scaling) in ${path.join(WORK, 'result.md')}`);
+}
+
+// ---- --scale (alone) or --scale-table (after the comparison): runbook alone at growing host counts ----
+/** Prints the table through emit (a line at a time; stdout by default) and writes it to scale.md too. */
+async function scaleMode(counts, emit = (l) => process.stdout.write(l + '\n')) {
   const PER_LAB = 60; // lib/lab/layout.ts MAX_HOSTS: one /24 per lab slot, 4 addresses per host
   const maxN = Math.max(...counts);
   const labs = [];
@@ -474,7 +464,7 @@ async function scaleMode(counts) {
   const lines = [];
   const say = (l = '') => {
     lines.push(l);
-    process.stdout.write(l + '\n');
+    emit(l);
   };
   // a stopped bench (timeout, ^C) still prints what it measured and removes its labs
   const stop = (sig) => {
@@ -538,7 +528,7 @@ async function scaleMode(counts) {
     say(`(stopped after ${results.length} of ${counts.length} host counts: ${String(e.message).split('\n')[0]})`);
   } finally {
     if (results.length) {
-      say(`Scaling, runbook alone (${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} CPUs; ${labs.length} labs of <= 60 hosts, workload without the podman task, forks ${SCALE_FORKS}):`);
+      say(`## Scaling, runbook alone (${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} CPUs; ${labs.length} labs of <= 60 hosts, workload without the podman task, forks ${SCALE_FORKS}):`);
       say();
       const rows = results.map((r) => [
         r.n,
@@ -564,5 +554,7 @@ async function scaleMode(counts) {
       log(`scale result also in ${path.join(WORK, 'scale.md')}`);
     }
     if (!KEEP) for (const l of labs) await l.destroy().catch((e) => log(`destroy ${l.name}: ${e.message}`));
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
   }
 }

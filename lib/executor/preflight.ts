@@ -16,7 +16,7 @@ import { isMap } from '../playbook/loader.js';
 import { resolveAction } from '../modules/registry.js';
 import { coerceArgs } from '../playbook/validate.js';
 import { createTemplar, OMIT, type Templar } from '../vars/template.js';
-import { hasTemplate, resolveFor } from '../vars/resolve.js';
+import { hasTemplate, referencedNames, resolveFor } from '../vars/resolve.js';
 import { loadYamlFile } from '../yaml-load.js';
 
 /**
@@ -141,6 +141,10 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
           continue;
         }
         if (i.include) walk(i.include.tasks, [...blockVars, i.vars], r);
+        // hosts whose variables the task reads (transitively, as written) are the same as an earlier host's get the
+        // same answers: checked once (O(tasks), not O(tasks x hosts), for inventories whose hosts share their vars)
+        const checkedRec = new Set<string>();
+        const checkedVal = new Set<string>();
         for (const h of targets) {
           const ctx: Record<string, unknown> = {
             ...(r?.defaults ?? {}),
@@ -156,7 +160,14 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
           for (const n of dynamic) delete ctx[n];
           if (includeVars) for (const k of Object.keys(ctx)) if (!(k in extraVars)) delete ctx[k];
           if (h) Object.assign(ctx, { inventory_hostname: h, inventory_hostname_short: h.split('.')[0] });
-          checkTask(i, ctx, h, templar, add(i));
+          // recursion depends on what the values name, not on the host's name; the values' checks on everything
+          const kRec = inputsKey(i, ctx, true);
+          const kVal = inputsKey(i, ctx, false);
+          const recursion = kRec === undefined || !checkedRec.has(kRec);
+          const values = kVal === undefined || !checkedVal.has(kVal);
+          if (kRec !== undefined) checkedRec.add(kRec);
+          if (kVal !== undefined) checkedVal.add(kVal);
+          if (recursion || values) checkTask(i, ctx, h, templar, add(i), { recursion, values });
         }
       }
     };
@@ -164,6 +175,42 @@ export function checkStatic(pb: Playbook, inv: Inventory, extraVars: Record<stri
     walk(play.handlers, [], undefined);
   }
   return errors;
+}
+
+/** Templates that may read variables by a name the text does not spell out (vars['x'], lookup('vars', ...), hostvars). */
+const INDIRECT = /\bvars\b|lookup|query|\bq\(|hostvars|varnames/;
+
+/**
+ * What a task's check reads of ctx: the raw values of every variable its arguments, loop and when name, and the
+ * names those values name in turn. Undefined (check every host) when a template may read variables indirectly.
+ */
+function inputsKey(t: TaskNode, ctx: Record<string, unknown>, anyHostName: boolean): string | undefined {
+  const seen = new Map<string, unknown>();
+  const todo: unknown[] = [t.args, t.loop?.terms, t.when];
+  for (let n = 0; todo.length && n < 10_000; n++) {
+    const v = todo.pop();
+    const texts: string[] = [];
+    const gather = (x: unknown, depth: number): void => {
+      if (typeof x === 'string') {
+        if (x.includes('{{') || x.includes('{%')) texts.push(x);
+      } else if (depth < 20 && x && typeof x === 'object') for (const y of Array.isArray(x) ? x : Object.values(x)) gather(y, depth + 1);
+    };
+    gather(v, 0);
+    for (const text of texts) {
+      if (INDIRECT.test(text)) return undefined;
+      for (const name of referencedNames(text)) {
+        if (seen.has(name)) continue;
+        seen.set(name, anyHostName && (name === 'inventory_hostname' || name === 'inventory_hostname_short') ? '' : ctx[name]);
+        todo.push(ctx[name]);
+      }
+    }
+  }
+  if (todo.length) return undefined;
+  try {
+    return JSON.stringify([...seen].sort(([a], [b]) => (a < b ? -1 : 1)));
+  } catch {
+    return undefined;
+  }
 }
 
 function hasAction(items: Item[], action: string): boolean {
@@ -178,17 +225,20 @@ function describe(v: unknown): string {
   return `a ${typeof v} (${JSON.stringify(v)})`;
 }
 
-function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | undefined, templar: Templar, add: (pos: SourcePos, msg: string) => void): void {
+function checkTask(t: TaskNode, ctx: Record<string, unknown>, host: string | undefined, templar: Templar, add: (pos: SourcePos, msg: string) => void, what = { recursion: true, values: true }): void {
   const who = `task "${t.name ?? t.actionAs}"`;
   // 1. recursion between variables the task uses
-  try {
-    resolveFor([t.args, t.loop?.terms, t.when], ctx, templar);
-  } catch (e) {
-    if (e instanceof RunbookError && /recursion in variables|nested too deeply/.test(e.message)) {
-      add(t.pos, `${e.message} (variables that refer to each other in a cycle, used by ${who})`);
-      return;
+  if (what.recursion) {
+    try {
+      resolveFor([t.args, t.loop?.terms, t.when], ctx, templar);
+    } catch (e) {
+      if (e instanceof RunbookError && /recursion in variables|nested too deeply/.test(e.message)) {
+        add(t.pos, `${e.message} (variables that refer to each other in a cycle, used by ${who})`);
+        return;
+      }
     }
   }
+  if (!what.values) return;
   const render = (v: unknown): { ok: true; v: unknown } | { ok: false } => {
     try {
       return { ok: true, v: templar.render(v, resolveFor(v, ctx, templar)) };
