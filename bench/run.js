@@ -408,10 +408,11 @@ try {
     if (!existsSync(f)) throw new Error(`trace ${label} failed: ${r.stderr}`);
     return JSON.parse(readFileSync(f, 'utf8'));
   };
-  // the same, item by item (RUNBOOK_BATCH=0: one probe and one apply command per loop item, as before the batch)
+  // the same, item by item and without probes fetched ahead (RUNBOOK_BATCH=0 RUNBOOK_PIPELINE=0: a probe and an apply
+  // command per loop item and task, as before both)
   await reset(lab, hosts);
-  const tColdItems = await trace('cold, item by item', { RUNBOOK_BATCH: '0' });
-  const tWarmItems = await trace('warm, item by item', { RUNBOOK_BATCH: '0' });
+  const tColdItems = await trace('cold, item by item', { RUNBOOK_BATCH: '0', RUNBOOK_PIPELINE: '0' });
+  const tWarmItems = await trace('warm, item by item', { RUNBOOK_BATCH: '0', RUNBOOK_PIPELINE: '0' });
   await reset(lab, hosts);
   const tCold = await trace('cold');
   const tWarm = await trace('warm');
@@ -432,7 +433,7 @@ try {
     return [t, mod, steps, Math.max(...tColdItems[t]), Math.max(...tWarmItems[t]), Math.max(...tCold[t]), Math.max(...tWarm[t]), (Math.max(...tWarm[t]) / steps).toFixed(2)];
   });
   const tot = (tr) => Object.values(tr).reduce((a, v) => a + Math.max(...v), 0);
-  print('Remote commands per task and host (max over hosts), runbook, item by item (RUNBOOK_BATCH=0) and batched:');
+  print('Remote commands per task and host (max over hosts), runbook, item by item without probes ahead (RUNBOOK_BATCH=0 RUNBOOK_PIPELINE=0) and as it runs:');
   print();
   print(table(trow, ['task', 'module', 'steps', 'cold (per item)', 'unchanged (per item)', 'cold', 'unchanged', 'per step (unchanged)']));
   print();
