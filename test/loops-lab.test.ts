@@ -94,4 +94,20 @@ describe('with_<lookup> loops over SSH', () => {
     expect(again.stdout).toMatch(new RegExp(`${h}\\s+: ok=\\d+\\s+changed=0 `));
     await sh(`rm -rf ${remote}`);
   }, 600_000);
+
+  it('loop_control.pause: the items run one by one, the pause between them (not before the first)', async () => {
+    const h = lab.hosts[0]!.name;
+    const dir = `${remote}-pause`;
+    const pb = path.join(local, 'pause.yml');
+    fs.writeFileSync(pb, `- hosts: lab\n  gather_facts: false\n  tasks:\n    - file: {path: "${dir}", state: directory}\n    - name: stamped\n      shell: "date +%s%N > ${dir}/{{ item }}"\n      loop: [a, b, c]\n      loop_control: {pause: 1}\n    - name: bad pause\n      debug: {msg: "{{ item }}"}\n      loop: [x]\n      loop_control: {pause: soon}\n`);
+    const r = await cliAsync(['apply', pb, '-i', inv, '--format', 'plain'], { timeoutMs: 120_000 });
+    // the host's own clock: each item ran at least a second after the one before
+    const ns = (await lab.exec(h, ['sh', '-c', `cat ${dir}/a ${dir}/b ${dir}/c; rm -rf ${dir}`])).stdout.trim().split('\n').map((l) => BigInt(l));
+    expect(ns).toHaveLength(3);
+    expect(Number(ns[1]! - ns[0]!) / 1e9).toBeGreaterThanOrEqual(1);
+    expect(Number(ns[2]! - ns[1]!) / 1e9).toBeGreaterThanOrEqual(1);
+    // a pause that is not a number fails the task at its line
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr, r.stdout + r.stderr).toMatch(/pause\.yml:\d+:\d+: loop_control\.pause must be a number of seconds, got .{0,2}soon/);
+  }, 300_000);
 });

@@ -312,7 +312,8 @@ export abstract class TaskBatch extends TaskOutcome {
     if (!resolved || resolved.kind === 'action') return null;
     const mode = BATCHED.has(resolved.def.name) ? 'paths' : SEQUENTIAL.has(resolved.def.name) ? 'all' : null;
     if (mode === null) return null;
-    if (task.until !== undefined || task.delegateTo !== undefined || scope.delegateTo !== undefined) return null;
+    // a pause between items (loop_control.pause) is time on the host between them: item by item
+    if (task.until !== undefined || task.delegateTo !== undefined || scope.delegateTo !== undefined || task.loopPause !== undefined) return null;
     const def = resolved.def;
     const fail = (reason: string): ItemOutcome => ({ status: 'failed', reason, result: { failed: true, msg: reason } });
     interface Prep {

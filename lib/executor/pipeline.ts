@@ -143,8 +143,25 @@ export abstract class TaskPipeline extends TaskBatch {
     // one remote command for all items' probes and one for all their steps, where that is exact (runBatch)
     // RUNBOOK_BATCH=0: item by item (the bench's before/after and the tests' reference output)
     const batched = all.length > 1 && process.env['RUNBOOK_BATCH'] !== '0' ? await this.runBatch(task, scope, host, ictxs) : null;
+    let pauseMs = 0;
+    if (task.loopPause !== undefined) {
+      let sec = NaN;
+      try {
+        sec = Number(this.render(task.loopPause, ctx));
+      } catch (e) {
+        st.failed = true;
+        return done('failed', this.errText(e, task));
+      }
+      if (!Number.isFinite(sec) || sec < 0) {
+        st.failed = true;
+        return done('failed', `${task.pos.file}:${task.pos.line}:${task.pos.col}: loop_control.pause must be a number of seconds, got ${JSON.stringify(task.loopPause)}`);
+      }
+      pauseMs = sec * 1000;
+    }
     for (const [i, item] of items.entries()) {
       if (this.aborted) break;
+      // loop_control.pause: Ansible waits between items (not before the first)
+      if (pauseMs > 0 && i > 0) await new Promise((r) => setTimeout(r, pauseMs));
       const ictx = ictxs[i]!;
       if (batched && i >= batched.length) break;
       const r = batched ? batched[i]! : await this.runOne(task, scope, host, ictx, noLog);

@@ -233,6 +233,7 @@ export abstract class TaskLoader extends LoaderBase {
       loopVar: typeof loopCtl['loop_var'] === 'string' ? loopCtl['loop_var'] : 'item',
       indexVar: typeof loopCtl['index_var'] === 'string' ? loopCtl['index_var'] : undefined,
       loopLabel: loopCtl['label'],
+      loopPause: loopCtl['pause'],
       register: raw['register'] !== undefined ? String(raw['register']) : undefined,
       notify: toStrList(raw['notify']),
       listen: toStrList(raw['listen']),

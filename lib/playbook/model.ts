@@ -43,6 +43,8 @@ export interface TaskNode extends Inheritable {
   loopVar: string;
   indexVar?: string;
   loopLabel?: unknown;
+  /** loop_control.pause: seconds to wait between loop items (a template until rendered) */
+  loopPause?: unknown;
   register?: string;
   notify: string[];
   listen: string[];
