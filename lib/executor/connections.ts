@@ -29,9 +29,33 @@ export abstract class RunConnections extends RunVariables {
     );
   }
 
+  /**
+   * Opens the connections of every host that will run this task and has none yet, all before any of them runs it
+   * (bounded by forks, and by the handshake limit in lib/connection/ssh.ts). Under the linear strategy no host goes
+   * past the task before the last one is done anyway; this way the first hosts' task scripts do not compete for the
+   * hosts' CPU with the later hosts' SSH handshakes (on a small lab machine they timed out at 50+ hosts). Only hosts
+   * whose `when` holds now (one that errors or depends on a loop item connects in its turn, as before).
+   */
+  protected async preconnect(hosts: string[], willRun: (host: string) => Promise<boolean>, parallel: (hosts: string[], fn: (h: string) => Promise<void>) => Promise<void[]>): Promise<void> {
+    const fresh = hosts.filter((h) => !this.host(h).conn && !this.host(h).unreachable);
+    if (fresh.length < 2) return;
+    await parallel(fresh, async (h) => {
+      let run = false;
+      try {
+        run = await willRun(h);
+      } catch {
+        run = false;
+      }
+      if (run) await this.connect(h).then(
+        () => undefined,
+        () => undefined,
+      );
+    });
+  }
+
   async connect(host: string): Promise<Connection> {
     const st = this.host(host);
-    if (st.unreachable) throw new RunbookError('unreachable', `host ${host} is unreachable`, { host });
+    if (st.unreachable) throw st.connectError ?? new RunbookError('unreachable', `host ${host} is unreachable`, { host });
     if (!st.conn) {
       const ctx = this.varsFor(host, undefined, { when: [], tags: [], blockVars: [], environment: [] });
       const resolved = resolveFor(Object.fromEntries(Object.entries(ctx).filter(([k]) => k.startsWith('ansible_') || k.startsWith('runbook_') || k.startsWith('proxmox_'))), ctx, this.templar);
@@ -48,7 +72,8 @@ export abstract class RunConnections extends RunVariables {
           : c,
       );
       // unreachable hosts stay unreachable for the run
-      st.conn.catch(() => {
+      st.conn.catch((e: unknown) => {
+        st.connectError = e instanceof Error ? e : new RunbookError('unreachable', String(e), { host });
         st.unreachable = true;
       });
     }

@@ -67,6 +67,8 @@ export class HostState {
     if (v !== this._ended) activeEpoch++;
     this._ended = v;
   }
+  /** why the connection could not be opened (kept: a later task on the host reports the same reason) */
+  connectError?: Error;
   /** bumped whenever something may change the host (steps about to run, an action that connects): batch.ts fetchedProbe */
   mutations = 0;
   /** bumped by every write to `facts` (set_fact, register, ...), wherever it happens: hostvars entries are rebuilt only then */

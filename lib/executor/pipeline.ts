@@ -45,6 +45,20 @@ export abstract class TaskPipeline extends TaskBatch {
     let targets = hosts;
     if (truthy(scope.runOnce)) targets = hosts.slice(0, 1);
     await this.bus.emit({ type: 'task:start', name: title, action: task.action, hosts: targets, pos: task.pos, handler, role: (scope.role ?? task.role)?.name });
+    // the connections this task opens, all first (connections.ts preconnect): a module, or gathering facts, on the
+    // hosts' own connections
+    const resolved = resolveAction(task.action);
+    if (resolved && (resolved.kind === 'module' || resolved.def.name === 'setup') && task.delegateTo === undefined && scope.delegateTo === undefined) {
+      await this.preconnect(
+        targets,
+        async (h) => {
+          await this.loadVarsFiles(h);
+          const ctx = this.varsFor(h, task, scope);
+          return [...scope.when, ...task.when].every((c) => this.evalBool(c, ctx));
+        },
+        (hs, fn) => this.parallel(hs, fn),
+      );
+    }
     const results = await this.parallel(targets, (h) => this.runTaskOnHost(task, scope, h, title));
     if (truthy(scope.runOnce) && targets.length === 1) {
       // run_once: the result (and registered variable) applies to every host of the batch
