@@ -120,7 +120,7 @@ export async function applyPlan(conn: Connection, steps: Step[], base: RunOption
   return r;
 }
 
-function planSize(steps: Step[]): number {
+export function planSize(steps: Step[]): number {
   return steps.reduce((n, st) => n + stepCommand(st).script.length + 200, 0);
 }
 

@@ -14,7 +14,7 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { resolveFor } from '../vars/resolve.js';
 import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
-import { applyAndProbe, BATCH_SCRIPT_BUDGET, probeBatch } from './apply.js';
+import { applyAndProbe, BATCH_SCRIPT_BUDGET, planSize, probeBatch } from './apply.js';
 import { taskLoopItems } from './loops.js';
 import { withFinal } from '../vars/final.js';
 import type { Connection } from '../connection/types.js';
@@ -236,7 +236,7 @@ export abstract class TaskBatch extends TaskOutcome {
    * results. The caller has called mutated(host) before: what is fetched here is after the steps.
    */
   protected async applyAhead(conn: Connection, scope: Scope, host: string, plans: Step[][], reprobe: string[], runOpts: ConnRunOptions): Promise<{ plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> }> {
-    const own = plans.reduce((n, steps) => n + steps.reduce((m, st) => m + (st.kind === 'run' ? st.script.length : 600) + 200, 0), 0) + reprobe.reduce((n, sc) => n + sc.length + 200, 0);
+    const own = plans.reduce((n, steps) => n + planSize(steps), 0) + reprobe.reduce((n, sc) => n + sc.length + 200, 0);
     const ahead = own < BATCH_SCRIPT_BUDGET ? await this.aheadProbes(scope, host, runOpts, 1, BATCH_SCRIPT_BUDGET - own) : [];
     const r = await applyAndProbe(conn, plans, [...reprobe, ...ahead.map((a) => a.script)], runOpts);
     this.keep(host, ahead.map((a) => a.key), r.probes.slice(reprobe.length));
