@@ -559,6 +559,9 @@ describe.skipIf(!havePodman)('podman_network against this machine (root podman, 
     expect(c.code).toBe(0);
     const refused = await probePlan(podmanNetwork, { name, subnet: subnets[0], recreate: true });
     expect(refused.fail?.message).toMatch(new RegExp(`containers attached: rbtest-c-${process.pid}`));
+    // state absent lists the attached containers too (present without recreate does not ask podman ps)
+    const absentRefused = await probePlan(podmanNetwork, { name, state: 'absent' });
+    expect(absentRefused.fail?.message).toMatch(new RegExp(`cannot be removed: containers attached: rbtest-c-${process.pid}`));
     sh(`podman rm -f rbtest-c-${process.pid}`);
     fs.rmSync(root, { recursive: true, force: true });
 
