@@ -131,6 +131,17 @@ describe('filters and template variables', () => {
       expect(v['template_destpath']).toBe('/etc/x');
       expect(templateVars('x.j2', tpl, undefined, undefined)['ansible_managed']).toBe('Ansible managed');
       expect(strftime('%Y-%m-%d %H:%M:%S %j %a %b', when)).toBe('2024-05-06 07:08:09 127 Mon May');
+      // template_uid is the template file's owner's name (getpwuid), whoever runs runbook
+      if (process.getuid?.() === 0) {
+        const other = path.join(dir, 'y.j2');
+        fs.writeFileSync(other, 'y');
+        fs.chownSync(other, 65534, 65534);
+        const nobody = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.split(':')[2] === '65534')?.split(':')[0];
+        expect(nobody).toBeTruthy();
+        expect(templateVars('y.j2', other, undefined, undefined)['template_uid']).toBe(nobody);
+        fs.chownSync(other, 54321, 54321); // a uid no user has: its number
+        expect(templateVars('y.j2', other, undefined, undefined)['template_uid']).toBe('54321');
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

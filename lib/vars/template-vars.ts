@@ -63,12 +63,28 @@ function pyDatetime(d: Date): string {
 }
 
 const owners = new Map<number, string>();
-/** The user name of a uid (pwd.getpwuid), looked up once per run. */
+/**
+ * The user name of a uid (pwd.getpwuid), looked up once per run: /etc/passwd first (no process to start), then
+ * `getent passwd` for users only NSS knows (LDAP, sssd).
+ */
 function ownerName(uid: number): string {
   let name = owners.get(uid);
   if (name === undefined) {
-    const r = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 5000 });
-    name = (r.status === 0 ? r.stdout.split(':')[0] : '') || String(uid);
+    try {
+      for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f.length >= 3 && f[2] === String(uid) && f[0]) {
+          name = f[0];
+          break;
+        }
+      }
+    } catch {
+      // no /etc/passwd: getent below
+    }
+    if (name === undefined) {
+      const r = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 5000 });
+      name = (r.status === 0 ? r.stdout.split(':')[0] : '') || String(uid);
+    }
     owners.set(uid, name);
   }
   return name;
