@@ -278,15 +278,47 @@ async function floor(lab, hosts, commands) {
 }
 
 /** The four phases on freshly reset hosts. */
+// The lab hosts' CPU: every remote command runs under a host's sshd (its session process, the shell, the commands,
+// Ansible's Python modules), and the sshd master reaps each session when it ends, so the master's cutime + cstime
+// (/proc/PID/stat fields 16-17, clock ticks) grows by exactly the CPU of the sessions that ended. Read before and
+// after a run whose connections are all closed (Ansible's ControlPersist masters are killed at the end of each run).
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function hostTicks(lab, hosts) {
+  let t = 0;
+  for (const h of hosts) {
+    const pid = readFileSync(path.join(lab.dir, 'hosts', h.name, 'sshd.pid'), 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after ')' the fields start at 3 (state): cutime is field 16, cstime 17
+    t += Number(f[16 - 3]) + Number(f[17 - 3]);
+  }
+  return t;
+}
+async function withHostCpu(lab, hosts, run) {
+  const before = hostTicks(lab, hosts);
+  const r = await run();
+  // the sessions' last processes end a moment after the client has gone: wait until the count stands still
+  let after = hostTicks(lab, hosts);
+  for (let i = 0; i < 20; i++) {
+    await new Promise((res) => setTimeout(res, 150));
+    const now = hostTicks(lab, hosts);
+    if (now === after && i >= 1) break;
+    after = now;
+  }
+  r.hostCpu = (after - before) / CLK_TCK;
+  return r;
+}
+
 async function phases(lab, hosts, tool) {
   await reset(lab, hosts);
   const r = {};
-  r.cold = await tool(false, 'cold');
+  const run = (check, label) => withHostCpu(lab, hosts, () => tool(check, label));
+  r.cold = await run(false, 'cold');
   r.state = await stateHashes(lab, hosts);
-  r.warm = await tool(false, 'warm');
-  r.checkUnchanged = await tool(true, 'check (unchanged)');
+  r.warm = await run(false, 'warm');
+  r.checkUnchanged = await run(true, 'check (unchanged)');
   await drift(lab, hosts);
-  r.checkChanged = await tool(true, 'check (changed)');
+  r.checkChanged = await run(true, 'check (changed)');
   return r;
 }
 
@@ -382,13 +414,25 @@ try {
       a ? `${(a.cpu / r.cpu).toFixed(1)}x` : '-',
       `${sum(r.changed)}${a ? ` / ${sum(a.changed)}` : ''}`,
       sum(Object.fromEntries(r.commands.map((c, i) => [i, c]))),
+      `${f2(r.hostCpu)} s${a ? ` / ${f2(a.hostCpu)} s` : ''}`,
     ]);
   }
   for (const ph of ['cold', 'warm']) {
     const fl = floors[ph];
-    rows.push([`floor (${ph} count)`, `${f2(fl.wall)} s`, `${f2(fl.cpu)} s`, '', '', '', '', '', rb[ph].commands.reduce((a, b) => a + b, 0)]);
+    rows.push([`floor (${ph} count)`, `${f2(fl.wall)} s`, `${f2(fl.cpu)} s`, '', '', '', '', '', rb[ph].commands.reduce((a, b) => a + b, 0), '']);
   }
-  print(table(rows, ['phase', 'runbook wall', 'runbook CPU', 'ansible wall', 'ansible CPU', 'wall ratio', 'CPU ratio', 'changed (rb / ans)', 'rb commands']));
+  print(table(rows, ['phase', 'runbook wall', 'runbook CPU', 'ansible wall', 'ansible CPU', 'wall ratio', 'CPU ratio', 'changed (rb / ans)', 'rb commands', 'hosts\' CPU (rb / ans)']));
+  print();
+  // the lab hosts run on this machine's CPUs too: runbook's wall cannot be below (its CPU + its hosts' CPU) / CPUs
+  const cores = os.cpus().length;
+  print(`Hosts' CPU = the lab hosts' side of the run (sshd sessions, shells, commands, Ansible's Python), on this machine's ${cores} CPUs like the tools themselves. ` +
+    `So runbook's wall cannot be below (its CPU + its hosts' CPU) / ${cores}:`);
+  for (const ph of ['cold', 'warm', 'checkUnchanged', 'checkChanged']) {
+    const r = rb[ph];
+    const a = an?.[ph];
+    const bound = (r.cpu + r.hostCpu) / cores;
+    print(`- ${r.label}: CPU-bound wall ${f2(bound)} s (measured ${f2(r.wall)} s)${a ? `; the best wall ratio this machine allows is ${(a.wall / bound).toFixed(1)}x; hosts' CPU ratio ${(a.hostCpu / r.hostCpu).toFixed(1)}x` : ''}`);
+  }
   print();
   for (const ph of ['cold', 'warm']) print(`runbook ${ph} / floor: wall ${(rb[ph].wall / floors[ph].wall).toFixed(2)}x, CPU ${(rb[ph].cpu / floors[ph].cpu).toFixed(2)}x`);
   print(`runbook --version: median ${(ver[2] * 1000).toFixed(0)} ms (5 runs, min ${(ver[0] * 1000).toFixed(0)} ms)`);

@@ -14,7 +14,8 @@ import { RunbookError } from '../lib/errors.js';
 import { createConnection } from '../lib/connection/index.js';
 import { LocalConnection } from '../lib/connection/local.js';
 import { SshConnection, type SshTuning } from '../lib/connection/ssh.js';
-import { argvScript, atomicWriteScript, envScript, q } from '../lib/connection/scripts.js';
+import { argvScript, atomicWriteScript, envScript, INLINE_CONTENT_MAX, inlineContent, q } from '../lib/connection/scripts.js';
+import { applySteps } from '../lib/executor/apply.js';
 import type { ConnectionSpec } from '../lib/connection/types.js';
 
 const TORTURE = `it's "quoted" $(touch PWNED) \`touch PWNED\` ; rm -rf / ; \n\tnew\\line $HOME * ? [a] ~ & | > < ü 日本 🎉 '' ""`;
@@ -284,6 +285,32 @@ describe('SshConnection over one persistent connection', () => {
     // owner/group by name
     expect((await conn.run(atomicWriteScript(fresh, { owner: 'nobody', group: 'root', mode: '640' }), { input: 'x' })).code).toBe(0);
     expect(statSync(fresh).uid).toBe(Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim()));
+    expect(readdirSync(work).filter((f) => f.includes('runbook-tmp'))).toEqual([]);
+  });
+
+  it('a small text write goes inside the script (no stdin); binary or large content streams on stdin', async () => {
+    const target = join(work, 'inline.txt');
+    const text = `${TORTURE}\nnon-ASCII: é ✓\n\n`;
+    writeFileSync(target, 'old');
+    chmodSync(target, 0o4750);
+    const step = { kind: 'write' as const, path: target, content: text };
+    const inline = inlineContent(Buffer.from(text));
+    expect(inline).toBe(text);
+    const outs = await applySteps(conn, [step], {});
+    expect(outs[0]!.code).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe(text);
+    // no mode given: the existing whole mode (setuid included) is kept, read by the same stat as the owner
+    expect(statSync(target).mode & 0o7777).toBe(0o4750);
+    expect(existsSync(join(work, 'PWNED'))).toBe(false);
+    // what does not go inline: a NUL byte, bytes that are not UTF-8, more than INLINE_CONTENT_MAX bytes
+    expect(inlineContent(Buffer.from('a\0b'))).toBeUndefined();
+    expect(inlineContent(Buffer.from([0x61, 0xff, 0x62]))).toBeUndefined();
+    expect(inlineContent(Buffer.alloc(INLINE_CONTENT_MAX + 1, 0x61))).toBeUndefined();
+    expect(inlineContent(Buffer.alloc(INLINE_CONTENT_MAX, 0x61))).toBeDefined();
+    const bin = Buffer.from([0x61, 0xff, 0x00, 0x62]);
+    expect((await applySteps(conn, [{ kind: 'write', path: target, content: bin, mode: '0600' }], {}))[0]!.code).toBe(0);
+    expect(readFileSync(target).equals(bin)).toBe(true);
+    expect(statSync(target).mode & 0o7777).toBe(0o600);
     expect(readdirSync(work).filter((f) => f.includes('runbook-tmp'))).toEqual([]);
   });
 

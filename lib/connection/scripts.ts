@@ -70,6 +70,12 @@ export interface AtomicWriteOptions {
    * Ansible's message `failed to validate: rc:N error:STDERR`
    */
   validate?: string;
+  /**
+   * the content itself, written by the shell's printf builtin from the script text instead of read from stdin: no
+   * `cat` and no size check (`wc`), since the script arrives whole or not at all. Only for text without NUL bytes
+   * (inlineContent decides); the caller sends no input then.
+   */
+  content?: string;
 }
 
 /** The `%s` command of `validate` as a sh command line naming the temp file "$tmp" (`%%` is a literal %). */
@@ -122,9 +128,11 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     `trap 'exit 143' TERM`,
     // sshd gone: a message to the dead stderr raises SIGPIPE, which must still run the EXIT trap (rm the temp file)
     `trap 'exit 141' PIPE`,
-    `cat > "$tmp" || fail "cannot write $target: write to temp file failed (disk full?)"`,
+    opts.content !== undefined
+      ? `printf '%s' ${q(opts.content)} > "$tmp" || fail "cannot write $target: write to temp file failed (disk full?)"`
+      : `cat > "$tmp" || fail "cannot write $target: write to temp file failed (disk full?)"`,
   ];
-  if (opts.size !== undefined) {
+  if (opts.size !== undefined && opts.content === undefined) {
     if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw new RunbookError('bad_argument', `atomicWriteScript: invalid size ${opts.size}`);
     lines.push(
       `n=$(wc -c < "$tmp") || fail "cannot read back the temp file of $target"`,
@@ -145,10 +153,18 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
       lines.push(`chgrp -- ${q(opts.group)} "$tmp" || fail "cannot set group of $target"`);
     }
   } else {
-    // keep the existing owner/group when we are allowed to (root); a plain user keeps its own
+    // keep the existing owner/group when we are allowed to (root); a plain user keeps its own. The effective uid
+    // comes from /proc/self/status (no process), else from id -u. Without a mode either, one stat reads both.
+    const both = opts.mode === undefined;
     lines.push(
-      `if [ -e "$target" ] && [ "$(id -u)" = 0 ]; then`,
-      `  og=$(stat -c %u:%g -- "$target" 2>/dev/null || stat -f %u:%g -- "$target" 2>/dev/null) && chown -- "$og" "$tmp" 2>/dev/null`,
+      `if [ -e "$target" ]; then`,
+      `  _u=; while read -r _k _a _b _c; do if [ "$_k" = Uid: ]; then _u=$_b; break; fi; done 2>/dev/null </proc/self/status; [ -n "$_u" ] || _u=$(id -u)`,
+      both
+        ? `  om=$(stat -c '%u:%g %a' -- "$target" 2>/dev/null || stat -f '%u:%g %Lp' -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`
+        : '',
+      both
+        ? `  [ "$_u" != 0 ] || chown -- "\${om% *}" "$tmp" 2>/dev/null`
+        : `  if [ "$_u" = 0 ]; then og=$(stat -c %u:%g -- "$target" 2>/dev/null || stat -f %u:%g -- "$target" 2>/dev/null) && chown -- "$og" "$tmp" 2>/dev/null; fi`,
       `fi`,
     );
   }
@@ -157,9 +173,12 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
   } else {
     // the existing file's whole mode, setuid/setgid/sticky included (stat %a prints e.g. 4755)
+    const owned = opts.owner === undefined && opts.group === undefined; // om was read above
     lines.push(
       `if [ -e "$target" ]; then`,
-      `  m=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`,
+      owned
+        ? `  m=\${om#* }`
+        : `  m=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`,
       `  chmod "$m" "$tmp" || fail "cannot set mode $m on $target"`,
       `else`,
       `  chmod 0644 "$tmp" || fail "cannot set mode 0644 on $target"`,
@@ -181,7 +200,17 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     );
   }
   lines.push(`mv -f -- "$tmp" "$target" || fail "cannot rename the temp file over $target"`, `trap - EXIT`, `exit 0`);
-  return lines.join('\n') + '\n';
+  return lines.filter((l) => l !== '').join('\n') + '\n';
+}
+
+/** Content up to this size goes inside the write script (AtomicWriteOptions.content) when it is NUL-free UTF-8. */
+export const INLINE_CONTENT_MAX = 4096;
+
+/** The content as script text when a write can carry it inline (small, valid UTF-8, no NUL byte), else undefined. */
+export function inlineContent(content: Buffer): string | undefined {
+  if (content.length > INLINE_CONTENT_MAX || content.includes(0)) return undefined;
+  const text = content.toString('utf8');
+  return Buffer.byteLength(text) === content.length && Buffer.from(text, 'utf8').equals(content) ? text : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
 import { RunbookError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
-import { atomicWriteScript, batchScript, splitBatch, type BatchUnit } from '../connection/scripts.js';
+import { atomicWriteScript, batchScript, inlineContent, splitBatch, type BatchUnit } from '../connection/scripts.js';
 import type { Failure, Step } from '../modules/types.js';
 import { encodeText } from '../modules/bytes.js';
 
@@ -37,15 +37,8 @@ export function describeStep(s: Step): string {
 export async function applySteps(conn: Connection, steps: Step[], base: RunOptions): Promise<ExecResult[]> {
   const outputs: ExecResult[] = [];
   for (const step of steps) {
-    let r: ExecResult;
-    if (step.kind === 'write') {
-      // text content may hold escaped non-UTF-8 bytes of a file the probe read (lib/modules/bytes.ts)
-      const content = typeof step.content === 'string' ? encodeText(step.content) : step.content;
-      const script = atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size: content.length, backup: step.backup, validate: step.validate });
-      r = await conn.run(script, { ...base, input: content });
-    } else {
-      r = await conn.run(step.script, { ...base, input: step.input });
-    }
+    const { script, input } = stepCommand(step);
+    const r = await conn.run(script, { ...base, input });
     outputs.push(r);
     if (r.code !== 0 && !(step.kind === 'run' && step.allowFailure)) {
       const why = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ') || `exit code ${r.code}`;
@@ -58,8 +51,13 @@ export async function applySteps(conn: Connection, steps: Step[], base: RunOptio
 /** The command (script and stdin) a step runs as, exactly as applySteps sends it. */
 function stepCommand(step: Step): { script: string; input?: Buffer } {
   if (step.kind === 'write') {
+    // text content may hold escaped non-UTF-8 bytes of a file the probe read (lib/modules/bytes.ts)
     const content = typeof step.content === 'string' ? encodeText(step.content) : step.content;
-    return { script: atomicWriteScript(step.path, { mode: step.mode, owner: step.owner, group: step.group, size: content.length, backup: step.backup, validate: step.validate }), input: content };
+    // small text goes inside the script (no cat, no size check on the host); the rest streams on stdin
+    const inline = inlineContent(content);
+    const opts = { mode: step.mode, owner: step.owner, group: step.group, backup: step.backup, validate: step.validate };
+    if (inline !== undefined) return { script: atomicWriteScript(step.path, { ...opts, content: inline }) };
+    return { script: atomicWriteScript(step.path, { ...opts, size: content.length }), input: content };
   }
   return { script: step.script, input: step.input === undefined ? undefined : Buffer.isBuffer(step.input) ? step.input : Buffer.from(step.input) };
 }
