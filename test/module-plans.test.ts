@@ -159,7 +159,7 @@ table(file, prepareFile, [
     name: 'directory that is absent: mkdir -p, then the mode',
     params: { path: '/srv/d', state: 'directory', mode: '0755' },
     state: pathState(ABSENT),
-    steps: [{ kind: 'run', script: 'mkdir -p -- /srv/d && chmod 0755 -- /srv/d' }],
+    steps: [{ kind: 'run', script: 'mkdir -p -m 0755 -- /srv/d' }],
     reason: 'create directory /srv/d',
     diffs: [{ label: '/srv/d', before: 'state: absent\n', after: 'state: directory\n' }],
   },

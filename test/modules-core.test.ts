@@ -476,7 +476,7 @@ describe('plan tables', () => {
   describe('file', () => {
     const P = '/srv/data';
     runTable(file, [
-      { name: 'directory: create with parents, mode on the leaf', params: { path: P, state: 'directory', mode: '0750' }, probe: frame(st('l', 'absent')), steps: [{ kind: 'run', script: 'mkdir -p -- /srv/data && chmod 0750 -- /srv/data' }], reason: 'create directory /srv/data' },
+      { name: 'directory: create with parents, mode on the leaf', params: { path: P, state: 'directory', mode: '0750' }, probe: frame(st('l', 'absent')), steps: [{ kind: 'run', script: 'mkdir -p -m 0750 -- /srv/data' }], reason: 'create directory /srv/data' },
       { name: 'directory exists: no-op', params: { path: P, state: 'directory', mode: 0o755 }, probe: frame({ ...st('l', { type: 'directory', mode: '0755' }), empty: '0' }), steps: [], reason: /is a directory with the requested attributes/ },
       { name: 'directory mode differs', params: { path: P, state: 'directory', mode: '0700' }, probe: frame(st('l', { type: 'directory', mode: '0755' })), steps: [{ script: 'chmod 0700 -- /srv/data' }], reason: 'mode 0755 -> 0700' },
       { name: 'directory over a file: fails', params: { path: P, state: 'directory' }, probe: frame(st('l', { type: 'file' })), fail: /already exists as a file/ },

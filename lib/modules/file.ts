@@ -276,7 +276,11 @@ export function planFile(p0: FileParams, s: FileProbeState): Plan {
     case 'directory': {
       if (st.type === 'absent') {
         const attrs = resolveWanted(p.attrs, st, s.umask, 'directory');
-        const script = [`mkdir -p -- ${q}`, ...attrScript(path, attrs), ...timeChanges(path, p, s, true).cmds].join(' && ');
+        // an octal mode alone goes to mkdir -m (one process, not mkdir + chmod): it sets the leaf's mode exactly as
+        // the chmod after it did (intermediate directories keep the umask default either way); a symbolic mode or an
+        // owner/group keeps the separate commands (mkdir -m reads a symbolic mode against a=rwx, chmod against the umask)
+        const octal = attrs.owner === undefined && attrs.group === undefined && attrs.mode !== undefined && /^[0-7]{3,4}$/.test(attrs.mode);
+        const script = (octal ? [`mkdir -p -m ${attrs.mode} -- ${q}`] : [`mkdir -p -- ${q}`, ...attrScript(path, attrs)]).concat(timeChanges(path, p, s, true).cmds).join(' && ');
         return {
           steps: [{ kind: 'run', script, describe: `create directory ${path}` }],
           reason: `create directory ${path}`,
