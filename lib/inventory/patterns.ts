@@ -12,6 +12,7 @@
  */
 import { RunbookError } from '../errors.js';
 import { isIPv6Literal } from './host-names.js';
+import { editDistance } from '../edit-distance.js';
 
 export type PatternOp = 'union' | 'intersection' | 'exclusion';
 
@@ -230,26 +231,11 @@ export function closestName(word: string, names: Iterable<string>): string | und
   let bestD = Infinity;
   for (const n of names) {
     if (n === word) continue;
-    const d = editDistance(word.toLowerCase(), n.toLowerCase());
+    const d = editDistance(word.toLowerCase(), n.toLowerCase(), 8);
     if (d < bestD || (d === bestD && best !== undefined && n < best)) {
       bestD = d;
       best = n;
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 8) return Infinity;
-  const dp: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
 }

@@ -1,3 +1,5 @@
+import { editDistance } from '../edit-distance.js';
+
 /** Ansible keywords: every key of a task that is not one of these names the module (or action). */
 export const TASK_KEYWORDS = new Set([
   'name', 'action', 'local_action', 'args', 'when', 'loop', 'loop_control', 'register', 'notify', 'listen', 'tags',
@@ -33,25 +35,11 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = distance(word, c);
+    const d = editDistance(word, c);
     if (d < bestD) {
       bestD = d;
       best = c;
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 4)) ? best : undefined;
-}
-
-function distance(a: string, b: string): number {
-  const dp: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
 }
