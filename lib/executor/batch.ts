@@ -200,19 +200,9 @@ export abstract class TaskBatch extends TaskOutcome {
       const ctx = this.varsFor(host, task, scope);
       const ctxs = task.loop === undefined ? [ctx] : itemContexts(task, ctx, taskLoopItems(task, scope.role ?? task.role, ctx, (v, c) => this.render(v, c)));
       for (const ictx of ctxs) {
-        if (![...scope.when, ...task.when].every((c) => this.evalBool(c, ictx))) continue;
-        let args = dropOmitted(this.render(task.args, ictx) as Record<string, unknown>);
-        if (hasSelinuxArgs(args)) continue;
-        if (validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true).length) continue;
-        const opts: ConnRunOptions = {};
-        const env = this.envFor(scope, task, ictx);
-        if (env) opts.env = env;
-        const become = this.becomeFor(scope, task, ictx, host);
-        if (become) opts.become = become;
-        if (JSON.stringify([opts.env ?? null, opts.become ?? null]) !== runKey) continue;
-        const params = def.prepare ? await def.prepare(args, this.moduleContext(task, scope, host, ictx, args)) : args;
-        const probe = def.probe(params);
-        if (probe) keys.push(probeKey(probe.script, opts));
+        const r = await this.prepareItem(def as ModuleDef<unknown>, task, scope, host, ictx);
+        if (r.kind !== 'ready' || !r.probe || JSON.stringify([r.runOpts.env ?? null, r.runOpts.become ?? null]) !== runKey) continue;
+        keys.push(probeKey(r.probe.script, r.runOpts));
       }
     } catch {
       // whatever fails to render now is rendered in its turn, and reported there
@@ -294,6 +284,66 @@ export abstract class TaskBatch extends TaskOutcome {
   }
 
   /**
+   * One item of a module task made ready to probe, as runOne would make it: its `when` (false: skipped), its args
+   * rendered, coerced and validated (an error: the item fails with it), its environment and become (the run options)
+   * and check mode, then prepare and the probe. 'alone' when the item must run by itself (SELinux arguments depend
+   * on the host; a problem item by item reports exactly, or an unreachable host during prepare).
+   * runBatch and renderAhead (the probes of a later task) both use it, so a probe sent ahead is the one the task's
+   * own turn renders.
+   */
+  private async prepareItem(
+    def: ModuleDef<unknown>,
+    task: TaskNode,
+    scope: Scope,
+    host: string,
+    ctx: Record<string, unknown>,
+  ): Promise<
+    | { kind: 'done'; out: ItemOutcome }
+    | { kind: 'alone' }
+    | { kind: 'ready'; params: unknown; probe: Probe<unknown> | null; runOpts: ConnRunOptions; check: boolean; keys: string[] }
+  > {
+    const fail = (reason: string): { kind: 'done'; out: ItemOutcome } => ({ kind: 'done', out: { status: 'failed', reason, result: { failed: true, msg: reason } } });
+    try {
+      for (const c of [...scope.when, ...task.when]) {
+        if (!this.evalBool(c, ctx)) {
+          return { kind: 'done', out: { status: 'skipped', reason: `condition false: ${typeof c === 'string' ? c : JSON.stringify(c)}`, result: { skipped: true, false_condition: c } } };
+        }
+      }
+    } catch (e) {
+      return fail(this.errText(e, task));
+    }
+    if (task.deferred) return fail(`${task.deferred.pos.file}:${task.deferred.pos.line}:${task.deferred.pos.col}: ${task.deferred.message}`);
+    let args: Record<string, unknown>;
+    try {
+      args = dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
+    } catch (e) {
+      return fail(this.errText(e, task));
+    }
+    // SELinux contexts depend on the host (selinux.ts): item by item
+    if (hasSelinuxArgs(args)) return { kind: 'alone' };
+    const errs = validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
+    if (errs.length) return fail(`${task.pos.file}:${task.pos.line}:${task.pos.col}: ${errs.map((e) => e.message).join('; ')}`);
+    const runOpts: ConnRunOptions = {};
+    let check: boolean;
+    try {
+      const env = this.envFor(scope, task, ctx);
+      if (env) runOpts.env = env;
+      const become = this.becomeFor(scope, task, ctx, host);
+      if (become) runOpts.become = become;
+      check = this.taskCheckMode(scope, task, ctx) ?? this.opts.check;
+    } catch {
+      return { kind: 'alone' }; // item by item reports it exactly
+    }
+    try {
+      const params = def.prepare ? await def.prepare(args, this.moduleContext(task, scope, host, ctx, args)) : args;
+      return { kind: 'ready', params, probe: def.probe(params), runOpts, check, keys: pathKeys(def.name, args) };
+    } catch (e) {
+      if (isUnreachable(e)) return { kind: 'alone' };
+      return fail(this.errText(e, task));
+    }
+  }
+
+  /**
    * All items of a looped module task in as few remote commands as stay exact: every item is rendered, validated and
    * prepared, their probes go in ONE command (framed outputs split per item, lib/connection/scripts.ts batchScript),
    * each item is planned, and the steps of the items that apply go in one command (an item's steps stop at its first
@@ -320,7 +370,7 @@ export abstract class TaskBatch extends TaskOutcome {
       ctx: Record<string, unknown>;
       out?: ItemOutcome;
       params?: unknown;
-      probe?: ReturnType<typeof def.probe>;
+      probe?: Probe<unknown> | null;
       check?: boolean;
       runOpts?: ConnRunOptions;
       keys?: string[];
@@ -328,65 +378,16 @@ export abstract class TaskBatch extends TaskOutcome {
     const preps: Prep[] = [];
     let optsKey: string | undefined;
     for (const ctx of ictxs) {
-      const p: Prep = { ctx };
-      preps.push(p);
-      try {
-        let skip: ItemOutcome | undefined;
-        for (const c of [...scope.when, ...task.when]) {
-          if (!this.evalBool(c, ctx)) {
-            skip = { status: 'skipped', reason: `condition false: ${typeof c === 'string' ? c : JSON.stringify(c)}`, result: { skipped: true, false_condition: c } };
-            break;
-          }
-        }
-        if (skip) {
-          p.out = skip;
-          continue;
-        }
-      } catch (e) {
-        p.out = fail(this.errText(e, task));
+      const r = await this.prepareItem(def as ModuleDef<unknown>, task, scope, host, ctx);
+      if (r.kind === 'alone') return null;
+      if (r.kind === 'done') {
+        preps.push({ ctx, out: r.out });
         continue;
       }
-      if (task.deferred) {
-        p.out = fail(`${task.deferred.pos.file}:${task.deferred.pos.line}:${task.deferred.pos.col}: ${task.deferred.message}`);
-        continue;
-      }
-      let args: Record<string, unknown>;
-      try {
-        args = dropOmitted(this.render(task.args, ctx) as Record<string, unknown>);
-      } catch (e) {
-        p.out = fail(this.errText(e, task));
-        continue;
-      }
-      // SELinux contexts depend on the host (selinux.ts): item by item
-      if (hasSelinuxArgs(args)) return null;
-      const errs = validateArgs(def.schema, (args = coerceArgs(def.schema, args)), def.name, true);
-      if (errs.length) {
-        p.out = fail(`${task.pos.file}:${task.pos.line}:${task.pos.col}: ${errs.map((e) => e.message).join('; ')}`);
-        continue;
-      }
-      const runOpts: ConnRunOptions = {};
-      try {
-        const env = this.envFor(scope, task, ctx);
-        if (env) runOpts.env = env;
-        const become = this.becomeFor(scope, task, ctx, host);
-        if (become) runOpts.become = become;
-        p.check = this.taskCheckMode(scope, task, ctx) ?? this.opts.check;
-      } catch {
-        return null; // item by item reports it exactly as before
-      }
-      const k = JSON.stringify([runOpts.env ?? null, runOpts.become ?? null]);
+      const k = JSON.stringify([r.runOpts.env ?? null, r.runOpts.become ?? null]);
       if (optsKey !== undefined && k !== optsKey) return null;
       optsKey = k;
-      p.runOpts = runOpts;
-      p.keys = pathKeys(def.name, args);
-      const mctx = this.moduleContext(task, scope, host, ctx, args);
-      try {
-        p.params = def.prepare ? await def.prepare(args, mctx) : args;
-        p.probe = def.probe(p.params);
-      } catch (e) {
-        if (isUnreachable(e)) return null;
-        p.out = fail(this.errText(e, task));
-      }
+      preps.push({ ctx, params: r.params, probe: r.probe, check: r.check, runOpts: r.runOpts, keys: r.keys });
     }
     const live = preps.filter((p) => p.out === undefined);
     if (live.length < 2) return null;
