@@ -213,6 +213,54 @@ export function inlineContent(content: Buffer): string | undefined {
   return Buffer.byteLength(text) === content.length && Buffer.from(text, 'utf8').equals(content) ? text : undefined;
 }
 
+/** The format of a probe's `stat` of a path (file-attrs.ts statShell): mode, ids, size, times, inode, device, links, names. */
+export const STAT_FORMAT = '%f %u %g %s %Y %X %Z %i %d %h:%U:%G';
+/**
+ * A probe script line `: rb-lstat 'PATH'` (a no-op command) declares that the probe lstats PATH with STAT_FORMAT
+ * (statShell). A batch of probes stats every declared path in ONE `stat` process before them (prefetchScript), and
+ * each probe uses that record instead of starting its own `stat` when its variable still names that path.
+ */
+export const STAT_DECL = ': rb-lstat';
+/** a declaration line whose path is one shell word on one line (quoted pieces and escaped quotes), as quote() makes it */
+const DECL_LINE = /^: rb-lstat ((?:'[^'\n]*'|"'"|[A-Za-z0-9_@%+=:,./-]+)+)$/gm;
+
+/** The paths (as shell words) the scripts declare, once each. */
+function declaredPaths(scripts: string[]): string[] {
+  const out = new Set<string>();
+  for (const sc of scripts) for (const m of sc.matchAll(DECL_LINE)) out.add(m[1]!);
+  return [...out];
+}
+
+/**
+ * The batch's one `stat` of the declared paths: _rbppK the path, _rbpsK its record ('' when absent or not read),
+ * _rbpf=1 when every existing path got exactly one record (else the probes stat on their own). rb_pf PATH sets
+ * _st to PATH's record. Read-only, like the probes after it.
+ */
+function prefetchScript(words: string[]): string[] {
+  const lines = [`_rbpf=`, `_rbpn=${words.length}`];
+  words.forEach((w, k) => lines.push(`_rbpp${k}=${w}`, `_rbps${k}=`));
+  lines.push(
+    `set --; _rbpk=0`,
+    `while [ $_rbpk -lt $_rbpn ]; do eval "_rbpc=\\$_rbpp$_rbpk"; if [ -e "$_rbpc" ] || [ -L "$_rbpc" ]; then set -- "$@" "$_rbpc"; eval "_rbpx$_rbpk=1"; else eval "_rbpx$_rbpk="; fi; _rbpk=$((_rbpk+1)); done`,
+    `if [ $# -gt 0 ] && _rbpo=$(stat -c '${STAT_FORMAT}' -- "$@" 2>/dev/null); then`,
+    `  _rbpk=0; _rbpm=0`,
+    `  while IFS= read -r _rbpl; do`,
+    `    while [ $_rbpk -lt $_rbpn ] && eval "[ -z \\"\\$_rbpx$_rbpk\\" ]"; do _rbpk=$((_rbpk+1)); done`,
+    `    [ $_rbpk -lt $_rbpn ] || { _rbpm=-1; break; }`,
+    `    eval "_rbps$_rbpk=\\$_rbpl"; _rbpk=$((_rbpk+1)); _rbpm=$((_rbpm+1))`,
+    `  done <<_RB_PREFETCH_`,
+    `$_rbpo`,
+    `_RB_PREFETCH_`,
+    `  [ "$_rbpm" = $# ] && _rbpf=1`,
+    `fi`,
+    `set --`,
+  );
+  return lines;
+}
+
+/** rb_pf PATH: _st = the prefetched record of PATH; false when PATH was not prefetched or had no record. */
+const RB_PF = `rb_pf() { _rbpk=0; while [ $_rbpk -lt $_rbpn ]; do eval "_rbpc=\\$_rbpp$_rbpk"; if [ "$_rbpc" = "$1" ]; then eval "_st=\\$_rbps$_rbpk"; [ -n "$_st" ]; return; fi; _rbpk=$((_rbpk+1)); done; return 1; }`;
+
 /**
  * One unit of a batch script (batchScript): a script run as if it were its own remote command, with its own stdin
  * (its input, else /dev/null). Units of the same `group` run in order and stop at the first one that exits
@@ -223,6 +271,8 @@ export interface BatchUnit {
   input?: Buffer;
   group: number;
   allowFailure?: boolean;
+  /** a read-only probe: a run of consecutive probes shares one `stat` of the paths they declare (STAT_DECL) */
+  probe?: boolean;
 }
 
 /**
@@ -263,7 +313,27 @@ export function batchScript(units: BatchUnit[], nonce: string): { script: string
     if (!Number.isSafeInteger(g) || g < 0) throw new RunbookError('internal', `batchScript: bad group ${g}`);
     lines.push(`_rbg${g}=0`);
   }
+  // runs of consecutive probes: one stat of all the paths they declare, before the first of them; a unit that is
+  // not a probe (steps) ends the run, and the records with it
+  let prefetching = false;
+  let definedPf = false;
+  let scanned = 0; // units before this were looked at for a run already
   units.forEach((u, i) => {
+    if (u.probe && !prefetching && i >= scanned) {
+      let end = i;
+      while (end < units.length && units[end]!.probe) end++;
+      scanned = end;
+      const words = declaredPaths(units.slice(i, end).map((x) => x.script));
+      if (words.length >= 2) {
+        if (!definedPf) lines.push(RB_PF);
+        definedPf = true;
+        lines.push(...prefetchScript(words));
+        prefetching = true;
+      }
+    } else if (!u.probe && prefetching) {
+      lines.push(`_rbpf=`);
+      prefetching = false;
+    }
     const stdin = i === direct ? '' : hasInput(u) ? ` < "$_rbd/${i}"` : ' < /dev/null';
     lines.push(
       `if [ "$_rbg${u.group}" = 0 ]; then`,

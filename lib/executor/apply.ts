@@ -161,7 +161,7 @@ async function applyAndProbeOne(conn: Connection, plans: Step[][], probes: strin
   });
   // probes after every step, each in a group of its own: it runs whatever the steps did
   const first = units.length;
-  probes.forEach((script, k) => units.push({ script, group: plans.length + k }));
+  probes.forEach((script, k) => units.push({ script, group: plans.length + k, probe: true }));
   const nonce = randomBytes(12).toString('hex');
   const b = batchScript(units, nonce);
   const r = await conn.run(b.script, b.input !== undefined ? { ...base, input: b.input } : base);
@@ -201,7 +201,7 @@ export async function probeBatch(conn: Connection, scripts: string[], base: RunO
 async function probeBatchOne(conn: Connection, scripts: string[], base: RunOptions): Promise<ExecResult[]> {
   if (scripts.length === 1) return [await conn.run(scripts[0]!, base)];
   const nonce = randomBytes(12).toString('hex');
-  const b = batchScript(scripts.map((script, i) => ({ script, group: i })), nonce);
+  const b = batchScript(scripts.map((script, i) => ({ script, group: i, probe: true })), nonce);
   const r = await conn.run(b.script, base);
   const { units, rest } = splitBatch(r, scripts.length, nonce);
   // a probe that never ran (the batch died): its parse sees a failed command with the batch's error

@@ -107,7 +107,7 @@ export function contentProbeScript(p: ContentParams): string {
     `kv path "$p"`,
     `rb_dirname "$p"`,
     `if [ -d "$_d" ]; then kv parent 1; else kv parent 0; fi`,
-    statShell('d', 'p', false),
+    statShell('d', 'p', false, p.dest),
     // the content when it is small enough (its sha1 is computed on the controller), else only its sha1
     `if [ -f "$p" ] && [ ! -L "$p" ]; then`,
     `  if [ -r "$p" ] && [ "\${d_sz:-0}" -le ${CONTENT_LIMIT} ]; then kvfile content "$p"; elif _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,

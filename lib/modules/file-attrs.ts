@@ -4,6 +4,7 @@
  */
 import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
+import { STAT_DECL, STAT_FORMAT } from '../connection/scripts.js';
 import type { Frame } from './probe-frame.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -134,14 +135,20 @@ export interface FileStat {
  * $PREFIX_sz to the size in bytes ('' when absent) for later decisions in the same probe.
  * follow=true stats what a symlink points to (and a dangling link is absent).
  */
-export function statShell(prefix: string, variable: string, follow: boolean): string {
+export function statShell(prefix: string, variable: string, follow: boolean, literal?: string): string {
   const L = follow ? '-L ' : '';
   const v = `"$${variable}"`;
   const exists = follow ? `[ -e ${v} ]` : `{ [ -e ${v} ] || [ -L ${v} ]; }`;
+  // literal: the path the variable holds, declared for the batch's one stat of all its probes' paths
+  // (lib/connection/scripts.ts, STAT_DECL): the record it prefetched is used when the variable still names it
+  const prefetched = literal !== undefined && !follow;
   return [
+    prefetched ? `${STAT_DECL} ${quote(literal)}` : '',
     `${prefix}_sz=`,
     `if ${exists}; then`,
-    `  _st=$(stat ${L}-c '%f %u %g %s %Y %X %Z %i %d %h:%U:%G' -- ${v})`,
+    prefetched
+      ? `  if [ -n "\${_rbpf-}" ] && rb_pf ${v}; then :; else _st=$(stat -c '${STAT_FORMAT}' -- ${v}); fi`
+      : `  _st=$(stat ${L}-c '${STAT_FORMAT}' -- ${v})`,
     `  _r=\${_st%%:*}; _st=\${_st#"$_r"}; _st=\${_st#:}; kv ${prefix}_raw "$_r"; kv ${prefix}_owner "\${_st%%:*}"; kv ${prefix}_group "\${_st#*:}"`,
     `  _r=\${_r#* * * }; ${prefix}_sz=\${_r%% *}`,
     follow ? '' : `  if [ -L ${v} ]; then _t=$(readlink -- ${v}; echo x); _t=\${_t%?}; kv ${prefix}_target "\${_t%?}"; fi`,

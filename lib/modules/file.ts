@@ -144,7 +144,7 @@ export function probeFileScript(p: FileParams): string {
   const lines = [
     PRELUDE,
     `p=${quote(p.path)}`,
-    statShell('l', 'p', false),
+    statShell('l', 'p', false, p.path),
     `if [ -L "$p" ]; then`,
     statShell('t', 'p', true),
     `fi`,
