@@ -139,6 +139,8 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
       `[ "$n" -eq ${opts.size} ] || fail "cannot write $target: received $n of ${opts.size} bytes (input ended early); the target was not changed"`,
     );
   }
+  // nothing given of owner, group and mode: one stat of an existing target reads all three
+  const keepAll = opts.owner === undefined && opts.group === undefined && opts.mode === undefined;
   // owner and group first, then the mode: chown(2) clears the setuid and setgid bits (even for root), so a chmod
   // before it would lose them
   if (opts.owner !== undefined || opts.group !== undefined) {
@@ -155,14 +157,13 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
   } else {
     // keep the existing owner/group when we are allowed to (root); a plain user keeps its own. The effective uid
     // comes from /proc/self/status (no process), else from id -u. Without a mode either, one stat reads both.
-    const both = opts.mode === undefined;
     lines.push(
       `if [ -e "$target" ]; then`,
-      `  _u=; while read -r _k _a _b _c; do if [ "$_k" = Uid: ]; then _u=$_b; break; fi; done 2>/dev/null </proc/self/status; [ -n "$_u" ] || _u=$(id -u)`,
-      both
+      `  ${euidShell('_u')}`,
+      keepAll
         ? `  om=$(stat -c '%u:%g %a' -- "$target" 2>/dev/null || stat -f '%u:%g %Lp' -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`
         : '',
-      both
+      keepAll
         ? `  [ "$_u" != 0 ] || chown -- "\${om% *}" "$tmp" 2>/dev/null`
         : `  if [ "$_u" = 0 ]; then og=$(stat -c %u:%g -- "$target" 2>/dev/null || stat -f %u:%g -- "$target" 2>/dev/null) && chown -- "$og" "$tmp" 2>/dev/null; fi`,
       `fi`,
@@ -173,10 +174,9 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
     lines.push(`chmod ${q(opts.mode)} "$tmp" || fail "cannot set mode ${opts.mode} on $target"`);
   } else {
     // the existing file's whole mode, setuid/setgid/sticky included (stat %a prints e.g. 4755)
-    const owned = opts.owner === undefined && opts.group === undefined; // om was read above
     lines.push(
       `if [ -e "$target" ]; then`,
-      owned
+      keepAll // om was read above
         ? `  m=\${om#* }`
         : `  m=$(stat -c %a -- "$target" 2>/dev/null || stat -f %Lp -- "$target" 2>/dev/null) || fail "cannot read the mode of $target"`,
       `  chmod "$m" "$tmp" || fail "cannot set mode $m on $target"`,
@@ -203,6 +203,15 @@ export function atomicWriteScript(path: string, opts: AtomicWriteOptions = {}): 
   return lines.filter((l) => l !== '').join('\n') + '\n';
 }
 
+/**
+ * Shell text that sets VAR to the effective uid without a process: the Uid: line of /proc/self/status (its second
+ * field), else `id -u` where there is no /proc. Used by write scripts and by the probe prelude's rb_uid.
+ */
+export function euidShell(v: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new RunbookError('bad_argument', `euidShell: bad variable name ${v}`);
+  return `${v}=; while read -r _k _a _b _c; do if [ "$_k" = Uid: ]; then ${v}=$_b; break; fi; done 2>/dev/null </proc/self/status; [ -n "$${v}" ] || ${v}=$(id -u)`;
+}
+
 /** Content up to this size goes inside the write script (AtomicWriteOptions.content) when it is NUL-free UTF-8. */
 export const INLINE_CONTENT_MAX = 4096;
 
@@ -210,7 +219,7 @@ export const INLINE_CONTENT_MAX = 4096;
 export function inlineContent(content: Buffer): string | undefined {
   if (content.length > INLINE_CONTENT_MAX || content.includes(0)) return undefined;
   const text = content.toString('utf8');
-  return Buffer.byteLength(text) === content.length && Buffer.from(text, 'utf8').equals(content) ? text : undefined;
+  return Buffer.from(text, 'utf8').equals(content) ? text : undefined;
 }
 
 /** The format of a probe's `stat` of a path (file-attrs.ts statShell): mode, ids, size, times, inode, device, links, names. */

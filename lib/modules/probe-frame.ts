@@ -5,6 +5,7 @@
 import type { ExecResult } from '../connection/types.js';
 import { failure, type Probe, type ProbeFailed } from './types.js';
 import { decodeBytes } from './bytes.js';
+import { euidShell } from '../connection/scripts.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // probe framing
@@ -26,7 +27,7 @@ export const PRELUDE = [
   // kvfile KEY FILE: the file's bytes (read from stdin so odd names never reach another tool's output); a file that
   // cannot be read unsets KEY again instead of leaving a partial value
   `kvfile() { printf '%s:' "$1"; if base64 < "$2"; then printf '\\0'; else printf '\\0'; printf 'rb_unset=%s\\0' "$1"; fi; }`,
-  `rb_uid() { _uid=; while read -r _k _a _b _c; do if [ "$_k" = Uid: ]; then _uid=$_b; break; fi; done 2>/dev/null </proc/self/status; [ -n "$_uid" ] || _uid=$(id -u); }`,
+  `rb_uid() { ${euidShell('_uid')}; }`,
   // the shell's umask from /proc/self/status (Linux 4.7+): no subshell; $(umask) where the line is missing
   `rb_umask() { _um=; while read -r _k _v; do if [ "$_k" = Umask: ]; then _um=$_v; break; fi; done 2>/dev/null </proc/self/status; [ -n "$_um" ] || _um=$(umask); }`,
   `rb_dirname() { _d=$1; case $_d in *[!/]*) ;; '') _d=.; return;; *) _d=/; return;; esac; ` +
