@@ -29,7 +29,7 @@ import {
   checkGateway,
 } from '../lib/net/subnets.js';
 import sysctl, { editSysctlFile, normaliseSysctlValue, sysctlRelPath } from '../lib/modules/sysctl.js';
-import podmanNetwork, { createCommand, preparePodmanNetwork } from '../lib/modules/podman-network.js';
+import podmanNetwork, { createCommand, parsePodmanNetworkState, podmanNetworkProbeScript, preparePodmanNetwork } from '../lib/modules/podman-network.js';
 import adrDoc, { prepareAdr, renderAdr, slugify } from '../lib/modules/adr-doc.js';
 import { Environment } from 'minijinja-js';
 import { parseDocument } from 'yaml';
@@ -570,6 +570,36 @@ describe.skipIf(!havePodman)('podman_network against this machine (root podman, 
     expect(re.steps).toHaveLength(2);
     await apply(re.steps);
     expect((await probePlan(podmanNetwork, { name, subnet: subnets[0] })).steps).toEqual([]);
+
+    // the netavark files say what podman says (rb_netfiles: no podman process for present without recreate)
+    const internal = `${name}-i`;
+    const made = sh(`podman network create --internal --subnet 10.232.${(process.pid % 200) + 20}.0/24 ${internal}`);
+    try {
+      expect(made.stderr).toBe('');
+      const byFiles = sh(podmanNetworkProbeScript(name, false, true));
+      const byPodman = sh(podmanNetworkProbeScript(name, false, false));
+      // this machine's podman: rootful, netavark, default configuration (scripts/setup.sh installs it so)
+      expect(byFiles.stdout).toMatch(/^source=files$/m);
+      expect(byPodman.stdout).not.toMatch(/^source=files$/m);
+      const nets = (r: ExecResult) => {
+        const st = parsePodmanNetworkState(r);
+        expect(st.kind).toBe('ok');
+        return st.kind === 'ok' ? [...st.networks].sort((a, b) => a.name.localeCompare(b.name)) : [];
+      };
+      const fromFiles = nets(byFiles);
+      expect(fromFiles).toEqual(nets(byPodman));
+      expect(fromFiles.map((n) => n.name)).toEqual(expect.arrayContaining(['podman', name, internal]));
+      expect(fromFiles.find((n) => n.name === internal)?.internal).toBe(true);
+      // a containers.conf that moves podman's network settings: podman is asked
+      const conf = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rb-conf-')), 'containers.conf');
+      fs.writeFileSync(conf, '[network]\ndefault_subnet = "10.77.0.0/16"\n');
+      const moved = spawnSync('sh', ['-c', podmanNetworkProbeScript(name, false, true)], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF_OVERRIDE: conf } });
+      expect(moved.stdout).toMatch(/^ls_rc=0$/m);
+      expect(moved.stdout).not.toMatch(/^source=files$/m);
+      fs.rmSync(path.dirname(conf), { recursive: true, force: true });
+    } finally {
+      sh(`podman network rm ${internal}`);
+    }
 
     // absent
     const rm = await probePlan(podmanNetwork, { name, state: 'absent' });

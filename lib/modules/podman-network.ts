@@ -16,6 +16,7 @@
  * Quadlet file instead (podman-quadlet.ts), after the same validation of its subnets.
  */
 import { quote } from 'shlex';
+import { euidShell } from '../connection/scripts.js';
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, type ModuleDef, type Plan, type Step } from './types.js';
 import {
@@ -92,6 +93,18 @@ export function parsePodmanNetworkProbe(out: string): PodmanNetworkProbe {
   const podman = kv.get('podman');
   if (podman === 'missing') return { kind: 'no-podman' };
   if (podman !== 'yes') return { kind: 'error', message: `unexpected probe output: ${JSON.stringify(out.slice(0, 200))}` };
+  if (kv.get('source') === 'files') {
+    // the netavark configuration files (rb_netfiles): one JSON object each, plus podman's built-in default network
+    const files = out.split('\n').filter((l) => l.startsWith('netfile=')).map((l) => l.slice('netfile='.length));
+    let networks: ExistingNetwork[];
+    try {
+      networks = parseNetworkInspect(`[${files.join(',')}]`);
+    } catch (e) {
+      return { kind: 'error', message: `cannot read a network file in /etc/containers/networks: ${(e as Error).message}` };
+    }
+    if (!networks.some((n) => n.name === DEFAULT_NETWORK.name)) networks.push(DEFAULT_NETWORK);
+    return { kind: 'ok', networks, attached: [] };
+  }
   if (kv.get('ls_rc') !== '0') return { kind: 'error', message: `podman network ls failed: ${decode(kv.get('ls_err')).trim()}` };
   if (kv.has('inspect_rc') && kv.get('inspect_rc') !== '0') {
     return { kind: 'error', message: `podman network inspect failed: ${decode(kv.get('inspect_err')).trim()}` };
@@ -110,18 +123,80 @@ export function parsePodmanNetworkProbe(out: string): PodmanNetworkProbe {
   return { kind: 'ok', networks, attached };
 }
 
+/** podman's default network when no NAME.json overrides it (containers.conf default_network / default_subnet unset) */
+const DEFAULT_NETWORK: ExistingNetwork = { name: 'podman', driver: 'bridge', internal: false, subnets: [{ subnet: '10.88.0.0/16', gateway: '10.88.0.1' }] };
+
+/** the containers.conf and storage.conf files rootful podman reads, as sh words (globs expand to the drop-ins) */
+const PODMAN_CONF_FILES = [
+  '/usr/share/containers/containers.conf',
+  '/etc/containers/containers.conf',
+  '/usr/share/containers/containers.conf.d/*.conf',
+  '/etc/containers/containers.conf.d/*.conf',
+  '"$HOME"/.config/containers/containers.conf',
+  '"$HOME"/.config/containers/containers.conf.d/*.conf',
+  '/usr/share/containers/storage.conf',
+  '/etc/containers/storage.conf',
+].join(' ');
+
+/**
+ * Shell function `rb_netfiles`: prints podman's networks straight from the netavark configuration files
+ * (`source=files`, then `netfile=<NAME.json with its line breaks as spaces>` per network) and returns 0, when that
+ * is provably what `podman network ls` would print: rootful podman, not remote, the netavark backend (set in
+ * containers.conf, or else recorded in the default graphroot's defaultNetworkBackend file, graphroot not moved in
+ * storage.conf), the default configuration directory, default network and subnet (no containers.conf line sets
+ * network_config_dir, default_network, default_subnet or remote; no CONTAINERS_* override in the environment), and every
+ * NAME.json written by podman for the network NAME. Otherwise it prints nothing and returns 1, and the probe asks
+ * podman. One grep instead of a podman process (~100 ms of host CPU and a conmon --version each).
+ */
+const NETFILES_FN = [
+  'rb_netfiles() {',
+  `  [ -z "\${CONTAINERS_CONF-}\${CONTAINERS_CONF_OVERRIDE-}\${CONTAINERS_STORAGE_CONF-}\${CONTAINER_HOST-}\${CONTAINER_CONNECTION-}" ] || return 1`,
+  `  ${euidShell('_u')}; [ "$_u" = 0 ] || return 1`,
+  `  set --; for _f in ${PODMAN_CONF_FILES}; do [ -f "$_f" ] && set -- "$@" "$_f"; done`,
+  '  _nb=; _gr=',
+  '  if [ $# -gt 0 ]; then',
+  "    _o=$(grep -Eh '^[[:space:]]*(network_backend|network_config_dir|default_network|default_subnet|remote|graphroot)[[:space:]]*=' \"$@\"); _rc=$?",
+  '    [ $_rc -le 1 ] || return 1',
+  '    while IFS= read -r _l; do',
+  '      case $_l in',
+  `        *network_backend*\\"netavark\\"*|*network_backend*\\'netavark\\'*) _nb=netavark;;`,
+  '        *graphroot*) _gr=1;;',
+  "        '') ;;",
+  '        *) return 1;;',
+  '      esac',
+  '    done <<_RB_CONF_',
+  '$_o',
+  '_RB_CONF_',
+  '  fi',
+  '  if [ -z "$_nb" ]; then [ -z "$_gr" ] || return 1; IFS= read -r _nb < /var/lib/containers/storage/defaultNetworkBackend 2>/dev/null; [ "$_nb" = netavark ] || return 1; fi',
+  '  _out=',
+  '  for _f in /etc/containers/networks/*.json; do',
+  '    [ -f "$_f" ] || continue',
+  '    _n=${_f##*/}; _n=${_n%.json}; _c=; _l=; _k=0',
+  '    while IFS= read -r _l; do _c="$_c $_l"; _l=; _k=$((_k+1)); [ $_k -lt 2000 ] || return 1; done < "$_f"',
+  '    _c="$_c $_l"',
+  `    case $_c in *'"name": "'"$_n"'",'*) ;; *) return 1;; esac`,
+  '    _out="${_out}netfile=$_c',
+  '"',
+  '  done',
+  "  printf 'source=files\\n%s' \"$_out\"",
+  '}',
+].join('\n');
+
 /**
  * The probe: ONE read-only script. Every network's inspect JSON, and (withAttached) the containers attached to NAME.
  * The plan reads the attached containers only to remove the network (state absent, or a drift with recreate), so
- * the other tasks skip that second podman process (~30 ms of host CPU on an idle host).
+ * the other tasks skip that second podman process (~30 ms of host CPU on an idle host). Without them, the networks
+ * come from the netavark configuration files when rb_netfiles can prove they are what podman would list.
  */
-export function podmanNetworkProbeScript(name: string, withAttached = true): string {
+export function podmanNetworkProbeScript(name: string, withAttached = true, files = !withAttached): string {
   const N = quote(name);
   // podman network names match [a-zA-Z0-9][a-zA-Z0-9_.-]*: the unquoted $names splits into exactly the names
   return [
     'b64() { base64 | tr -d \'\\n\'; }',
     "command -v podman >/dev/null 2>&1 || { echo podman=missing; exit 0; }",
     'echo podman=yes',
+    ...(files ? [NETFILES_FN, 'rb_netfiles && exit 0'] : []),
     // stderr is read by running a failed command again: the probe writes nothing, not even a temp file.
     // `podman network ls --format json` prints exactly what `podman network inspect` prints for every network (podman
     // 4), so one podman process does what `ls` + `inspect` did (each podman start is ~30 ms on an idle host)
