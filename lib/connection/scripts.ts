@@ -275,6 +275,41 @@ const RB_PF = `rb_pf() { _rbpk=0; while [ $_rbpk -lt $_rbpn ]; do eval "_rbpc=\\
  * (its input, else /dev/null). Units of the same `group` run in order and stop at the first one that exits
  * non-zero (unless it is `allowFailure`); the units of other groups still run.
  */
+/**
+ * First line of a probe script that may run in the batch's own shell instead of a subshell (saves a fork per
+ * probe), followed by the names the script assigns (variables), `--` and the functions it defines. Such a probe
+ * never exits, returns, sets traps or options, changes directory or umask, execs, reads stdin or assigns a `_rb*`
+ * name. The batch runs it inline only when none of its variables is set yet, and unsets them and its functions
+ * after it, so the shell is as before for the next unit; otherwise in a subshell as any unit. Alone, the line is a
+ * no-op. Made by inlineProbe; test/probe-inline.test.ts checks every marked probe against a real shell.
+ */
+export const INLINE_MARK = ': rb-inline';
+
+/** The script as an inline probe: INLINE_MARK with the variables it assigns and the functions it defines. */
+export function inlineProbe(script: string): string {
+  const vars = new Set<string>();
+  const fns = new Set<string>();
+  // NAME= (not a prefix of a command: those are IFS= and other upper-case names), read's and for's variables
+  for (const m of script.matchAll(/(?:^|[\s;&|({`])([a-z_][a-z0-9_]*)=/g)) vars.add(m[1]!);
+  for (const m of script.matchAll(/\bread(?: -r)?((?: [a-z_][a-z0-9_]*)+)/g)) for (const v of m[1]!.trim().split(' ')) vars.add(v);
+  for (const m of script.matchAll(/\bfor ([a-z_][a-z0-9_]*) in\b/g)) vars.add(m[1]!);
+  for (const m of script.matchAll(/(?:^|[\s;])([a-z_][a-z0-9_]*)\(\) \{/g)) fns.add(m[1]!);
+  for (const v of vars) if (v.startsWith('_rb')) throw new RunbookError('internal', `inlineProbe: the probe assigns ${v}`);
+  return `${INLINE_MARK} ${[...vars].sort().join(' ')} -- ${[...fns].sort().join(' ')}\n${script}`;
+}
+
+/** The variables and functions an inline probe's first line names, or undefined when the script is not one. */
+export function inlineNames(script: string): { vars: string[]; fns: string[] } | undefined {
+  if (!script.startsWith(INLINE_MARK + ' ')) return undefined;
+  const line = script.slice(INLINE_MARK.length + 1, script.indexOf('\n') < 0 ? undefined : script.indexOf('\n'));
+  const [v = '', f = ''] = line.split(' -- ');
+  const names = (t: string) => t.split(' ').filter(Boolean);
+  const vars = names(v);
+  const fns = names(f);
+  if (![...vars, ...fns].every((n) => /^[a-z_][a-z0-9_]*$/.test(n))) return undefined;
+  return { vars, fns };
+}
+
 export interface BatchUnit {
   script: string;
   input?: Buffer;
@@ -286,7 +321,7 @@ export interface BatchUnit {
 
 /**
  * Several scripts in ONE remote command: each unit runs in a subshell (`eval` of its quoted text, so its own
- * `exit`, traps and syntax stay its own) and is followed by a marker on stdout (`NUL RB<nonce>:<i>:<rc> NUL`) and on
+ * `exit`, traps and syntax stay its own; a probe marked INLINE_MARK in the batch's shell) and is followed by a marker on stdout (`NUL RB<nonce>:<i>:<rc> NUL`) and on
  * stderr (`NUL RB<nonce>:<i> NUL`) that splitBatch cuts the outputs at. The nonce is fresh per batch, so no output
  * of a unit can fake a marker. The inputs travel concatenated on stdin and are split into files of their exact
  * sizes (`head -c`) in a private temp directory first, so a unit that stops reading early cannot shift the next
@@ -347,8 +382,7 @@ export function batchScript(units: BatchUnit[], nonce: string): { script: string
     lines.push(
       `if [ "$_rbg${u.group}" = 0 ]; then`,
       `_rbs=${q(u.script)}`,
-      `( eval "$_rbs" )${stdin}`,
-      `_rbc=$?`,
+      ...unitRun(u, stdin),
       `printf '\\0RB${nonce}:${i}:%s\\0' "$_rbc"`,
       `printf '\\0RB${nonce}:${i}\\0' >&2`,
       u.allowFailure ? '' : `[ "$_rbc" = 0 ] || _rbg${u.group}=1`,
@@ -359,6 +393,23 @@ export function batchScript(units: BatchUnit[], nonce: string): { script: string
   });
   lines.push(`exit 0`);
   return { script: lines.filter((l) => l !== '').join('\n') + '\n', input: direct >= 0 ? units[direct]!.input : inputs.length ? Buffer.concat(inputs) : undefined };
+}
+
+/** The lines that run one unit and set _rbc: in a subshell, or an inline probe in the batch's shell (INLINE_MARK). */
+function unitRun(u: BatchUnit, stdin: string): string[] {
+  const inline = u.probe ? inlineNames(u.script) : undefined;
+  if (!inline) return [`( eval "$_rbs" )${stdin}`, `_rbc=$?`];
+  const unset = [inline.vars.length ? `unset ${inline.vars.join(' ')}` : '', inline.fns.length ? `unset -f ${inline.fns.join(' ')}` : ''].filter(Boolean).join('; ');
+  const fresh = inline.vars.map((v) => `\${${v}+x}`).join('');
+  return [
+    fresh ? `if [ -z "${fresh}" ]; then` : 'if :; then',
+    `{ eval "$_rbs"; }${stdin}`,
+    `_rbc=$?${unset ? `; ${unset}` : ''}`,
+    `else`,
+    `( eval "$_rbs" )${stdin}`,
+    `_rbc=$?`,
+    `fi`,
+  ];
 }
 
 /**

@@ -6,7 +6,7 @@
 import { split } from 'shlex';
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type ModuleDef, type Plan, type Probe } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, frameProbe, namesFor, quote, splitLines, type FrameState } from './common.js';
+import { EPILOGUE, PRELUDE, badArg, inlineProbe, frameProbe, namesFor, quote, splitLines, type FrameState } from './common.js';
 
 export interface CommandParams {
   shell: boolean;
@@ -112,7 +112,8 @@ export function probeCommandScript(p: CommandParams): string {
   }
   if (p.chdir !== undefined) lines.push(`else`, `  kv chdir_missing 1`, `fi`);
   lines.push(EPILOGUE);
-  return lines.join('\n');
+  // with chdir the probe changes directory: a subshell of its own
+  return p.chdir === undefined ? inlineProbe(lines.join('\n')) : lines.join('\n');
 }
 
 function displayCmd(p: CommandParams): string | string[] {

@@ -14,6 +14,7 @@ import {
   EPILOGUE,
   FILE_ATTR_SCHEMA,
   PRELUDE,
+  inlineProbe,
   attrChanges,
   badArg,
   basenameOf,
@@ -95,7 +96,7 @@ export function contentProbe(p: ContentParams): Probe<ContentState> {
 }
 
 export function contentProbeScript(p: ContentParams): string {
-  return [
+  return inlineProbe([
     PRELUDE,
     `p=${quote(p.dest)}`,
     `b=${quote(p.srcBase ?? '')}`,
@@ -115,7 +116,7 @@ export function contentProbeScript(p: ContentParams): string {
     `rb_uid; kv uid "$_uid"`,
     `rb_umask; kv umask "$_um"`,
     EPILOGUE,
-  ].join('\n');
+  ].join('\n'));
 }
 
 export function contentPlan(p: ContentParams, s: ContentState): Plan {

@@ -9,6 +9,7 @@ import {
   EPILOGUE,
   FILE_ATTR_SCHEMA,
   PRELUDE,
+  inlineProbe,
   attrChanges,
   attrScript,
   badArg,
@@ -169,7 +170,7 @@ export function probeFileScript(p: FileParams): string {
     lines.push(`if [ -d "$p" ] && { [ ! -L "$p" ] || ${p.follow ? 'true' : 'false'}; }; then printf 'tree:'; find ${start} -mindepth 1 -printf '%y %m %U %G %u:%g:%p\\0' | base64; printf '\\0'; fi`);
   }
   lines.push(EPILOGUE);
-  return lines.join('\n');
+  return inlineProbe(lines.join('\n'));
 }
 
 function failed(code: string, msg: string, path: string, result: Record<string, unknown>): Plan {

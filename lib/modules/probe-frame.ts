@@ -6,6 +6,7 @@ import type { ExecResult } from '../connection/types.js';
 import { failure, type Probe, type ProbeFailed } from './types.js';
 import { decodeBytes } from './bytes.js';
 import { euidShell } from '../connection/scripts.js';
+export { inlineProbe } from '../connection/scripts.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // probe framing

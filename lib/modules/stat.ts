@@ -1,7 +1,7 @@
 /** stat: read-only facts about a path, named as Ansible's stat module names them. Never a change. */
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, isProbeFailed, type ModuleDef, type Plan, type Probe, type ProbeFailed } from './types.js';
-import { EPILOGUE, PRELUDE, badArg, frameState, namesFor, parseStat, quote, statShell, type FileStat } from './common.js';
+import { EPILOGUE, PRELUDE, badArg, inlineProbe, frameState, namesFor, parseStat, quote, statShell, type FileStat } from './common.js';
 
 export interface StatParams {
   path: string;
@@ -57,7 +57,7 @@ export function probeStatScript(p: StatParams): string {
   lines.push(`if [ -L "$p" ]; then _r=$(readlink -f -- "$p"; echo x); _r=\${_r%?}; kv lnk_source "\${_r%?}"; fi`);
   lines.push(`if [ -r "$p" ]; then kv readable 1; fi`, `if [ -w "$p" ]; then kv writeable 1; fi`, `if [ -x "$p" ]; then kv executable 1; fi`);
   lines.push(EPILOGUE);
-  return lines.join('\n');
+  return inlineProbe(lines.join('\n'));
 }
 
 export function planStat(p: StatParams, s: StatState): Plan {

@@ -14,7 +14,7 @@ import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type FileDiff, type ModuleDef, type Plan, type ProbeFailed, type Step } from './types.js';
-import { EPILOGUE, PRELUDE, isFrameError, parseFrame } from './common.js';
+import { EPILOGUE, PRELUDE, inlineProbe, isFrameError, parseFrame } from './common.js';
 import { showEscapes } from './bytes.js';
 
 export interface SysctlParams {
@@ -206,7 +206,7 @@ const sysctl: ModuleDef<SysctlParams, SysctlProbe | ProbeFailed> = {
 export function sysctlProbeScript(p: SysctlParams): string {
   const P = quote(p.procPath);
   const F = quote(p.sysctl_file);
-  return [
+  return inlineProbe([
     PRELUDE,
     `if [ -e ${P} ]; then`,
     `  if v=$(cat -- ${P} 2>/dev/null); then kv live_state value; kv live "$v"; else kv live_state unreadable; fi`,
@@ -214,7 +214,7 @@ export function sysctlProbeScript(p: SysctlParams): string {
     `if [ -f ${F} ]; then kv file_state file; kvfile file ${F}; kv file_mode "$(stat -c %a -- ${F} 2>/dev/null)";`,
     `elif [ -e ${F} ]; then kv file_state other; else kv file_state absent; fi`,
     EPILOGUE,
-  ].join('\n');
+  ].join('\n'));
 }
 
 /** Pure: the probe's output -> State (or the probe's failure). */
