@@ -124,3 +124,37 @@ describe('inline probes', () => {
     expect(viaBatch!.stdout.replace(/(_raw=\S+ \S+ \S+ \S+ \S+ )\d+/g, '$1-')).toBe(alone.stdout.replace(/(_raw=\S+ \S+ \S+ \S+ \S+ )\d+/g, '$1-'));
   });
 });
+
+describe('kvtext: small plain text through the read builtin, everything else through base64', () => {
+  const cases: Array<[string, Buffer, 'text' | 'base64']> = [
+    ['ascii lines', Buffer.from('a = 1\n\tb=2 # x\n'), 'text'],
+    ['no final line break', Buffer.from('one\ntwo'), 'text'],
+    ['only line breaks', Buffer.from('\n\n\n'), 'text'],
+    ['empty', Buffer.alloc(0), 'text'],
+    ['backslashes and quotes', Buffer.from('a\\b "c" \'d\' $e `f`\n'), 'text'],
+    ['UTF-8', Buffer.from('café\n'), 'base64'],
+    ['not UTF-8', Buffer.from([0x61, 0xff, 0x0a]), 'base64'],
+    ['a NUL byte', Buffer.from('a\0b\n'), 'base64'],
+    ['CRLF', Buffer.from('a\r\nb\r\n'), 'base64'],
+    ['over 4096 bytes', Buffer.from('x'.repeat(5000)), 'base64'],
+  ];
+  for (const sh of ['sh', 'bash']) {
+    it.skipIf(sh === 'bash' && !haveBash)(`${sh}: every file's bytes come back exact`, async () => {
+      for (const [what, bytes, how] of cases) {
+        const f = join(dir, 'kvtext');
+        writeFileSync(f, bytes);
+        const { PRELUDE, EPILOGUE, parseFrame, Frame } = await import('../lib/modules/probe-frame.js');
+        const script = `${PRELUDE}\nkvtext content ${JSON.stringify(f)} "$(wc -c < ${JSON.stringify(f)})"\n${EPILOGUE}`;
+        const r = spawnSync(sh, ['-c', script]);
+        const frame = parseFrame({ code: r.status ?? -1, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString() });
+        expect(frame, what).toBeInstanceOf(Frame);
+        const out = r.stdout.toString('latin1');
+        expect(out.includes('content='), `${what}: as text`).toBe(how === 'text');
+        expect(out.includes('content:'), `${what}: as base64`).toBe(how === 'base64');
+        expect(Buffer.from(r.stdout).equals(Buffer.from(out, 'latin1'))).toBe(true);
+        const got = how === 'text' ? Buffer.from(out.slice(out.indexOf('content=') + 8, out.indexOf('\0', out.indexOf('content='))), 'latin1') : (frame as InstanceType<typeof Frame>).buf('content')!;
+        expect(got.equals(bytes), what).toBe(true);
+      }
+    });
+  }
+});

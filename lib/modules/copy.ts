@@ -111,7 +111,7 @@ export function contentProbeScript(p: ContentParams): string {
     statShell('d', 'p', false, p.dest),
     // the content when it is small enough (its sha1 is computed on the controller), else only its sha1
     `if [ -f "$p" ] && [ ! -L "$p" ]; then`,
-    `  if [ -r "$p" ] && [ "\${d_sz:-0}" -le ${CONTENT_LIMIT} ]; then kvfile content "$p"; elif _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
+    `  if [ -r "$p" ] && [ "\${d_sz:-0}" -le ${CONTENT_LIMIT} ]; then kvtext content "$p" "$d_sz"; elif _s=$(sha1sum < "$p"); then kv sha1 "\${_s%% *}"; fi`,
     `fi`,
     `rb_uid; kv uid "$_uid"`,
     `rb_umask; kv umask "$_um"`,

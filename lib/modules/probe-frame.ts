@@ -28,6 +28,14 @@ export const PRELUDE = [
   // kvfile KEY FILE: the file's bytes (read from stdin so odd names never reach another tool's output); a file that
   // cannot be read unsets KEY again instead of leaving a partial value
   `kvfile() { printf '%s:' "$1"; if base64 < "$2"; then printf '\\0'; else printf '\\0'; printf 'rb_unset=%s\\0' "$1"; fi; }`,
+  // kvtext KEY FILE SIZE: as kvfile, but a readable file of SIZE <= 4096 bytes of printable ASCII, tabs and line
+  // breaks is read by the read builtin and printed as a KEY=VALUE record (no base64 process). The byte count must
+  // come out as SIZE (stat's, passed in): a NUL byte, which read drops, or a change while reading falls back to kvfile
+  `kvtext() { if [ -r "$2" ] && [ -f "$2" ] && [ "\${3:-4097}" -le 4096 ] 2>/dev/null; then _c=; _l=; _x=; ` +
+    `while IFS= read -r _l; do case $_l in *[!"$_tab"\\ -~]*) _x=1; break;; esac; _c="$_c$_l\n"; _l=; done < "$2"; ` +
+    `case $_l in *[!"$_tab"\\ -~]*) _x=1;; esac; _c="$_c$_l"; ` +
+    `if [ -z "$_x" ] && [ "\${#_c}" = "$3" ]; then printf '%s=%s\\0' "$1" "$_c"; return; fi; fi; kvfile "$1" "$2"; }`,
+  `_tab='\t'`,
   `rb_uid() { ${euidShell('_uid')}; }`,
   // the shell's umask from /proc/self/status (Linux 4.7+): no subshell; $(umask) where the line is missing
   `rb_umask() { _um=; while read -r _k _v; do if [ "$_k" = Umask: ]; then _um=$_v; break; fi; done 2>/dev/null </proc/self/status; [ -n "$_um" ] || _um=$(umask); }`,

@@ -14,7 +14,7 @@ import { quote } from 'shlex';
 import { RunbookError } from '../errors.js';
 import type { ExecResult } from '../connection/types.js';
 import { failPlan, failure, isProbeFailed, type FileDiff, type ModuleDef, type Plan, type ProbeFailed, type Step } from './types.js';
-import { EPILOGUE, PRELUDE, inlineProbe, isFrameError, parseFrame } from './common.js';
+import { EPILOGUE, PRELUDE, inlineProbe, isFrameError, parseFrame, parseStat, statShell } from './common.js';
 import { showEscapes } from './bytes.js';
 
 export interface SysctlParams {
@@ -89,7 +89,7 @@ export function parseSysctlProbe(out: string): SysctlProbe {
   const liveState = f.str('live_state');
   const fileState = f.str('file_state');
   if (liveState === undefined || fileState === undefined) throw new Error(`unexpected sysctl probe output: ${JSON.stringify(out)}`);
-  const mode = f.str('file_mode') ?? '';
+  const mode = f.has('f_raw') && f.str('f_raw') !== 'absent' ? parseStat(f, 'f').mode : (f.str('file_mode') ?? '');
   const live: SysctlProbe['live'] =
     liveState === 'value' ? { kind: 'value', value: (f.str('live') ?? '').replace(/\n+$/, '') } : liveState === 'unknown' ? { kind: 'unknown' } : { kind: 'unreadable' };
   const file: SysctlProbe['file'] =
@@ -211,8 +211,12 @@ export function sysctlProbeScript(p: SysctlParams): string {
     `if [ -e ${P} ]; then`,
     `  if v=$(cat -- ${P} 2>/dev/null); then kv live_state value; kv live "$v"; else kv live_state unreadable; fi`,
     `else kv live_state unknown; fi`,
-    `if [ -f ${F} ]; then kv file_state file; kvfile file ${F}; kv file_mode "$(stat -c %a -- ${F} 2>/dev/null)";`,
-    `elif [ -e ${F} ]; then kv file_state other; else kv file_state absent; fi`,
+    // the file's mode (of a link, the link's own: as stat -c %a) and size from one stat, which a batch of probes
+    // shares (STAT_DECL); its text without a base64 process when it is small plain text (kvtext)
+    `p=${F}`,
+    statShell('f', 'p', false, p.sysctl_file),
+    `if [ -f "$p" ]; then kv file_state file; kvtext file "$p" "$f_sz";`,
+    `elif [ -e "$p" ]; then kv file_state other; else kv file_state absent; fi`,
     EPILOGUE,
   ].join('\n'));
 }
