@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { RunbookError } from '../errors.js';
-import { q } from '../connection/scripts.js';
+import { euidShell, q } from '../connection/scripts.js';
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -79,7 +79,7 @@ function lockPathScript(file: string | undefined): string {
     `f=${q(file ?? '')}`,
     `if [ -z "$f" ]; then`,
     `  if [ -d /run/lock ]; then b=/run/lock; else b=/tmp; fi`,
-    `  u=$(id -u); if [ "$u" = 0 ]; then d=$b/runbook; else d=$b/runbook-$u; fi; n=lock`,
+    `  ${euidShell('u')}; if [ "$u" = 0 ]; then d=$b/runbook; else d=$b/runbook-$u; fi; n=lock`,
     `else`,
     `  case $f in /*) ;; *) printf 'runbook_lock_file must be an absolute path, got %s\\n' "$f" >&2; exit ${EXIT_UNSAFE};; esac`,
     `  d=\${f%/*}; n=\${f##*/}; [ -n "$d" ] || d=/`,
@@ -94,7 +94,7 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
   return [
     lockPathScript(file),
     `command -v flock >/dev/null 2>&1 || { printf 'no flock command on this host (util-linux); set runbook_lock=false to run without the host lock\\n' >&2; exit ${EXIT_NO_FLOCK}; }`,
-    `me=$(id -u); if [ "$me" = 0 ]; then who=root; else who="root or $(id -un 2>/dev/null || echo "uid $me")"; fi`,
+    `${euidShell('me')}; if [ "$me" = 0 ]; then who=root; else who="root or $(id -un 2>/dev/null || echo "uid $me")"; fi`,
     // owned by root or by us, writable by no one else (ls -n: mode, links, uid)
     `safe() { set -- $(ls -ldn -- "$1" 2>/dev/null); [ $# -ge 3 ] || return 1; case $1 in ?????w*|????????w*) return 1;; esac; [ "$3" = 0 ] || [ "$3" = "$me" ]; }`,
     `[ -L "$d" ] && ${unsafe(`"the lock directory $d is a symbolic link; refusing to use it"`)}`,
@@ -102,6 +102,14 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
     `[ -d "$d" ] && [ ! -L "$d" ] || { printf 'cannot create the lock directory %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     // from here on every name is relative to the checked directory, which no other user can change
     `cd -P -- "$d" || { printf 'cannot enter the lock directory %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
+    // the directory and both files in one ls when the files exist and all three are safe (every run after the first);
+    // else the directory first (nothing is created in an unsafe one), then each file, naming what is wrong
+    `safe3() { [ -f "$n" ] && [ ! -L "$n" ] && [ -f "$n.work" ] && [ ! -L "$n.work" ] || return 1; _o=$(ls -ldn -- . "$n" "$n.work" 2>/dev/null) || return 1; _k=0; ` +
+      `while read -r _m _l _u _r; do case $_m in ?????w*|????????w*) return 1;; esac; [ "$_u" = 0 ] || [ "$_u" = "$me" ] || return 1; _k=$((_k+1)); done <<_RB_LS_`,
+    `$_o`,
+    `_RB_LS_`,
+    `[ "$_k" = 3 ]; }`,
+    `if ! safe3; then`,
     `safe . || ${unsafe(`"the lock directory $d must be owned by $who and writable by no one else; refusing to use it"`)}`,
     `for x in "$n" "$n.work"; do`,
     `  [ -L "$x" ] && ${unsafe(`"the lock file $d/$x is a symbolic link; refusing to follow it"`)}`,
@@ -109,9 +117,11 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
     `  [ -f "$x" ] && [ ! -L "$x" ] || ${unsafe(`"the lock file $d/$x is not a regular file; refusing to use it"`)}`,
     `  safe "$x" || ${unsafe(`"the lock file $d/$x must be owned by $who and writable by no one else; refusing to use it"`)}`,
     `done`,
+    `fi`,
     `exec 9<"$n" || { printf 'cannot open the lock file %s\\n' "$d/$n" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     // wait in 1 s steps: between them, a lock held by this very run (another inventory name for this machine) is shared
-    `end=$(( $(date +%s) + ${secs} ))`,
+    `end=`,
+    `flock -n 9 || { end=$(( $(date +%s) + ${secs} )); false; } ||`,
     `until flock -n 9; do`,
     `  grep -F ${q(` run=${RUN_TOKEN} `)} "$n" 2>/dev/null | grep -qF ' state=held' && { printf 'SHARED\\n'; exit 0; }`,
     `  [ "$(date +%s)" -ge "$end" ] && { head -c 2000 "$n" 2>/dev/null; exit ${EXIT_TIMEOUT}; }`,
@@ -122,13 +132,16 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
     // previous run's remote commands (their shared lock on the work file) to end
     `printf '%s state=draining\\nwas: %s\\n' ${q(info)} "$prev" > "$n" || { printf 'cannot write the lock file %s\\n' "$d/$n" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     `exec 8<"$n.work" || { printf 'cannot open the lock file %s\\n' "$d/$n.work" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
-    `rem=$(( end - $(date +%s) )); [ "$rem" -ge 0 ] || rem=0`,
-    `flock -x -w "$rem" 8 || { printf '%s\\n' "$prev" > "$n"; printf 'DRAINING\\n%s\\n' "$prev"; exit ${EXIT_TIMEOUT}; }`,
+    `if ! flock -x -n 8; then`,
+    `  [ -n "$end" ] || end=$(( $(date +%s) + ${secs} ))`,
+    `  rem=$(( end - $(date +%s) )); [ "$rem" -ge 0 ] || rem=0`,
+    `  flock -x -w "$rem" 8 || { printf '%s\\n' "$prev" > "$n"; printf 'DRAINING\\n%s\\n' "$prev"; exit ${EXIT_TIMEOUT}; }`,
+    `fi`,
     `exec 8<&-`,
     `printf '%s state=held\\n' ${q(info)} > "$n" || { printf 'cannot write the lock file %s\\n' "$d/$n" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     // wait for the release (a line in our FIFO) or for the heartbeat to fail (our channel is gone)
     `p=${q(`release.${acq}`)}`,
-    `rm -f -- "$p"; mkfifo -m 600 -- "$p" && exec 3<>"$p" || { printf 'cannot make the release FIFO in %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
+    `{ [ ! -e "$p" ] && [ ! -L "$p" ]; } || rm -f -- "$p"; mkfifo -m 600 -- "$p" && exec 3<>"$p" || { printf 'cannot make the release FIFO in %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
     `( trap '' PIPE; while printf .; do sleep 1; done; printf 'gone\\n' >&3 ) 9<&- 2>/dev/null &`,
     `hb=$!`,
     `IFS= read -r why <&3`,
@@ -147,14 +160,16 @@ function pollScript(file: string | undefined, token: string, acq: string, quick:
   return [
     lockPathScript(file),
     `cd -P -- "$d" 2>/dev/null || exit 1`,
-    `printf 'RBDIR %s\n' "$(pwd -P)"`,
-    `i=0; other=0`,
+    `printf 'RBDIR %s\n' "$PWD"`,
+    `i=0; other=0; free=`,
     `while [ $i -lt 40 ]; do`,
     `  IFS= read -r l < "$n" || l=`,
     `  case $l in`,
     `    *${q(` run=${token} `)}*' state=held'*) head -c 2000 "$n"; exit 0;;`,
     `    *${q(` acq=${acq} `)}*) other=$((other+1));;`,
-    `    'runbook '*) flock -n -s 9 9<"$n" 2>/dev/null && other=0 || other=$((other+1));;`,
+    // a foreign line: is its run's lock still held? (asked once per line: a line seen free stays free until another
+    // run writes its own)
+    `    'runbook '*) if [ "$l" = "$free" ]; then other=0; elif flock -n -s 9 9<"$n" 2>/dev/null; then other=0; free=$l; else other=$((other+1)); fi;;`,
     `  esac`,
     quick ? `  [ $other -lt 5 ] || break` : `  :`,
     `  sleep 0.05; i=$((i+1))`,
