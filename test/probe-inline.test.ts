@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../lib/connection/local.js';
-import { batchScript, inlineNames, splitBatch } from '../lib/connection/scripts.js';
+import { batchScript, inlineNames, q, splitBatch } from '../lib/connection/scripts.js';
+import { PRELUDE } from '../lib/modules/probe-frame.js';
 import { probeBatch } from '../lib/executor/apply.js';
 import { prepareFile, probeFileScript } from '../lib/modules/file.js';
 import { contentProbeScript } from '../lib/modules/copy.js';
@@ -94,8 +95,11 @@ describe('inline probes', () => {
       ...list.map(([, sc], i) => ({ script: sc, group: i + 1, probe: true })),
       { script: look, group: list.length + 1 },
     ];
-    const { script } = batchScript(units, 'inl1');
+    // the probes' prelude travels once (batchScript's shared texts), each probe evals it
+    const { script } = batchScript(units, 'inl1', [PRELUDE]);
     expect(script.match(/\{ eval "\$_rbs"; \}/g)).toHaveLength(list.length);
+    expect(script.split(q(PRELUDE)).length).toBe(2);
+    expect(script.match(/eval "\$_rbsh0"/g)).toHaveLength(list.length);
     const r = await conn.run(script);
     const { units: outs } = splitBatch(r, units.length, 'inl1');
     // atime (the 6th field of a _raw record, the 2nd of times) moves when a probe reads a file's content

@@ -328,7 +328,7 @@ export interface BatchUnit {
  * unit's bytes; the directory is removed when the script ends. When only one unit has input, it reads the stream
  * itself (a unit skipped after a failure in its group drains it).
  */
-export function batchScript(units: BatchUnit[], nonce: string): { script: string; input?: Buffer } {
+export function batchScript(units: BatchUnit[], nonce: string, shared: string[] = []): { script: string; input?: Buffer } {
   if (!/^[A-Za-z0-9]+$/.test(nonce)) throw new RunbookError('internal', `batchScript: bad nonce ${describe(nonce)}`);
   const hasInput = (u: BatchUnit) => u.input !== undefined && u.input.length > 0;
   // one unit with input (a file's steps, maybe with probes after them): it reads the command's own stdin as it streams
@@ -352,6 +352,22 @@ export function batchScript(units: BatchUnit[], nonce: string): { script: string
       lines.push(`head -c ${u.input.length} > "$_rbd/${i}" || { printf 'runbook: cannot store the input of batch unit ${i}\\n' >&2; exit 1; }`);
     });
   }
+  // a text that several units start with (after an inline probe's first line), e.g. the probes' prelude, travels
+  // once: a variable of the batch holds it, and those units eval it in its place (the same text, the same effect)
+  const unitText = units.map((u) => u.script);
+  shared.forEach((text, k) => {
+    if (text === '') return;
+    const at = (sc: string): number => {
+      const start = sc.startsWith(INLINE_MARK + ' ') ? sc.indexOf('\n') + 1 : 0;
+      return sc.startsWith(text, start) ? start : -1;
+    };
+    const users = unitText.map(at);
+    if (users.filter((x) => x >= 0).length < 2) return;
+    lines.push(`_rbsh${k}=${q(text)}`);
+    users.forEach((start, i) => {
+      if (start >= 0) unitText[i] = unitText[i]!.slice(0, start) + `eval "$_rbsh${k}"` + unitText[i]!.slice(start + text.length);
+    });
+  });
   const groups = [...new Set(units.map((u) => u.group))];
   for (const g of groups) {
     if (!Number.isSafeInteger(g) || g < 0) throw new RunbookError('internal', `batchScript: bad group ${g}`);
@@ -381,7 +397,7 @@ export function batchScript(units: BatchUnit[], nonce: string): { script: string
     const stdin = i === direct ? '' : hasInput(u) ? ` < "$_rbd/${i}"` : ' < /dev/null';
     lines.push(
       `if [ "$_rbg${u.group}" = 0 ]; then`,
-      `_rbs=${q(u.script)}`,
+      `_rbs=${q(unitText[i]!)}`,
       ...unitRun(u, stdin),
       `printf '\\0RB${nonce}:${i}:%s\\0' "$_rbc"`,
       `printf '\\0RB${nonce}:${i}\\0' >&2`,

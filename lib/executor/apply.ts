@@ -7,6 +7,7 @@ import { RunbookError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { atomicWriteScript, batchScript, inlineContent, splitBatch, type BatchUnit } from '../connection/scripts.js';
 import type { Failure, Step } from '../modules/types.js';
+import { PRELUDE } from '../modules/probe-frame.js';
 import { encodeText } from '../modules/bytes.js';
 
 /** A step that failed: its structured failure (`code` 'step_failed', the `path` a write was for) and the outputs so far. */
@@ -163,7 +164,7 @@ async function applyAndProbeOne(conn: Connection, plans: Step[][], probes: strin
   const first = units.length;
   probes.forEach((script, k) => units.push({ script, group: plans.length + k, probe: true }));
   const nonce = randomBytes(12).toString('hex');
-  const b = batchScript(units, nonce);
+  const b = batchScript(units, nonce, [PRELUDE]);
   const r = await conn.run(b.script, b.input !== undefined ? { ...base, input: b.input } : base);
   const { units: res, rest } = splitBatch(r, units.length, nonce);
   const out: Array<ExecResult[] | Error> = plans.map(() => []);
@@ -201,7 +202,7 @@ export async function probeBatch(conn: Connection, scripts: string[], base: RunO
 async function probeBatchOne(conn: Connection, scripts: string[], base: RunOptions): Promise<ExecResult[]> {
   if (scripts.length === 1) return [await conn.run(scripts[0]!, base)];
   const nonce = randomBytes(12).toString('hex');
-  const b = batchScript(scripts.map((script, i) => ({ script, group: i, probe: true })), nonce);
+  const b = batchScript(scripts.map((script, i) => ({ script, group: i, probe: true })), nonce, [PRELUDE]);
   const r = await conn.run(b.script, base);
   const { units, rest } = splitBatch(r, scripts.length, nonce);
   // a probe that never ran (the batch died): its parse sees a failed command with the batch's error
