@@ -375,6 +375,9 @@ export function batchScript(units: BatchUnit[], nonce: string, shared: string[] 
   }
   // runs of consecutive probes: one stat of all the paths they declare, before the first of them; a unit that is
   // not a probe (steps) ends the run, and the records with it
+  // the inline probes' name tests and unsets (unitRun) go here, before the first unit
+  const defsAt = lines.length;
+  const inlineDefs = new Map<string, { k: number; lines: string[] }>();
   let prefetching = false;
   let definedPf = false;
   let scanned = 0; // units before this were looked at for a run already
@@ -398,7 +401,7 @@ export function batchScript(units: BatchUnit[], nonce: string, shared: string[] 
     lines.push(
       `if [ "$_rbg${u.group}" = 0 ]; then`,
       `_rbs=${q(unitText[i]!)}`,
-      ...unitRun(u, stdin),
+      ...unitRun(u, stdin, inlineDefs),
       `printf '\\0RB${nonce}:${i}:%s\\0' "$_rbc"`,
       `printf '\\0RB${nonce}:${i}\\0' >&2`,
       u.allowFailure ? '' : `[ "$_rbc" = 0 ] || _rbg${u.group}=1`,
@@ -407,25 +410,29 @@ export function batchScript(units: BatchUnit[], nonce: string, shared: string[] 
       `fi`,
     );
   });
+  lines.splice(defsAt, 0, ...[...inlineDefs.values()].flatMap((d) => d.lines));
   lines.push(`exit 0`);
   return { script: lines.filter((l) => l !== '').join('\n') + '\n', input: direct >= 0 ? units[direct]!.input : inputs.length ? Buffer.concat(inputs) : undefined };
 }
 
-/** The lines that run one unit and set _rbc: in a subshell, or an inline probe in the batch's shell (INLINE_MARK). */
-function unitRun(u: BatchUnit, stdin: string): string[] {
+/**
+ * The lines that run one unit and set _rbc: in a subshell, or an inline probe in the batch's shell (INLINE_MARK).
+ * The test of an inline probe's names and their unsetting are shell functions of the batch, one pair per set of
+ * names (`defs`, filled here, goes at the top of the batch): a batch of 20 file probes states them once.
+ */
+function unitRun(u: BatchUnit, stdin: string, defs: Map<string, { k: number; lines: string[] }>): string[] {
   const inline = u.probe ? inlineNames(u.script) : undefined;
   if (!inline) return [`( eval "$_rbs" )${stdin}`, `_rbc=$?`];
-  const unset = [inline.vars.length ? `unset ${inline.vars.join(' ')}` : '', inline.fns.length ? `unset -f ${inline.fns.join(' ')}` : ''].filter(Boolean).join('; ');
-  const fresh = inline.vars.map((v) => `\${${v}+x}`).join('');
-  return [
-    fresh ? `if [ -z "${fresh}" ]; then` : 'if :; then',
-    `{ eval "$_rbs"; }${stdin}`,
-    `_rbc=$?${unset ? `; ${unset}` : ''}`,
-    `else`,
-    `( eval "$_rbs" )${stdin}`,
-    `_rbc=$?`,
-    `fi`,
-  ];
+  const id = `${inline.vars.join(' ')} -- ${inline.fns.join(' ')}`;
+  let d = defs.get(id);
+  if (!d) {
+    const k = defs.size;
+    const unset = [inline.vars.length ? `unset ${inline.vars.join(' ')}` : '', inline.fns.length ? `unset -f ${inline.fns.join(' ')}` : ''].filter(Boolean).join('; ');
+    const fresh = inline.vars.map((v) => `\${${v}+x}`).join('');
+    d = { k, lines: [`_rbi${k}() { ${fresh ? `[ -z "${fresh}" ]` : ':'}; }`, `_rbu${k}() { ${unset || ':'}; }`] };
+    defs.set(id, d);
+  }
+  return [`if _rbi${d.k}; then`, `{ eval "$_rbs"; }${stdin}`, `_rbc=$?; _rbu${d.k}`, `else`, `( eval "$_rbs" )${stdin}`, `_rbc=$?`, `fi`];
 }
 
 /**

@@ -76,6 +76,14 @@ function stepCommand(step: Step): { script: string; input?: Buffer } {
  */
 export const BATCH_SCRIPT_BUDGET = 32 * 1024;
 
+/**
+ * What a probe script adds to a batch's command: the probes' prelude travels once per batch (batchScript's shared
+ * text), so it is not counted per probe; its one copy (~2 KB) is well inside the margin to MAX_COMMAND_BYTES.
+ */
+export function probeSize(script: string): number {
+  return script.length + 200 - (script.includes(PRELUDE) ? PRELUDE.length : 0);
+}
+
 function chunks(sizes: number[]): number[][] {
   const out: number[][] = [];
   let cur: number[] = [];
@@ -130,7 +138,7 @@ export function planSize(steps: Step[]): number {
  * is undefined when the command ended before it ran.
  */
 export async function applyAndProbe(conn: Connection, plans: Step[][], probes: string[], base: RunOptions): Promise<{ plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> }> {
-  const size = plans.reduce((n, steps) => n + planSize(steps), 0) + probes.reduce((n, p) => n + p.length + 200, 0);
+  const size = plans.reduce((n, steps) => n + planSize(steps), 0) + probes.reduce((n, p) => n + probeSize(p), 0);
   if (size <= BATCH_SCRIPT_BUDGET) return applyAndProbeOne(conn, plans, probes, base);
   const res = plans.length ? await applyBatch(conn, plans, base) : [];
   const outs = probes.length ? await probeBatch(conn, probes, base) : [];
@@ -145,7 +153,7 @@ export async function applyAndProbe(conn: Connection, plans: Step[][], probes: s
  * command line (BATCH_SCRIPT_BUDGET): the caller applies the steps alone.
  */
 export async function applyThenProbe(conn: Connection, steps: Step[], probe: string, base: RunOptions): Promise<{ steps: ExecResult[] | Error; probe?: ExecResult } | null> {
-  if (planSize(steps) + probe.length + 200 > BATCH_SCRIPT_BUDGET) return null;
+  if (planSize(steps) + probe.length + 200 > BATCH_SCRIPT_BUDGET) return null; // one probe: the prelude is in it
   const r = await applyAndProbeOne(conn, [steps], [probe], base);
   return { steps: r.plans[0]!, probe: r.probes[0] };
 }
@@ -192,7 +200,7 @@ async function applyAndProbeOne(conn: Connection, plans: Step[][], probes: strin
 /** Several probe scripts in ONE remote command; per script, its result as if it had run alone. */
 export async function probeBatch(conn: Connection, scripts: string[], base: RunOptions): Promise<ExecResult[]> {
   const out: ExecResult[] = new Array(scripts.length);
-  for (const group of chunks(scripts.map((sc) => sc.length + 200))) {
+  for (const group of chunks(scripts.map(probeSize))) {
     const res = await probeBatchOne(conn, group.map((i) => scripts[i]!), base);
     group.forEach((i, k) => (out[i] = res[k]!));
   }

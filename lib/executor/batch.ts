@@ -14,7 +14,7 @@ import { resolveAction } from '../modules/registry.js';
 import type { ModuleContext, Plan } from '../modules/types.js';
 import { resolveFor } from '../vars/resolve.js';
 import { preserveTrailingNewlines, templateVars } from '../vars/template-vars.js';
-import { applyAndProbe, BATCH_SCRIPT_BUDGET, planSize, probeBatch } from './apply.js';
+import { applyAndProbe, BATCH_SCRIPT_BUDGET, planSize, probeBatch, probeSize } from './apply.js';
 import { taskLoopItems } from './loops.js';
 import { withFinal } from '../vars/final.js';
 import type { Connection } from '../connection/types.js';
@@ -85,8 +85,11 @@ const AHEAD = new Set([
 ]);
 /** Actions that neither touch a host nor wait: running them leaves the probes fetched ahead exact. */
 const PURE_ACTIONS = new Set(['debug', 'set_fact', 'assert', 'fail', 'set_stats', 'group_by', 'add_host']);
-/** Tasks looked at ahead, after a probe that found nothing to change; after steps, only the next one. */
-const AHEAD_TASKS = 8;
+/**
+ * Tasks looked at ahead, after a probe that found nothing to change; after steps, only the next one. The command's
+ * size (BATCH_SCRIPT_BUDGET) bounds it too: about 20 file probes fit one command.
+ */
+const AHEAD_TASKS = 16;
 /** Loops whose items may be rendered ahead: plain lists (other lookups may act on the controller). */
 const PURE_LOOKUPS = new Set(['items', 'list', 'dict', 'indexed_items', 'together', 'nested', 'cartesian', 'subelements', 'sequence']);
 
@@ -173,8 +176,8 @@ export abstract class TaskBatch extends TaskOutcome {
       const scripts = await this.renderAhead(next, host, runKey);
       for (const { key, script } of scripts) {
         if (this.fetchedProbe(host, script, runOpts) !== undefined || out.some((o) => o.key === key)) continue;
-        if (size + script.length + 200 > budget) return out;
-        size += script.length + 200;
+        if (size + probeSize(script) > budget) return out;
+        size += probeSize(script);
         out.push({ key, script });
       }
     }
@@ -213,7 +216,7 @@ export abstract class TaskBatch extends TaskOutcome {
 
   /** A probe in one command with the probes of the tasks after this one (aheadProbes); its output. */
   protected async probeAhead(conn: Connection, scope: Scope, host: string, scripts: string[], runOpts: ConnRunOptions): Promise<ExecResult[]> {
-    const own = scripts.reduce((n, sc) => n + sc.length + 200, 0);
+    const own = scripts.reduce((n, sc) => n + probeSize(sc), 0);
     const ahead = own < BATCH_SCRIPT_BUDGET ? await this.aheadProbes(scope, host, runOpts, AHEAD_TASKS, BATCH_SCRIPT_BUDGET - own) : [];
     if (!ahead.length) return scripts.length === 1 ? [await conn.run(scripts[0]!, runOpts)] : probeBatch(conn, scripts, runOpts);
     const outs = await probeBatch(conn, [...scripts, ...ahead.map((a) => a.script)], runOpts);
@@ -226,7 +229,7 @@ export abstract class TaskBatch extends TaskOutcome {
    * results. The caller has called mutated(host) before: what is fetched here is after the steps.
    */
   protected async applyAhead(conn: Connection, scope: Scope, host: string, plans: Step[][], reprobe: string[], runOpts: ConnRunOptions): Promise<{ plans: Array<ExecResult[] | Error>; probes: Array<ExecResult | undefined> }> {
-    const own = plans.reduce((n, steps) => n + planSize(steps), 0) + reprobe.reduce((n, sc) => n + sc.length + 200, 0);
+    const own = plans.reduce((n, steps) => n + planSize(steps), 0) + reprobe.reduce((n, sc) => n + probeSize(sc), 0);
     const ahead = own < BATCH_SCRIPT_BUDGET ? await this.aheadProbes(scope, host, runOpts, 1, BATCH_SCRIPT_BUDGET - own) : [];
     const r = await applyAndProbe(conn, plans, [...reprobe, ...ahead.map((a) => a.script)], runOpts);
     this.keep(host, ahead.map((a) => a.key), r.probes.slice(reprobe.length));
