@@ -285,15 +285,33 @@ const RB_PF = `rb_pf() { _rbpk=0; while [ $_rbpk -lt $_rbpn ]; do eval "_rbpc=\\
  */
 export const INLINE_MARK = ': rb-inline';
 
+/** The names one line of a probe assigns and defines (memoised: probes of one module share most of their lines). */
+const lineNames = new Map<string, { vars: string[]; fns: string[] }>();
+function namesOfLine(line: string): { vars: string[]; fns: string[] } {
+  let n = lineNames.get(line);
+  if (n) return n;
+  const vars: string[] = [];
+  const fns: string[] = [];
+  // NAME= (not a prefix of a command: those are IFS= and other upper-case names), read's and for's variables
+  for (const m of line.matchAll(/(?:^|[\s;&|({`])([a-z_][a-z0-9_]*)=/g)) vars.push(m[1]!);
+  for (const m of line.matchAll(/\bread(?: -r)?((?: [a-z_][a-z0-9_]*)+)/g)) vars.push(...m[1]!.trim().split(' '));
+  for (const m of line.matchAll(/\bfor ([a-z_][a-z0-9_]*) in\b/g)) vars.push(m[1]!);
+  for (const m of line.matchAll(/(?:^|[\s;])([a-z_][a-z0-9_]*)\(\) \{/g)) fns.push(m[1]!);
+  n = { vars, fns };
+  if (lineNames.size > 20_000) lineNames.clear();
+  lineNames.set(line, n);
+  return n;
+}
+
 /** The script as an inline probe: INLINE_MARK with the variables it assigns and the functions it defines. */
 export function inlineProbe(script: string): string {
   const vars = new Set<string>();
   const fns = new Set<string>();
-  // NAME= (not a prefix of a command: those are IFS= and other upper-case names), read's and for's variables
-  for (const m of script.matchAll(/(?:^|[\s;&|({`])([a-z_][a-z0-9_]*)=/g)) vars.add(m[1]!);
-  for (const m of script.matchAll(/\bread(?: -r)?((?: [a-z_][a-z0-9_]*)+)/g)) for (const v of m[1]!.trim().split(' ')) vars.add(v);
-  for (const m of script.matchAll(/\bfor ([a-z_][a-z0-9_]*) in\b/g)) vars.add(m[1]!);
-  for (const m of script.matchAll(/(?:^|[\s;])([a-z_][a-z0-9_]*)\(\) \{/g)) fns.add(m[1]!);
+  for (const line of script.split('\n')) {
+    const n = namesOfLine(line);
+    for (const v of n.vars) vars.add(v);
+    for (const f of n.fns) fns.add(f);
+  }
   for (const v of vars) if (v.startsWith('_rb')) throw new RunbookError('internal', `inlineProbe: the probe assigns ${v}`);
   return `${INLINE_MARK} ${[...vars].sort().join(' ')} -- ${[...fns].sort().join(' ')}\n${script}`;
 }
