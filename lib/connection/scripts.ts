@@ -271,11 +271,6 @@ function prefetchScript(words: string[]): string[] {
 const RB_PF = `rb_pf() { _rbpk=0; while [ $_rbpk -lt $_rbpn ]; do eval "_rbpc=\\$_rbpp$_rbpk"; if [ "$_rbpc" = "$1" ]; then eval "_st=\\$_rbps$_rbpk"; [ -n "$_st" ]; return; fi; _rbpk=$((_rbpk+1)); done; return 1; }`;
 
 /**
- * One unit of a batch script (batchScript): a script run as if it were its own remote command, with its own stdin
- * (its input, else /dev/null). Units of the same `group` run in order and stop at the first one that exits
- * non-zero (unless it is `allowFailure`); the units of other groups still run.
- */
-/**
  * First line of a probe script that may run in the batch's own shell instead of a subshell (saves a fork per
  * probe), followed by the names the script assigns (variables), `--` and the functions it defines. Such a probe
  * never exits, returns, sets traps or options, changes directory or umask, execs, reads stdin or assigns a `_rb*`
@@ -312,7 +307,8 @@ export function inlineProbe(script: string): string {
     for (const v of n.vars) vars.add(v);
     for (const f of n.fns) fns.add(f);
   }
-  for (const v of vars) if (v.startsWith('_rb')) throw new RunbookError('internal', `inlineProbe: the probe assigns ${v}`);
+  // the batch's own names (its _rb* variables and functions, rb_pf) stay the batch's
+  for (const n of [...vars, ...fns]) if (n.startsWith('_rb') || n === 'rb_pf') throw new RunbookError('internal', `inlineProbe: the probe assigns or defines ${n}`);
   return `${INLINE_MARK} ${[...vars].sort().join(' ')} -- ${[...fns].sort().join(' ')}\n${script}`;
 }
 
@@ -328,6 +324,11 @@ export function inlineNames(script: string): { vars: string[]; fns: string[] } |
   return { vars, fns };
 }
 
+/**
+ * One unit of a batch script (batchScript): a script run as if it were its own remote command, with its own stdin
+ * (its input, else /dev/null). Units of the same `group` run in order and stop at the first one that exits
+ * non-zero (unless it is `allowFailure`); the units of other groups still run.
+ */
 export interface BatchUnit {
   script: string;
   input?: Buffer;
@@ -339,8 +340,9 @@ export interface BatchUnit {
 
 /**
  * Several scripts in ONE remote command: each unit runs in a subshell (`eval` of its quoted text, so its own
- * `exit`, traps and syntax stay its own; a probe marked INLINE_MARK in the batch's shell) and is followed by a marker on stdout (`NUL RB<nonce>:<i>:<rc> NUL`) and on
- * stderr (`NUL RB<nonce>:<i> NUL`) that splitBatch cuts the outputs at. The nonce is fresh per batch, so no output
+ * `exit`, traps and syntax stay its own; a probe marked INLINE_MARK runs in the batch's shell) and is followed by a
+ * marker on stdout (`NUL RB<nonce>:<i>:<rc> NUL`) and on stderr (`NUL RB<nonce>:<i> NUL`) that splitBatch cuts the
+ * outputs at. The nonce is fresh per batch, so no output
  * of a unit can fake a marker. The inputs travel concatenated on stdin and are split into files of their exact
  * sizes (`head -c`) in a private temp directory first, so a unit that stops reading early cannot shift the next
  * unit's bytes; the directory is removed when the script ends. When only one unit has input, it reads the stream
@@ -391,11 +393,11 @@ export function batchScript(units: BatchUnit[], nonce: string, shared: string[] 
     if (!Number.isSafeInteger(g) || g < 0) throw new RunbookError('internal', `batchScript: bad group ${g}`);
     lines.push(`_rbg${g}=0`);
   }
-  // runs of consecutive probes: one stat of all the paths they declare, before the first of them; a unit that is
-  // not a probe (steps) ends the run, and the records with it
   // the inline probes' name tests and unsets (unitRun) go here, before the first unit
   const defsAt = lines.length;
   const inlineDefs = new Map<string, { k: number; lines: string[] }>();
+  // runs of consecutive probes: one stat of all the paths they declare, before the first of them; a unit that is
+  // not a probe (steps) ends the run, and the records with it
   let prefetching = false;
   let definedPf = false;
   let scanned = 0; // units before this were looked at for a run already
