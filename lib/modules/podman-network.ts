@@ -24,6 +24,7 @@ import {
   normaliseAddress,
   overlaps,
   parseSubnet,
+  PODMAN_DEFAULT_SUBNET,
   type Subnet,
 } from '../net/subnets.js';
 import { preparePodmanNetwork, type PodmanNetworkParams } from './podman-network-params.js';
@@ -124,7 +125,12 @@ export function parsePodmanNetworkProbe(out: string): PodmanNetworkProbe {
 }
 
 /** podman's default network when no NAME.json overrides it (containers.conf default_network / default_subnet unset) */
-const DEFAULT_NETWORK: ExistingNetwork = { name: 'podman', driver: 'bridge', internal: false, subnets: [{ subnet: '10.88.0.0/16', gateway: '10.88.0.1' }] };
+const DEFAULT_NETWORK: ExistingNetwork = {
+  name: 'podman',
+  driver: 'bridge',
+  internal: false,
+  subnets: [{ subnet: PODMAN_DEFAULT_SUBNET.cidr, gateway: defaultGateway(PODMAN_DEFAULT_SUBNET) }],
+};
 
 /** the containers.conf and storage.conf files rootful podman reads, as sh words (globs expand to the drop-ins) */
 const PODMAN_CONF_FILES = [
