@@ -96,7 +96,9 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
     `command -v flock >/dev/null 2>&1 || { printf 'no flock command on this host (util-linux); set runbook_lock=false to run without the host lock\\n' >&2; exit ${EXIT_NO_FLOCK}; }`,
     `${euidShell('me')}; if [ "$me" = 0 ]; then who=root; else who="root or $(id -un 2>/dev/null || echo "uid $me")"; fi`,
     // owned by root or by us, writable by no one else (ls -n: mode, links, uid)
-    `safe() { set -- $(ls -ldn -- "$1" 2>/dev/null); [ $# -ge 3 ] || return 1; case $1 in ?????w*|????????w*) return 1;; esac; [ "$3" = 0 ] || [ "$3" = "$me" ]; }`,
+    // safe_ls MODE LINKS UID (a line of ls -ldn): writable by owner only, owned by root or by us
+    `safe_ls() { case $1 in ?????w*|????????w*) return 1;; esac; [ "$3" = 0 ] || [ "$3" = "$me" ]; }`,
+    `safe() { set -- $(ls -ldn -- "$1" 2>/dev/null); [ $# -ge 3 ] || return 1; safe_ls "$@"; }`,
     `[ -L "$d" ] && ${unsafe(`"the lock directory $d is a symbolic link; refusing to use it"`)}`,
     `[ -d "$d" ] || (umask 022; mkdir -m 755 -- "$d") 2>/dev/null`,
     `[ -d "$d" ] && [ ! -L "$d" ] || { printf 'cannot create the lock directory %s\\n' "$d" >&2; exit ${EXIT_CANNOT_OPEN}; }`,
@@ -105,7 +107,7 @@ function holderScript(file: string | undefined, info: string, acq: string, timeo
     // the directory and both files in one ls when the files exist and all three are safe (every run after the first);
     // else the directory first (nothing is created in an unsafe one), then each file, naming what is wrong
     `safe3() { [ -f "$n" ] && [ ! -L "$n" ] && [ -f "$n.work" ] && [ ! -L "$n.work" ] || return 1; _o=$(ls -ldn -- . "$n" "$n.work" 2>/dev/null) || return 1; _k=0; ` +
-      `while read -r _m _l _u _r; do case $_m in ?????w*|????????w*) return 1;; esac; [ "$_u" = 0 ] || [ "$_u" = "$me" ] || return 1; _k=$((_k+1)); done <<_RB_LS_`,
+      `while read -r _m _l _u _r; do safe_ls "$_m" "$_l" "$_u" || return 1; _k=$((_k+1)); done <<_RB_LS_`,
     `$_o`,
     `_RB_LS_`,
     `[ "$_k" = 3 ]; }`,
