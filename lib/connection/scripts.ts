@@ -312,6 +312,12 @@ export function inlineProbe(script: string): string {
   return `${INLINE_MARK} ${[...vars].sort().join(' ')} -- ${[...fns].sort().join(' ')}\n${script}`;
 }
 
+/** Where `text` starts in a unit's script when the script starts with it (after an inline probe's first line), else -1. */
+export function sharedAt(script: string, text: string): number {
+  const start = script.startsWith(INLINE_MARK + ' ') ? script.indexOf('\n') + 1 : 0;
+  return script.startsWith(text, start) ? start : -1;
+}
+
 /** The variables and functions an inline probe's first line names, or undefined when the script is not one. */
 export function inlineNames(script: string): { vars: string[]; fns: string[] } | undefined {
   if (!script.startsWith(INLINE_MARK + ' ')) return undefined;
@@ -377,11 +383,7 @@ export function batchScript(units: BatchUnit[], nonce: string, shared: string[] 
   const unitText = units.map((u) => u.script);
   shared.forEach((text, k) => {
     if (text === '') return;
-    const at = (sc: string): number => {
-      const start = sc.startsWith(INLINE_MARK + ' ') ? sc.indexOf('\n') + 1 : 0;
-      return sc.startsWith(text, start) ? start : -1;
-    };
-    const users = unitText.map(at);
+    const users = unitText.map((sc) => sharedAt(sc, text));
     if (users.filter((x) => x >= 0).length < 2) return;
     lines.push(`_rbsh${k}=${q(text)}`);
     users.forEach((start, i) => {

@@ -5,7 +5,7 @@
 import type { Connection, ExecResult, RunOptions } from '../connection/types.js';
 import { RunbookError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
-import { atomicWriteScript, batchScript, inlineContent, splitBatch, type BatchUnit } from '../connection/scripts.js';
+import { atomicWriteScript, batchScript, inlineContent, sharedAt, splitBatch, type BatchUnit } from '../connection/scripts.js';
 import type { Failure, Step } from '../modules/types.js';
 import { PRELUDE } from '../modules/probe-frame.js';
 import { encodeText } from '../modules/bytes.js';
@@ -81,7 +81,7 @@ export const BATCH_SCRIPT_BUDGET = 32 * 1024;
  * text), so it is not counted per probe; its one copy (~2 KB) is well inside the margin to MAX_COMMAND_BYTES.
  */
 export function probeSize(script: string): number {
-  return script.length + 200 - (script.includes(PRELUDE) ? PRELUDE.length : 0);
+  return script.length + 200 - (sharedAt(script, PRELUDE) >= 0 ? PRELUDE.length : 0);
 }
 
 function chunks(sizes: number[]): number[][] {
